@@ -1,0 +1,32 @@
+/**
+ * Environment parsing shared by every service's config.ts: one zod schema per variable with a
+ * description, defaults only where safe, and a single ConfigError listing every bad variable.
+ * There is no default endpoint: without AWS_ENDPOINT_URL the SDK talks to real AWS, never to
+ * localhost by accident.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+export const prefixSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, 'lowercase letters, digits and dashes, 3-32 characters, starting with a letter')
+  .describe('The stack Prefix every physical resource name derives from');
+
+/** Variables every service reads. */
+export const platformEnvShape = {
+  AWS_REGION: z.string().min(1).describe('AWS region of the stack (logical regions all live here)'),
+  AWS_ENDPOINT_URL: z.url().optional().describe('Endpoint of a local AWS emulator; unset on real AWS'),
+  FLOTILLA_PREFIX: prefixSchema,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
+  PORT: z.coerce.number().int().min(0).max(65535).describe('Port of the HTTP server (GET /health and, for build, the API)'),
+} as const;
+
+/** Parses `env` against `shape`, failing fast with every problem named. */
+export function parseEnv<S extends z.ZodRawShape>(shape: S, env: Record<string, string | undefined>): z.infer<z.ZodObject<S>> {
+  const result = z.object(shape).safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { problems });
+  }
+  return result.data;
+}

@@ -1,0 +1,62 @@
+/**
+ * Every physical resource name, derived from the stack's Prefix. The CloudFormation renderer
+ * (deploy/render.ts) and every service read names from here, so a name is spelled in one place.
+ * Regions are logical: each has its own sync queue and bucket, all in the stack's AWS region.
+ */
+import regionsFile from '../../../deploy/regions.json' with { type: 'json' };
+
+export const REGIONS: readonly string[] = regionsFile.regions;
+
+/** Name suffixes, joined to the prefix with '-'. The renderer turns these into Fn::Sub strings. */
+export const names = {
+  topics: { intake: 'intake', events: 'events', alerts: 'alerts' },
+  /** Each service queue has a dead-letter queue named `<queue>-dlq`. */
+  queues: {
+    intake: 'intake',
+    uploads: 'uploads',
+    build: 'build',
+    replication: 'replication',
+    orchestrator: 'orchestrator',
+  },
+  tables: {
+    events: 'events',
+    projections: 'projections',
+    checkpoints: 'checkpoints',
+    idempotency: 'idempotency',
+    hosts: 'hosts',
+    fileCopies: 'file-copies',
+  },
+  buckets: { global: 'global' },
+  ecsCluster: 'cluster',
+  stateMachine: 'deploy',
+} as const;
+
+/** Name of the global secondary index that orders the whole log by (day bucket, event id). */
+export const GLOBAL_ORDER_INDEX = 'global-order';
+
+export const dlqOf = (queueName: string): string => `${queueName}-dlq`;
+export const syncQueueSuffix = (region: string): string => `sync-${region}`;
+export const regionBucketSuffix = (region: string): string => `region-${region}`;
+
+export type QueueKey = keyof typeof names.queues;
+export type TableKey = keyof typeof names.tables;
+export type TopicKey = keyof typeof names.topics;
+
+/** Physical names for one stack. `prefix` is the stack's Prefix parameter. */
+export function resourceNames(prefix: string) {
+  const join = (suffix: string) => `${prefix}-${suffix}`;
+  const map = <K extends string>(o: Record<K, string>) =>
+    Object.fromEntries(Object.entries<string>(o).map(([k, v]) => [k, join(v)])) as Record<K, string>;
+  return {
+    prefix,
+    topics: map(names.topics),
+    queues: map(names.queues),
+    tables: map(names.tables),
+    globalBucket: join(names.buckets.global),
+    syncQueue: (region: string) => join(syncQueueSuffix(region)),
+    regionBucket: (region: string) => join(regionBucketSuffix(region)),
+    ecsCluster: join(names.ecsCluster),
+    stateMachine: join(names.stateMachine),
+  };
+}
+export type ResourceNames = ReturnType<typeof resourceNames>;

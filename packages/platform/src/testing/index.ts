@@ -1,0 +1,47 @@
+/**
+ * Helpers for integration and end-to-end tests: clients pointed at the emulator, unique stack
+ * prefixes, and polling with a deadline (tests never sleep to synchronise).
+ */
+import { randomBytes } from 'node:crypto';
+import { createAwsClients, type AwsClients } from '../aws.ts';
+import { testEnv } from './config.ts';
+
+export { testEnv } from './config.ts';
+
+export function testAwsClients(): AwsClients {
+  return createAwsClients({ region: testEnv.AWS_REGION, endpoint: testEnv.AWS_ENDPOINT_URL });
+}
+
+/** A prefix no other test file uses, valid as a stack Prefix (lowercase, starts with a letter). */
+export function uniquePrefix(label: string): string {
+  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 14).replace(/-+$/, '');
+  return `t${slug ? `-${slug}` : ''}-${randomBytes(3).toString('hex')}`;
+}
+
+export interface EventuallyOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  description?: string;
+}
+
+/**
+ * Polls `probe` until it returns a value other than undefined, or throws with the last error
+ * once the deadline passes. The interval is a poll cadence, not a synchronisation sleep.
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined>, options: EventuallyOptions = {}): Promise<T> {
+  const { timeoutMs = 20_000, intervalMs = 100, description = 'condition' } = options;
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`, { cause: lastError });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,27 @@
+# Shared shell helpers for the project's scripts: where the tools live and how to put them on PATH.
+# Sourced, never run. Every script that needs Node 24, pnpm or the Python tools sources this.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+VENV="$TOOLS/venv"
+export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}"
+# The emulator accepts any credentials; real AWS never sees these because AWS_ENDPOINT_URL is loopback.
+export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}"
+export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
+export AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_DEFAULT_REGION="$AWS_REGION"
+
+log() { printf '\033[1;34m[flotilla]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[flotilla]\033[0m %s\n' "$*" >&2; exit 1; }
+
+use_tools() {
+  if [ -x "$TOOLS/node/node_modules/.bin/node" ]; then
+    export PATH="$TOOLS/node/node_modules/.bin:$PATH"
+  fi
+  if [ -x "$TOOLS/pnpm/node_modules/.bin/pnpm" ]; then
+    export PATH="$TOOLS/pnpm/node_modules/.bin:$PATH"
+  fi
+  if [ -d "$VENV/bin" ]; then
+    export PATH="$VENV/bin:$PATH"
+  fi
+  export PATH="$ROOT/node_modules/.bin:$PATH"
+}
