@@ -55,5 +55,6 @@ export class DeadlineExceededError extends FlotillaError {
 }
 
 export function isRetryable(error: unknown): boolean {
-  return error instanceof FlotillaError ? error.retryable : false;
+  // Duck-typed so errors of packages that cannot depend on this one (packages/events) classify too.
+  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
 }

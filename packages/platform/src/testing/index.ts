@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createAwsClients, type AwsClients } from '../aws.ts';
+import { deleteStack, deployStack } from '../stack.ts';
 import { testEnv } from './config.ts';
 
 export { testEnv } from './config.ts';
@@ -44,4 +45,16 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, options
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+export interface TestStack {
+  prefix: string;
+  outputs: Record<string, string>;
+  destroy(): Promise<void>;
+}
+
+/** Deploys the project's template under `prefix`, as the run command does; `destroy` deletes it. */
+export async function deployTestStack(clients: AwsClients, prefix: string): Promise<TestStack> {
+  const outputs = await deployStack({ clients, prefix, target: 'local' });
+  return { prefix, outputs, destroy: () => deleteStack({ clients, prefix }) };
 }

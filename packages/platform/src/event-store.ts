@@ -1,0 +1,277 @@
+/**
+ * The append-only event log on DynamoDB.
+ *
+ * One item per event: partition key `stream`, sort key `version` (1-based position in the stream).
+ * An append writes all its events in one TransactWriteItems: each put is conditional on
+ * attribute_not_exists (no version is written twice) and, when the stream should already exist, a
+ * ConditionCheck asserts that the expected version is there (no gap). A cancelled transaction is a
+ * typed ConcurrencyError, unless the stream already holds exactly these event ids after the
+ * expected version: then the append had already happened and succeeds as a no-op.
+ *
+ * Global order: every item carries `bucket` (the UTC day of its ULID's timestamp); the
+ * GLOBAL_ORDER_INDEX (bucket, id) lets readAll walk the log in id order, several buckets in
+ * parallel. The table's stream is the outbox that the orchestrator relays; nothing here publishes.
+ */
+import {
+  ConditionalCheckFailedException,
+  DescribeTableCommand,
+  QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type TransactWriteItem,
+} from '@aws-sdk/client-dynamodb';
+import { envelopeSchema, type EventEnvelope, type PendingEvent } from '@flotilla/events';
+import { decodeTime } from 'ulid';
+import { ConcurrencyError, CorruptRecordError, TransientAwsError } from './errors.ts';
+import { GLOBAL_ORDER_INDEX } from './resources.ts';
+import { withRetry } from './retry.ts';
+
+/** DynamoDB caps a transaction at 100 items; one slot is kept for the expected-version check. */
+export const MAX_EVENTS_PER_APPEND = 99;
+
+export interface AppendResult {
+  /** Version of the last event appended (the stream's new head). */
+  lastVersion: number;
+  /** True when these event ids were already in the stream: nothing was written. */
+  duplicate: boolean;
+}
+
+export interface ReadAllOptions {
+  /** First instant to read (inclusive, rounded down to its day bucket). */
+  since: Date;
+  /** Last instant to read; default now. */
+  until?: Date;
+  /** Items per Query page. */
+  pageSize?: number;
+  /** Day buckets read ahead in parallel. */
+  concurrency?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The global-order bucket of an event id: the UTC day of the id's timestamp, as YYYY-MM-DD. */
+export function bucketOfId(id: string): string {
+  return new Date(decodeTime(id)).toISOString().slice(0, 10);
+}
+
+/** Every day bucket from `since` to `until`, inclusive, in order. */
+export function bucketsBetween(since: Date, until: Date): string[] {
+  const buckets: string[] = [];
+  for (let t = Math.floor(since.getTime() / DAY_MS) * DAY_MS; t <= until.getTime(); t += DAY_MS) {
+    buckets.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return buckets;
+}
+
+function toItem(stream: string, version: number, event: PendingEvent): Record<string, AttributeValue> {
+  return {
+    stream: { S: stream },
+    version: { N: String(version) },
+    bucket: { S: bucketOfId(event.id) },
+    id: { S: event.id },
+    type: { S: event.type },
+    schemaVersion: { N: String(event.schemaVersion) },
+    occurredAt: { S: event.occurredAt },
+    correlationId: { S: event.correlationId },
+    causationId: { S: event.causationId },
+    // The payload is stored as JSON text: its shape belongs to the schema, not to the table.
+    data: { S: JSON.stringify(event.data) },
+  };
+}
+
+/** Turns a stored item (from a Query or a stream image) back into an envelope, validated. */
+export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelope {
+  const raw = {
+    id: item.id?.S,
+    type: item.type?.S,
+    schemaVersion: Number(item.schemaVersion?.N),
+    stream: item.stream?.S,
+    version: Number(item.version?.N),
+    occurredAt: item.occurredAt?.S,
+    correlationId: item.correlationId?.S,
+    causationId: item.causationId?.S,
+    data: item.data?.S === undefined ? undefined : (JSON.parse(item.data.S) as unknown),
+  };
+  const parsed = envelopeSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new CorruptRecordError(`event item ${raw.stream}@${raw.version} is not a valid envelope`, {
+      stream: raw.stream,
+      version: raw.version,
+      issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
+  }
+  return parsed.data as EventEnvelope;
+}
+
+function isThrottleOrServerError(error: unknown): boolean {
+  const e = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  return Boolean(e.$retryable) || (e.$metadata?.httpStatusCode ?? 0) >= 500;
+}
+
+export class EventStore {
+  readonly #db: DynamoDBClient;
+  readonly #table: string;
+
+  constructor(db: DynamoDBClient, tableName: string) {
+    this.#db = db;
+    this.#table = tableName;
+  }
+
+  /** Throws when the table cannot be reached; used by GET /health. */
+  async ping(): Promise<void> {
+    await this.#db.send(new DescribeTableCommand({ TableName: this.#table }));
+  }
+
+  /**
+   * Appends `events` after `expectedVersion` (0: the stream must not exist yet), all or nothing.
+   * Throws ConcurrencyError when another writer got there first.
+   */
+  async append(stream: string, events: readonly PendingEvent[], expectedVersion: number): Promise<AppendResult> {
+    if (events.length === 0) return { lastVersion: expectedVersion, duplicate: false };
+    if (events.length > MAX_EVENTS_PER_APPEND) {
+      throw new RangeError(`append of ${events.length} events to ${stream}: at most ${MAX_EVENTS_PER_APPEND} per transaction`);
+    }
+    const items: TransactWriteItem[] = events.map((event, i) => ({
+      Put: {
+        TableName: this.#table,
+        Item: toItem(stream, expectedVersion + 1 + i, event),
+        ConditionExpression: 'attribute_not_exists(#v)',
+        ExpressionAttributeNames: { '#v': 'version' },
+      },
+    }));
+    if (expectedVersion > 0) {
+      items.unshift({
+        ConditionCheck: {
+          TableName: this.#table,
+          Key: { stream: { S: stream }, version: { N: String(expectedVersion) } },
+          ConditionExpression: 'attribute_exists(#v)',
+          ExpressionAttributeNames: { '#v': 'version' },
+        },
+      });
+    }
+    try {
+      await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
+      return { lastVersion: expectedVersion + events.length, duplicate: false };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException || error instanceof ConditionalCheckFailedException) {
+        return this.#resolveConflict(stream, events, expectedVersion, error);
+      }
+      if (isThrottleOrServerError(error)) {
+        throw new TransientAwsError(`append to ${stream} failed transiently`, { stream, expectedVersion }, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Appends facts that do not depend on the stream's state at its current head, re-reading the
+   * head and retrying with jittered backoff on conflict until `deadlineMs` passes.
+   */
+  async appendAtHead(stream: string, events: readonly PendingEvent[], deadlineMs = 30_000): Promise<AppendResult> {
+    return withRetry(async () => this.append(stream, events, await this.headVersion(stream)), { deadlineMs });
+  }
+
+  /** The stream's last version, 0 when it does not exist. Strongly consistent. */
+  async headVersion(stream: string): Promise<number> {
+    const out = await this.#db.send(
+      new QueryCommand({
+        TableName: this.#table,
+        KeyConditionExpression: '#s = :s',
+        ExpressionAttributeNames: { '#s': 'stream', '#v': 'version' },
+        ExpressionAttributeValues: { ':s': { S: stream } },
+        ProjectionExpression: '#v',
+        ScanIndexForward: false,
+        Limit: 1,
+        ConsistentRead: true,
+      }),
+    );
+    const top = out.Items?.[0]?.version?.N;
+    return top === undefined ? 0 : Number(top);
+  }
+
+  /** The stream's events in version order, from `afterVersion + 1`. Strongly consistent. */
+  async readStream(stream: string, afterVersion = 0): Promise<EventEnvelope[]> {
+    const events: EventEnvelope[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: '#s = :s AND #v > :after',
+          ExpressionAttributeNames: { '#s': 'stream', '#v': 'version' },
+          ExpressionAttributeValues: { ':s': { S: stream }, ':after': { N: String(afterVersion) } },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) events.push(eventFromItem(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return events;
+  }
+
+  /**
+   * The whole log in global (event id) order, page by page. Day buckets are contiguous id ranges,
+   * so reading them in order and each in id order yields the global order; up to `concurrency`
+   * buckets are fetched ahead in parallel while earlier ones are consumed.
+   */
+  async *readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope[]> {
+    const { since, until = new Date(), pageSize = 500, concurrency = 4 } = options;
+    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize) }));
+    // Each bucket's first page is requested ahead; later pages follow as the consumer pulls.
+    const ahead: Array<Promise<IteratorResult<EventEnvelope[]>>> = [];
+    const startNext = (): void => {
+      const next = pending[ahead.length + consumed];
+      if (next) ahead.push(next.pages.next());
+    };
+    let consumed = 0;
+    for (let i = 0; i < concurrency; i++) startNext();
+    while (consumed < pending.length) {
+      const current = pending[consumed];
+      const first = ahead.shift();
+      if (!current || !first) break;
+      let result = await first;
+      while (!result.done) {
+        if (result.value.length > 0) yield result.value;
+        result = await current.pages.next();
+      }
+      consumed++;
+      startNext();
+    }
+  }
+
+  async *#bucketPages(bucket: string, pageSize: number): AsyncGenerator<EventEnvelope[]> {
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const out = await this.#db.send(
+        new QueryCommand({
+          TableName: this.#table,
+          IndexName: GLOBAL_ORDER_INDEX,
+          KeyConditionExpression: '#b = :b',
+          ExpressionAttributeNames: { '#b': 'bucket' },
+          ExpressionAttributeValues: { ':b': { S: bucket } },
+          Limit: pageSize,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      yield (out.Items ?? []).map(eventFromItem);
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  async #resolveConflict(
+    stream: string,
+    events: readonly PendingEvent[],
+    expectedVersion: number,
+    cause: unknown,
+  ): Promise<AppendResult> {
+    const after = await this.readStream(stream, expectedVersion);
+    const stored = after.slice(0, events.length);
+    const sameIds = stored.length === events.length && stored.every((e, i) => e.id === events[i]?.id);
+    if (sameIds) return { lastVersion: expectedVersion + events.length, duplicate: true };
+    const actual = after.length > 0 ? (after.at(-1)?.version ?? expectedVersion) : await this.headVersion(stream);
+    throw new ConcurrencyError(stream, expectedVersion, actual, { cause });
+  }
+}
