@@ -10,6 +10,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { STSClient } from '@aws-sdk/client-sts';
 
 export interface AwsSettings {
   region: string;
@@ -27,6 +28,7 @@ export interface AwsClients {
   readonly sfn: SFNClient;
   readonly ecs: ECSClient;
   readonly cloudformation: CloudFormationClient;
+  readonly sts: STSClient;
   destroy(): void;
 }
 
@@ -57,6 +59,7 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
     get sfn() { return lazy('sfn', () => new SFNClient(base)); },
     get ecs() { return lazy('ecs', () => new ECSClient(base)); },
     get cloudformation() { return lazy('cloudformation', () => new CloudFormationClient(base)); },
+    get sts() { return lazy('sts', () => new STSClient(base)); },
     destroy() {
       for (const client of cache.values()) client.destroy();
       cache.clear();

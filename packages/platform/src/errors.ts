@@ -54,7 +54,31 @@ export class DeadlineExceededError extends FlotillaError {
   readonly retryable = false;
 }
 
+const TRANSIENT_AWS_NAMES = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionInProgressException',
+  'LimitExceededException',
+]);
+
+/**
+ * Whether trying again may succeed: our errors say so themselves (duck-typed, so errors of
+ * packages that cannot depend on this one, such as packages/events, classify too); AWS SDK errors
+ * are retryable when the SDK marks them so, on 5xx/429, on throttling, and on network failures.
+ */
 export function isRetryable(error: unknown): boolean {
-  // Duck-typed so errors of packages that cannot depend on this one (packages/events) classify too.
-  return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { retryable?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
+  if (typeof e.retryable === 'boolean') return e.retryable;
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  return (
+    Boolean(e.$retryable) ||
+    status >= 500 ||
+    status === 429 ||
+    TRANSIENT_AWS_NAMES.has(e.name ?? '') ||
+    ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
+  );
 }

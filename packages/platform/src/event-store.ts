@@ -24,7 +24,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { envelopeSchema, type EventEnvelope, type PendingEvent } from '@flotilla/events';
 import { decodeTime } from 'ulid';
-import { ConcurrencyError, CorruptRecordError, TransientAwsError } from './errors.ts';
+import { ConcurrencyError, CorruptRecordError, isRetryable, TransientAwsError } from './errors.ts';
 import { GLOBAL_ORDER_INDEX } from './resources.ts';
 import { withRetry } from './retry.ts';
 
@@ -105,11 +105,6 @@ export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelo
   return parsed.data as EventEnvelope;
 }
 
-function isThrottleOrServerError(error: unknown): boolean {
-  const e = error as { $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  return Boolean(e.$retryable) || (e.$metadata?.httpStatusCode ?? 0) >= 500;
-}
-
 export class EventStore {
   readonly #db: DynamoDBClient;
   readonly #table: string;
@@ -158,7 +153,7 @@ export class EventStore {
       if (error instanceof TransactionCanceledException || error instanceof ConditionalCheckFailedException) {
         return this.#resolveConflict(stream, events, expectedVersion, error);
       }
-      if (isThrottleOrServerError(error)) {
+      if (isRetryable(error)) {
         throw new TransientAwsError(`append to ${stream} failed transiently`, { stream, expectedVersion }, { cause: error });
       }
       throw error;

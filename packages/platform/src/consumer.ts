@@ -1,0 +1,162 @@
+/**
+ * SQS consumption with the project's delivery rules, on top of sqs-consumer's poll loop:
+ *   - at-least-once: a message is deleted only after its handler succeeded;
+ *   - a retryable failure hides the message again for an exponential, jittered delay based on its
+ *     receive count; on the last allowed receive, or on a failure that is not retryable, the
+ *     message goes to the dead-letter queue with the reason attached (then is deleted), after
+ *     `onGiveUp` ran (a Step Functions worker answers its token with a failure there);
+ *   - stop() aborts the in-flight long poll at once and waits for in-flight handlers to drain.
+ * Deletes and DLQ sends are made here rather than by sqs-consumer so that aborting the poll on
+ * shutdown cannot abort the acknowledgement of work that already succeeded.
+ */
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
+import { Consumer } from 'sqs-consumer';
+import { isRetryable } from './errors.ts';
+import type { Logger } from './logger.ts';
+import type { Stoppable } from './service.ts';
+
+export interface ReceivedMessage {
+  message: Message;
+  body: string;
+  receiveCount: number;
+  attributes: Record<string, string>;
+  logger: Logger;
+}
+
+export interface ConsumeOptions {
+  name: string;
+  sqs: SQSClient;
+  queueUrl: string;
+  dlqUrl: string;
+  logger: Logger;
+  handle: (received: ReceivedMessage) => Promise<void>;
+  /** Called once before a message is dead-lettered, with the reason. Errors here are logged. */
+  onGiveUp?: (received: ReceivedMessage, reason: string) => Promise<void>;
+  /** Receives after which a retryable failure is given up (keep below the queue's redrive count). */
+  maxReceives?: number;
+  batchSize?: number;
+  visibilityTimeoutSeconds?: number;
+  waitTimeSeconds?: number;
+  /** Base and cap of the retry delay, in seconds. */
+  retryBaseSeconds?: number;
+  retryMaxSeconds?: number;
+  drainTimeoutMs?: number;
+}
+
+/** Exponential backoff with full jitter: a random delay in [base, min(cap, base * 2^(n-1))]. */
+export function retryDelaySeconds(receiveCount: number, baseSeconds: number, maxSeconds: number, random = Math.random): number {
+  const ceiling = Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
+  return Math.round(baseSeconds + random() * Math.max(0, ceiling - baseSeconds));
+}
+
+function describe(error: unknown): { name: string; message: string } {
+  return error instanceof Error ? { name: error.name, message: error.message } : { name: 'Error', message: String(error) };
+}
+
+const stringAttributes = (message: Message): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(message.MessageAttributes ?? {}).flatMap(([k, v]) => (v.StringValue === undefined ? [] : [[k, v.StringValue]])),
+  );
+
+export function consume(options: ConsumeOptions): Stoppable & { start(): void } {
+  const {
+    name,
+    sqs,
+    queueUrl,
+    dlqUrl,
+    logger: parent,
+    maxReceives = 4,
+    retryBaseSeconds = 1,
+    retryMaxSeconds = 60,
+    drainTimeoutMs = 20_000,
+  } = options;
+  const logger = parent.child({ consumer: name });
+  const inFlight = new Set<Promise<void>>();
+
+  const deadLetter = async (received: ReceivedMessage, error: unknown) => {
+    const { name: errorName, message: reason } = describe(error);
+    try {
+      await options.onGiveUp?.(received, reason);
+    } catch (giveUpError) {
+      received.logger.error({ err: giveUpError }, 'onGiveUp failed; dead-lettering anyway');
+    }
+    const attributes: Record<string, MessageAttributeValue> = {
+      ...received.message.MessageAttributes,
+      FailureReason: { DataType: 'String', StringValue: reason.slice(0, 1_000) || errorName },
+      FailureName: { DataType: 'String', StringValue: errorName },
+      FailedQueue: { DataType: 'String', StringValue: queueUrl },
+      ReceiveCount: { DataType: 'Number', StringValue: String(received.receiveCount) },
+    };
+    // SQS allows at most 10 message attributes: keep ours, drop the oldest of the original's.
+    const names = Object.keys(attributes);
+    for (const extra of names.slice(0, Math.max(0, names.length - 10))) delete attributes[extra];
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: received.body, MessageAttributes: attributes }));
+    received.logger.warn({ reason, errorName, receiveCount: received.receiveCount }, 'message dead-lettered');
+  };
+
+  const settle = async (message: Message): Promise<void> => {
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
+    const received: ReceivedMessage = {
+      message,
+      body: message.Body ?? '',
+      receiveCount,
+      attributes: stringAttributes(message),
+      logger: logger.child({ messageId: message.MessageId, receiveCount }),
+    };
+    try {
+      await options.handle(received);
+    } catch (error) {
+      if (isRetryable(error) && receiveCount < maxReceives) {
+        const delay = retryDelaySeconds(receiveCount, retryBaseSeconds, retryMaxSeconds);
+        received.logger.warn({ err: error, retryInSeconds: delay }, 'handler failed; will retry');
+        await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: delay }));
+        return;
+      }
+      await deadLetter(received, error);
+    }
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+  };
+
+  const consumer = Consumer.create({
+    queueUrl,
+    sqs,
+    batchSize: options.batchSize ?? 10,
+    visibilityTimeout: options.visibilityTimeoutSeconds ?? 60,
+    heartbeatInterval: Math.max(1, Math.floor((options.visibilityTimeoutSeconds ?? 60) / 3)),
+    waitTimeSeconds: options.waitTimeSeconds ?? 20,
+    messageSystemAttributeNames: ['ApproximateReceiveCount'],
+    messageAttributeNames: ['All'],
+    shouldDeleteMessages: false,
+    handleMessage: async (message) => {
+      const work = settle(message);
+      inFlight.add(work);
+      try {
+        await work;
+      } catch (error) {
+        // The delete or DLQ send failed: the message stays and is received again later.
+        logger.error({ err: error, messageId: message.MessageId }, 'failed to settle message');
+      } finally {
+        inFlight.delete(work);
+      }
+      return undefined;
+    },
+  });
+  consumer.on('error', (error) => {
+    if (error.name !== 'AbortError') logger.error({ err: error }, 'consumer error');
+  });
+
+  return {
+    name,
+    start() {
+      consumer.start();
+      logger.info({ queueUrl }, 'consuming');
+    },
+    async stop() {
+      consumer.stop({ abort: true });
+      const drained = Promise.allSettled([...inFlight]);
+      const timeout = new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref());
+      await Promise.race([drained, timeout]);
+      if (inFlight.size > 0) logger.warn({ inFlight: inFlight.size }, 'stopped before in-flight messages drained');
+    },
+  };
+}

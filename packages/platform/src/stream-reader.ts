@@ -1,0 +1,251 @@
+/**
+ * Reads a DynamoDB table's stream on every shard, parents before children (shard-planner.ts), and
+ * hands each batch of records to a handler, in order per shard. The position in each shard is a
+ * checkpoint in the checkpoints table, written after the batch was handled, together with any
+ * writes the handler returns, in one transaction: a batch is either handled-and-checkpointed or
+ * read again after a restart, never half. Handlers must therefore be idempotent on what they
+ * handle (a replayed batch is possible when the handler acts outside that transaction).
+ *
+ * A retryable handler error holds the shard and retries the same batch with backoff; any other
+ * error is the handler's to turn into a fact (the orchestrator appends build.failed) before
+ * returning, so a throw here that is not retryable stops the reader loudly.
+ */
+import {
+  DescribeStreamCommand,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ResourceNotFoundException,
+  TrimmedDataAccessException,
+  type _Record,
+  type DynamoDBStreamsClient,
+  type Shard,
+} from '@aws-sdk/client-dynamodb-streams';
+import {
+  DescribeTableCommand,
+  QueryCommand,
+  TransactWriteItemsCommand,
+  type DynamoDBClient,
+  type TransactWriteItem,
+} from '@aws-sdk/client-dynamodb';
+import type { Logger } from './logger.ts';
+import { withRetry } from './retry.ts';
+import type { Stoppable } from './service.ts';
+import { planShards, type ShardCheckpoint, type ShardInfo } from './shard-planner.ts';
+
+export type StreamRecord = _Record;
+
+export interface StreamBatch {
+  shardId: string;
+  records: StreamRecord[];
+}
+
+/** Returns writes to commit atomically with this batch's checkpoint (at most 99). */
+export type StreamBatchHandler = (batch: StreamBatch) => Promise<TransactWriteItem[] | void>;
+
+export interface StreamReaderOptions {
+  /** Names this reader's checkpoints; two readers of one stream need two names. */
+  name: string;
+  db: DynamoDBClient;
+  streams: DynamoDBStreamsClient;
+  tableName: string;
+  checkpointTable: string;
+  logger: Logger;
+  handle: StreamBatchHandler;
+  /** Pause between polls of a shard that returned nothing. */
+  idlePollMs?: number;
+  /** How long a retryable failure may hold a shard before the reader gives up on the batch. */
+  retryDeadlineMs?: number;
+}
+
+export class StreamReader implements Stoppable {
+  readonly name: string;
+  readonly #o: Required<StreamReaderOptions>;
+  readonly #abort = new AbortController();
+  #running: Promise<void> | undefined;
+
+  constructor(options: StreamReaderOptions) {
+    this.name = options.name;
+    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, ...options };
+  }
+
+  start(): void {
+    this.#running = this.#loop().catch((error: unknown) => {
+      if (!this.#abort.signal.aborted) this.#o.logger.fatal({ err: error, reader: this.name }, 'stream reader stopped on an error');
+      throw error;
+    });
+    // Surface the failure through the process, not a dangling rejection.
+    this.#running.catch(() => process.exit(1));
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One pass over every readable shard until each returns no more records; used by tests. */
+  async drainOnce(): Promise<number> {
+    const streamArn = await this.#streamArn();
+    let handled = 0;
+    for (;;) {
+      const plan = planShards(await this.#shards(streamArn), await this.#checkpoints());
+      if (plan.ready.length === 0) return handled;
+      let progressed = false;
+      for (const shard of plan.ready) {
+        const n = await this.#readShard(streamArn, shard.shardId, shard.start, { untilEmpty: true });
+        handled += n;
+        progressed ||= n > 0;
+      }
+      if (!progressed) return handled;
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const streamArn = await this.#streamArn();
+    const active = new Map<string, Promise<void>>();
+    while (!this.#abort.signal.aborted) {
+      const plan = planShards(await this.#shards(streamArn), await this.#checkpoints());
+      for (const { shardId, start } of plan.ready) {
+        if (active.has(shardId)) continue;
+        const reading = this.#readShard(streamArn, shardId, start, { untilEmpty: false })
+          .then(() => undefined)
+          .finally(() => active.delete(shardId));
+        active.set(shardId, reading);
+      }
+      // Re-plan when a shard finishes (its children may be ready) or periodically for new shards.
+      await Promise.race([...active.values(), this.#pause(5_000)]);
+    }
+    await Promise.allSettled(active.values());
+  }
+
+  async #readShard(streamArn: string, shardId: string, start: ReturnType<typeof planShards>['ready'][number]['start'], mode: { untilEmpty: boolean }): Promise<number> {
+    let iterator = await this.#iterator(streamArn, shardId, start);
+    let handled = 0;
+    let lastSequence = start.kind === 'AFTER_SEQUENCE_NUMBER' ? start.sequenceNumber : undefined;
+    while (iterator && !this.#abort.signal.aborted) {
+      let out;
+      try {
+        out = await this.#o.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      } catch (error) {
+        if (!(error instanceof ExpiredIteratorException)) throw error;
+        iterator = await this.#iterator(streamArn, shardId, lastSequence ? { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: lastSequence } : { kind: 'TRIM_HORIZON' });
+        continue;
+      }
+      const records = out.Records ?? [];
+      const finished = out.NextShardIterator === undefined || out.NextShardIterator === null;
+      if (records.length > 0 || finished) {
+        const seq = records.at(-1)?.dynamodb?.SequenceNumber ?? lastSequence;
+        await withRetry(
+          async () => {
+            const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
+            await this.#commit(shardId, { sequenceNumber: seq, finished }, writes);
+          },
+          {
+            deadlineMs: this.#o.retryDeadlineMs,
+            signal: this.#abort.signal,
+            onRetry: (error, attempt) => this.#o.logger.warn({ err: error, shardId, attempt }, 'stream batch failed; retrying'),
+          },
+        );
+        handled += records.length;
+        lastSequence = seq;
+      }
+      if (finished) break;
+      iterator = out.NextShardIterator;
+      if (records.length === 0) {
+        if (mode.untilEmpty) break;
+        await this.#pause(this.#o.idlePollMs);
+      }
+    }
+    return handled;
+  }
+
+  async #iterator(streamArn: string, shardId: string, start: ReturnType<typeof planShards>['ready'][number]['start']): Promise<string | undefined> {
+    try {
+      const out = await this.#o.streams.send(
+        new GetShardIteratorCommand({
+          StreamArn: streamArn,
+          ShardId: shardId,
+          ShardIteratorType: start.kind,
+          ...(start.kind === 'AFTER_SEQUENCE_NUMBER' ? { SequenceNumber: start.sequenceNumber } : {}),
+        }),
+      );
+      return out.ShardIterator;
+    } catch (error) {
+      // The checkpointed record was trimmed (or the emulator does not know it): start over at the
+      // trim horizon; handlers are idempotent, so re-reading is safe where skipping would not be.
+      if (start.kind === 'AFTER_SEQUENCE_NUMBER' && (error instanceof TrimmedDataAccessException || error instanceof ResourceNotFoundException || (error as Error).name === 'ValidationException')) {
+        this.#o.logger.warn({ shardId, sequenceNumber: start.sequenceNumber, error: (error as Error).name }, 'checkpoint not found in shard; reading from trim horizon');
+        return this.#iterator(streamArn, shardId, { kind: 'TRIM_HORIZON' });
+      }
+      throw error;
+    }
+  }
+
+  async #commit(shardId: string, checkpoint: ShardCheckpoint, writes: TransactWriteItem[]): Promise<void> {
+    const put: TransactWriteItem = {
+      Put: {
+        TableName: this.#o.checkpointTable,
+        Item: {
+          pk: { S: `stream#${this.name}` },
+          sk: { S: shardId },
+          finished: { BOOL: checkpoint.finished },
+          ...(checkpoint.sequenceNumber ? { sequenceNumber: { S: checkpoint.sequenceNumber } } : {}),
+          updatedAt: { S: new Date().toISOString() },
+        },
+      },
+    };
+    await this.#o.db.send(new TransactWriteItemsCommand({ TransactItems: [...writes, put] }));
+  }
+
+  async #checkpoints(): Promise<Map<string, ShardCheckpoint>> {
+    const result = new Map<string, ShardCheckpoint>();
+    let startKey;
+    do {
+      const out = await this.#o.db.send(
+        new QueryCommand({
+          TableName: this.#o.checkpointTable,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: `stream#${this.name}` } },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        const shardId = item.sk?.S;
+        if (shardId) result.set(shardId, { sequenceNumber: item.sequenceNumber?.S, finished: item.finished?.BOOL === true });
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return result;
+  }
+
+  async #shards(streamArn: string): Promise<ShardInfo[]> {
+    const shards: Shard[] = [];
+    let exclusiveStart: string | undefined;
+    do {
+      const out = await this.#o.streams.send(new DescribeStreamCommand({ StreamArn: streamArn, ExclusiveStartShardId: exclusiveStart }));
+      shards.push(...(out.StreamDescription?.Shards ?? []));
+      exclusiveStart = out.StreamDescription?.LastEvaluatedShardId;
+    } while (exclusiveStart);
+    return shards.flatMap((s) =>
+      s.ShardId ? [{ shardId: s.ShardId, parentShardId: s.ParentShardId, endingSequenceNumber: s.SequenceNumberRange?.EndingSequenceNumber }] : [],
+    );
+  }
+
+  async #streamArn(): Promise<string> {
+    const out = await this.#o.db.send(new DescribeTableCommand({ TableName: this.#o.tableName }));
+    const arn = out.Table?.LatestStreamArn;
+    if (!arn) throw new Error(`table ${this.#o.tableName} has no stream`);
+    return arn;
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#abort.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
