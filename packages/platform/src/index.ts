@@ -12,3 +12,4 @@ export * from './idempotency.ts';
 export * from './stream-reader.ts';
 export * from './locate.ts';
 export * from './publisher.ts';
+export * from './task-worker.ts';

@@ -1,0 +1,120 @@
+/**
+ * A Step Functions task-token worker on an SQS queue. The state machine sends
+ * `{ taskToken, input }` with `sqs:sendMessage.waitForTaskToken`; the worker does the work once per
+ * token (idempotent on a hash of the token, never on the SQS message id), then answers the token.
+ *
+ * Outcomes, both stored by the idempotency record so a re-sent message answers the same way:
+ *   { ok: true, output }          -> SendTaskSuccess(output)
+ *   { ok: false, error, cause }   -> SendTaskFailure(error, cause): a business failure (a copy that
+ *                                    does not verify), already recorded in the log by the work.
+ * An exception is an unexpected failure: retried with backoff while retryable; when the consumer
+ * gives up, the token is answered with SendTaskFailure before the message is dead-lettered.
+ * A token that was already answered, timed out or is unknown means the task is done: not an error.
+ */
+import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { consume, type ReceivedMessage } from './consumer.ts';
+import { FlotillaError } from './errors.ts';
+import { hashKey, type IdempotencyStore } from './idempotency.ts';
+import type { Logger } from './logger.ts';
+
+export type TaskOutcome<O> = { ok: true; output: O } | { ok: false; error: string; cause: string };
+
+export class InvalidTaskError extends FlotillaError {
+  readonly retryable = false;
+}
+
+const taskMessageSchema = z.object({ taskToken: z.string().min(1), input: z.unknown() });
+
+/** Errors Step Functions answers for a token that can no longer be answered. */
+const SETTLED_TOKEN_ERRORS = new Set(['TaskDoesNotExist', 'TaskTimedOut', 'InvalidToken']);
+
+export interface TaskContext {
+  logger: Logger;
+  /** The token's hash: a stable identity for this task, e.g. for event causation. */
+  taskId: string;
+  receiveCount: number;
+}
+
+export interface TaskWorkerOptions<I, O> {
+  name: string;
+  sqs: SQSClient;
+  sfn: SFNClient;
+  queueUrl: string;
+  dlqUrl: string;
+  logger: Logger;
+  idempotency: IdempotencyStore;
+  /** Parses the task input; throw (any error) for input that can never be handled. */
+  parseInput: (input: unknown) => I;
+  work: (input: I, ctx: TaskContext) => Promise<TaskOutcome<O>>;
+  maxReceives?: number;
+  visibilityTimeoutSeconds?: number;
+  /** How long one attempt may hold the task before another delivery may take it over. */
+  leaseMs?: number;
+}
+
+/** Step Functions caps `error` at 256 and `cause` at 32,768 characters. */
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+export async function answerTask(sfn: SFNClient, taskToken: string, outcome: TaskOutcome<unknown>, logger: Logger): Promise<'answered' | 'already-settled'> {
+  try {
+    await sfn.send(
+      outcome.ok
+        ? new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome.output ?? {}) })
+        : new SendTaskFailureCommand({ taskToken, error: clip(outcome.error, 256), cause: clip(outcome.cause, 32_768) }),
+    );
+    return 'answered';
+  } catch (error) {
+    if (SETTLED_TOKEN_ERRORS.has((error as Error).name)) {
+      logger.info({ answer: (error as Error).name }, 'task token already settled; treating the task as done');
+      return 'already-settled';
+    }
+    throw error;
+  }
+}
+
+export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
+  const { sfn, logger: parent, idempotency } = options;
+  const tokenOf = (received: ReceivedMessage): string | undefined => {
+    try {
+      return taskMessageSchema.parse(JSON.parse(received.body)).taskToken;
+    } catch {
+      return undefined;
+    }
+  };
+
+  return consume({
+    name: options.name,
+    sqs: options.sqs,
+    queueUrl: options.queueUrl,
+    dlqUrl: options.dlqUrl,
+    logger: parent,
+    ...(options.maxReceives === undefined ? {} : { maxReceives: options.maxReceives }),
+    ...(options.visibilityTimeoutSeconds === undefined ? {} : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
+    async handle(received) {
+      let message: z.infer<typeof taskMessageSchema>;
+      let input: I;
+      try {
+        message = taskMessageSchema.parse(JSON.parse(received.body));
+        input = options.parseInput(message.input);
+      } catch (error) {
+        throw new InvalidTaskError(`invalid ${options.name} task: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
+      }
+      const taskId = hashKey(message.taskToken);
+      const logger = received.logger.child({ taskId: taskId.slice(0, 16) });
+      const { result: outcome, duplicate } = await idempotency.runOnce(
+        `task#${taskId}`,
+        () => options.work(input, { logger, taskId, receiveCount: received.receiveCount }),
+        { leaseMs: options.leaseMs ?? 120_000 },
+      );
+      if (duplicate) logger.info('task already done; answering with the stored outcome');
+      await answerTask(sfn, message.taskToken, outcome, logger);
+    },
+    async onGiveUp(received, reason) {
+      const taskToken = tokenOf(received);
+      if (!taskToken) return;
+      await answerTask(sfn, taskToken, { ok: false, error: `${options.name}.GaveUp`, cause: reason }, received.logger);
+    },
+  });
+}
