@@ -13,3 +13,4 @@ export * from './stream-reader.ts';
 export * from './locate.ts';
 export * from './publisher.ts';
 export * from './task-worker.ts';
+export * from './batch-write.ts';
