@@ -14,6 +14,7 @@ import {
   DescribeStreamCommand,
   ExpiredIteratorException,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   ResourceNotFoundException,
   TrimmedDataAccessException,
@@ -25,6 +26,7 @@ import {
   DescribeTableCommand,
   QueryCommand,
   TransactWriteItemsCommand,
+  type AttributeValue,
   type DynamoDBClient,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
@@ -123,7 +125,7 @@ export class StreamReader implements Stoppable {
     let handled = 0;
     let lastSequence = start.kind === 'AFTER_SEQUENCE_NUMBER' ? start.sequenceNumber : undefined;
     while (iterator && !this.#abort.signal.aborted) {
-      let out;
+      let out: GetRecordsCommandOutput;
       try {
         out = await this.#o.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       } catch (error) {
@@ -199,7 +201,7 @@ export class StreamReader implements Stoppable {
 
   async #checkpoints(): Promise<Map<string, ShardCheckpoint>> {
     const result = new Map<string, ShardCheckpoint>();
-    let startKey;
+    let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.#o.db.send(
         new QueryCommand({

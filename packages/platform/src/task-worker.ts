@@ -59,11 +59,8 @@ const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0
 
 export async function answerTask(sfn: SFNClient, taskToken: string, outcome: TaskOutcome<unknown>, logger: Logger): Promise<'answered' | 'already-settled'> {
   try {
-    await sfn.send(
-      outcome.ok
-        ? new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome.output ?? {}) })
-        : new SendTaskFailureCommand({ taskToken, error: clip(outcome.error, 256), cause: clip(outcome.cause, 32_768) }),
-    );
+    if (outcome.ok) await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome.output ?? {}) }));
+    else await sfn.send(new SendTaskFailureCommand({ taskToken, error: clip(outcome.error, 256), cause: clip(outcome.cause, 32_768) }));
     return 'answered';
   } catch (error) {
     if (SETTLED_TOKEN_ERRORS.has((error as Error).name)) {

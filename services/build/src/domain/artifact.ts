@@ -4,7 +4,7 @@
  * timestamp is fixed; fflate writes the zip (no ambient time or file-system order leaks in).
  */
 import { createHash } from 'node:crypto';
-import { strToU8, zipSync } from 'fflate';
+import { strToU8, zipSync, type Zippable } from 'fflate';
 
 export interface BuildSpec {
   buildId: string;
@@ -37,7 +37,7 @@ export function buildArtifact(spec: BuildSpec): Artifact {
     'app/VERSION': strToU8(`${spec.version}\n`),
     'app/run.sh': strToU8(`#!/bin/sh\necho "${spec.repo} ${spec.version} (${spec.commit.slice(0, 12)}) on ${spec.env}"\n`),
   };
-  const sorted = Object.fromEntries(Object.keys(files).sort().map((name) => [name, [files[name] ?? new Uint8Array(), { mtime: FIXED_MTIME }] as const]));
+  const sorted: Zippable = Object.fromEntries(Object.keys(files).sort().map((name) => [name, [files[name] ?? new Uint8Array(), { mtime: FIXED_MTIME }]]));
   const bytes = zipSync(sorted, { level: 6 });
   return { bytes, sha256: sha256Hex(bytes) };
 }

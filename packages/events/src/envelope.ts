@@ -1,0 +1,54 @@
+/**
+ * The envelope every domain event travels in. `version` is the event's 1-based position in its
+ * stream (assigned by the event store); `schemaVersion` is the payload's contract (upcast on read).
+ */
+import { monotonicFactory } from 'ulid';
+import { z } from 'zod';
+
+export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
+
+export const envelopeSchema = z.object({
+  id: z.string().regex(ULID_PATTERN, 'must be a ULID'),
+  type: z.string().regex(EVENT_TYPE_PATTERN, 'must be <subject>.<past_tense> in snake_case'),
+  schemaVersion: z.number().int().min(1),
+  stream: z.string().min(1),
+  version: z.number().int().min(1),
+  occurredAt: z.iso.datetime(),
+  correlationId: z.string().min(1),
+  causationId: z.string().min(1),
+  data: z.unknown(),
+});
+
+export interface EventEnvelope<TType extends string = string, TData = unknown> {
+  id: string;
+  type: TType;
+  schemaVersion: number;
+  stream: string;
+  version: number;
+  occurredAt: string;
+  correlationId: string;
+  causationId: string;
+  data: TData;
+}
+
+/** What a writer hands the event store, which assigns `stream` and `version`. */
+export type PendingEvent<TType extends string = string, TData = unknown> = Omit<EventEnvelope<TType, TData>, 'stream' | 'version'>;
+
+// One factory per process: ids made in the same millisecond still sort in creation order.
+const nextUlid = monotonicFactory();
+
+export function createEventId(now: number = Date.now()): string {
+  return nextUlid(now);
+}
+
+const BUILD_STREAM_PREFIX = 'build-';
+
+export const buildStream = (buildId: string): string => `${BUILD_STREAM_PREFIX}${buildId}`;
+
+/** The build id of a build stream, or undefined for a stream of another aggregate. */
+export function buildIdOfStream(stream: string): string | undefined {
+  if (!stream.startsWith(BUILD_STREAM_PREFIX)) return undefined;
+  const id = stream.slice(BUILD_STREAM_PREFIX.length);
+  return ULID_PATTERN.test(id) ? id : undefined;
+}

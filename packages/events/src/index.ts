@@ -1,0 +1,6 @@
+export * from './build.ts';
+export * from './envelope.ts';
+export * from './errors.ts';
+export * from './registry.ts';
+export type { EventDefinition, Upcaster } from './registry-types.ts';
+export * from './status.ts';
