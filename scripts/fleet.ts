@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import fleetFile from '../deploy/services.json' with { type: 'json' };
 
+const LISTEN_TIMEOUT_MS = 30_000;
+
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVICES = fleetFile.services;
 export type ServiceName = (typeof SERVICES)[number]['name'];
@@ -58,6 +60,11 @@ function startOne(name: ServiceName, port: number, options: FleetOptions): Promi
   return new Promise((resolve, reject) => {
     const onExit = (code: number | null) => reject(new Error(`${name} exited with ${code} before listening`));
     child.once('exit', onExit);
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not log 'http server listening' within ${LISTEN_TIMEOUT_MS} ms (is LOG_LEVEL above info?)`));
+    }, LISTEN_TIMEOUT_MS);
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => {
         options.onLog?.(name, line);
@@ -65,6 +72,7 @@ function startOne(name: ServiceName, port: number, options: FleetOptions): Promi
         try {
           const { port: actual } = JSON.parse(line) as { port: number };
           child.off('exit', onExit);
+          clearTimeout(timer);
           resolve({ name, child, url: `http://127.0.0.1:${actual}` });
         } catch {
           // not a structured line: keep waiting

@@ -42,7 +42,7 @@ it('starts every service, each answers GET /health, and each exits 0 on SIGTERM'
 it('a service whose stack is missing reports unhealthy, naming the failed check', async () => {
   const orphan = await startFleet({
     prefix: uniquePrefix('no-stack'),
-    env: { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, LOG_LEVEL: 'warn' },
+    env: { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, LOG_LEVEL: 'info' },
     ports: 'ephemeral',
   });
   try {

@@ -57,13 +57,12 @@ describe('parseEvent', () => {
   });
 
   it('names the bad field of the payload', () => {
-    const error = (() => {
-      try {
-        parseEvent(envelope({ data: { ...requestedData, regions: ['us-east-1', 'us-east-1'], repo: 'no spaces' } }));
-      } catch (e) {
-        return e;
-      }
-    })();
+    let error: unknown;
+    try {
+      parseEvent(envelope({ data: { ...requestedData, regions: ['us-east-1', 'us-east-1'], repo: 'no spaces' } }));
+    } catch (e) {
+      error = e;
+    }
     expect(error).toBeInstanceOf(InvalidEventError);
     expect((error as InvalidEventError).fields.join('\n')).toMatch(/^data\.repo: /m);
     expect((error as InvalidEventError).fields.join('\n')).toMatch(/^data\.regions: regions must be unique/m);

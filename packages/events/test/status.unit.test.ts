@@ -48,13 +48,13 @@ describe('build status fold', () => {
       .then({
         status: 'FAILED',
         failure: { reason: 'replication failed', failedRegions: [{ region: 'eu-west-1', reason: 'copy failed' }] },
-        regions: { 'eu-west-1': { replicated: false, replicationFailure: 'copy failed' } },
+        regions: { 'eu-west-1': { replicated: false, synced: false, replicationFailure: 'copy failed' } },
       });
   });
 
   it('absorbs events after a terminal one: status and regions stay, the version moves on', () => {
     given([history.requested(), history.started(), history.failed(3)])
       .when(history.replicated('us-east-1', 4), history.succeeded(5))
-      .then({ status: 'FAILED', regions: { 'us-east-1': { replicated: false } }, lastVersion: 5 });
+      .then({ status: 'FAILED', regions: { 'us-east-1': { replicated: false, synced: false } }, lastVersion: 5 });
   });
 });

@@ -14,3 +14,4 @@ export * from './locate.ts';
 export * from './publisher.ts';
 export * from './task-worker.ts';
 export * from './batch-write.ts';
+export * from './stack.ts';

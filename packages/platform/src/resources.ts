@@ -17,6 +17,8 @@ export const names = {
     build: 'build',
     replication: 'replication',
     orchestrator: 'orchestrator',
+    /** The build service's projector: every event from the events topic. */
+    projections: 'projections',
   },
   tables: {
     events: 'events',

@@ -1,0 +1,411 @@
+/**
+ * Renders deploy/cloudformation/flotilla.json, the one template for AWS and for the local
+ * emulator, from the names in packages/platform/src/resources.ts and the regions in
+ * deploy/regions.json. CloudFormation has no loop over a list (and MiniStack has no
+ * Fn::ForEach), so per-region resources are rendered here and the result is committed; a test
+ * fails when the committed file differs from a fresh render.
+ *
+ *   node deploy/render.ts          write the template
+ *   node deploy/render.ts --check  exit 1 when the committed template is stale
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
+import fleet from './services.json' with { type: 'json' };
+import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
+
+export const TEMPLATE_PATH = fileURLToPath(new URL('./cloudformation/flotilla.json', import.meta.url));
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type Resources = Record<string, { Type: string; Condition?: string; DependsOn?: string | string[]; Properties?: Record<string, Json> }>;
+
+/** Messages that fail this often are moved to the DLQ by SQS itself; consumers give up (with a reason) one receive earlier. */
+export const MAX_RECEIVE_COUNT = 5;
+const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+
+const sub = (suffix: string): Json => ({ 'Fn::Sub': `\${Prefix}-${suffix}` });
+const ref = (id: string): Json => ({ Ref: id });
+const arnOf = (id: string): Json => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const ifAws = (then: Json, otherwise: Json = { Ref: 'AWS::NoValue' }): Json => ({ 'Fn::If': ['IsAws', then, otherwise] });
+const pascal = (text: string): string => text.split(/[^A-Za-z0-9]+/).map((w) => (w ? w[0]!.toUpperCase() + w.slice(1) : '')).join('');
+
+export const queueId = (suffix: string): string => `${pascal(suffix)}Queue`;
+export const dlqId = (suffix: string): string => `${pascal(suffix)}Dlq`;
+export const tableId = (suffix: string): string => `${pascal(suffix)}Table`;
+export const regionBucketId = (region: string): string => `${pascal(regionBucketSuffix(region))}Bucket`;
+
+/** Every queue suffix with a DLQ: the service queues and one sync queue per region. */
+export const queueSuffixes = (): string[] => [...Object.values(names.queues), ...REGIONS.map(syncQueueSuffix)];
+
+function queues(resources: Resources): void {
+  for (const suffix of queueSuffixes()) {
+    resources[dlqId(suffix)] = {
+      Type: 'AWS::SQS::Queue',
+      Properties: { QueueName: sub(dlqOf(suffix)), MessageRetentionPeriod: DLQ_RETENTION_SECONDS },
+    };
+    resources[queueId(suffix)] = {
+      Type: 'AWS::SQS::Queue',
+      Properties: {
+        QueueName: sub(suffix),
+        VisibilityTimeout: 60,
+        RedrivePolicy: { deadLetterTargetArn: arnOf(dlqId(suffix)), maxReceiveCount: MAX_RECEIVE_COUNT },
+      },
+    };
+  }
+}
+
+function topics(resources: Resources): void {
+  for (const suffix of Object.values(names.topics)) {
+    resources[`${pascal(suffix)}Topic`] = { Type: 'AWS::SNS::Topic', Properties: { TopicName: sub(suffix) } };
+  }
+  const subscribe = (topic: string, queueSuffix: string) => {
+    const queue = queueId(queueSuffix);
+    resources[`${pascal(topic)}To${queue}`] = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: ref(`${pascal(topic)}Topic`), Protocol: 'sqs', Endpoint: arnOf(queue), RawMessageDelivery: true },
+    };
+    resources[`${queue}Policy`] = {
+      Type: 'AWS::SQS::QueuePolicy',
+      Properties: {
+        Queues: [ref(queue)],
+        PolicyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'sns.amazonaws.com' },
+              Action: 'sqs:SendMessage',
+              Resource: arnOf(queue),
+              Condition: { ArnEquals: { 'aws:SourceArn': ref(`${pascal(topic)}Topic`) } },
+            },
+          ],
+        },
+      },
+    };
+  };
+  subscribe(names.topics.intake, names.queues.intake);
+  subscribe(names.topics.events, names.queues.projections);
+}
+
+function tables(resources: Resources): void {
+  const table = (suffix: string, keys: Array<[string, 'HASH' | 'RANGE', 'S' | 'N']>, extra: Record<string, Json> = {}) => {
+    const attributes = new Map(keys.map(([name, , type]) => [name, type]));
+    const indexes = (extra.GlobalSecondaryIndexes ?? []) as Array<{ KeySchema: Array<{ AttributeName: string }> }>;
+    for (const index of indexes) for (const k of index.KeySchema) attributes.set(k.AttributeName, 'S');
+    resources[tableId(suffix)] = {
+      Type: 'AWS::DynamoDB::Table',
+      Properties: {
+        TableName: sub(suffix),
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [...attributes].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+        KeySchema: keys.map(([AttributeName, KeyType]) => ({ AttributeName, KeyType })),
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        ...extra,
+      },
+    };
+  };
+  const pkSk: Array<[string, 'HASH' | 'RANGE', 'S' | 'N']> = [
+    ['pk', 'HASH', 'S'],
+    ['sk', 'RANGE', 'S'],
+  ];
+  table(
+    names.tables.events,
+    [
+      ['stream', 'HASH', 'S'],
+      ['version', 'RANGE', 'N'],
+    ],
+    {
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: GLOBAL_ORDER_INDEX,
+          KeySchema: [
+            { AttributeName: 'bucket', KeyType: 'HASH' },
+            { AttributeName: 'id', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    },
+  );
+  table(names.tables.projections, pkSk);
+  table(names.tables.checkpoints, pkSk);
+  table(names.tables.idempotency, [['pk', 'HASH', 'S']], { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
+  table(names.tables.hosts, pkSk, { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+  table(names.tables.fileCopies, pkSk);
+}
+
+function buckets(resources: Resources): void {
+  const uploads = queueId(names.queues.uploads);
+  const privateBucket = { PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true } };
+  resources[`${uploads}Policy`] = {
+    Type: 'AWS::SQS::QueuePolicy',
+    Properties: {
+      Queues: [ref(uploads)],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 's3.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Resource: arnOf(uploads),
+            Condition: { ArnLike: { 'aws:SourceArn': { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${names.buckets.global}` } } },
+          },
+        ],
+      },
+    },
+  };
+  resources.GlobalBucket = {
+    Type: 'AWS::S3::Bucket',
+    DependsOn: `${uploads}Policy`,
+    Properties: {
+      BucketName: sub(names.buckets.global),
+      ...privateBucket,
+      // Only prebuilt uploads notify; workers write under artifacts/, so they never trigger intake.
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          {
+            Event: 's3:ObjectCreated:*',
+            Queue: arnOf(uploads),
+            Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'incoming/' }, { Name: 'suffix', Value: '.zip' }] } },
+          },
+        ],
+      },
+    },
+  };
+  for (const region of REGIONS) {
+    resources[regionBucketId(region)] = { Type: 'AWS::S3::Bucket', Properties: { BucketName: sub(regionBucketSuffix(region)), ...privateBucket } };
+  }
+}
+
+function stateMachine(resources: Resources): void {
+  const substitutions: Record<string, Json> = {
+    BuildQueueUrl: ref(queueId(names.queues.build)),
+    ReplicationQueueUrl: ref(queueId(names.queues.replication)),
+    OrchestratorQueueUrl: ref(queueId(names.queues.orchestrator)),
+  };
+  if (Object.keys(substitutions).join() !== DEFINITION_SUBSTITUTIONS.join()) throw new Error('state machine substitutions out of step with deploy/state-machine.ts');
+  const workerQueues = [names.queues.build, names.queues.replication, names.queues.orchestrator, ...REGIONS.map(syncQueueSuffix)];
+  resources.StateMachineRole = {
+    Type: 'AWS::IAM::Role',
+    Condition: 'IsAws',
+    Properties: {
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'states.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      },
+      Policies: [
+        {
+          PolicyName: 'send-tasks',
+          PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'sqs:SendMessage', Resource: workerQueues.map((q) => arnOf(queueId(q))) }] },
+        },
+      ],
+    },
+  };
+  resources.DeployStateMachine = {
+    Type: 'AWS::StepFunctions::StateMachine',
+    Properties: {
+      StateMachineName: sub(names.stateMachine),
+      DefinitionString: { 'Fn::Sub': [JSON.stringify(deployStateMachineDefinition()), substitutions] },
+      // The emulator needs a role ARN but never assumes it.
+      RoleArn: ifAws(arnOf('StateMachineRole'), { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Prefix}-local-states' }),
+    },
+  };
+}
+
+/** What each service may touch, for its task role on AWS (least privilege). */
+function servicePermissions(service: string): Json[] {
+  const table = (suffix: string) => arnOf(tableId(suffix));
+  const tableAndIndexes = (suffix: string) => [table(suffix), { 'Fn::Sub': [`\${Arn}/index/*`, { Arn: table(suffix) }] }];
+  const consume = (suffixes: string[]) => ({
+    Effect: 'Allow',
+    Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+    Resource: suffixes.map((s) => arnOf(queueId(s))),
+  });
+  const deadLetter = (suffixes: string[]) => ({ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: suffixes.map((s) => arnOf(dlqId(s))) });
+  const data = (suffixes: string[], actions: string[]) => ({ Effect: 'Allow', Action: actions.map((a) => `dynamodb:${a}`), Resource: suffixes.flatMap(tableAndIndexes) });
+  const rw = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem', 'DescribeTable', 'BatchWriteItem'];
+  const answerTasks = { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: ref('DeployStateMachine') };
+  const globalObjects = (prefixes: string[], actions: string[]) => ({
+    Effect: 'Allow',
+    Action: actions,
+    Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${names.buckets.global}/${p}*` })),
+  });
+  const t = names.tables;
+  const q = names.queues;
+  const syncQueues = REGIONS.map(syncQueueSuffix);
+  switch (service) {
+    case 'build':
+      return [
+        data([t.events, t.projections, t.idempotency], rw),
+        consume([q.build, q.projections]),
+        deadLetter([q.build, q.projections]),
+        globalObjects(['artifacts/', 'incoming/'], ['s3:GetObject', 's3:PutObject']),
+        answerTasks,
+      ];
+    case 'replication':
+      return [
+        data([t.events, t.idempotency, t.fileCopies], rw),
+        consume([q.replication]),
+        deadLetter([q.replication]),
+        globalObjects(['artifacts/'], ['s3:GetObject']),
+        { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: REGIONS.map((r) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${regionBucketSuffix(r)}/*` })) },
+        answerTasks,
+      ];
+    case 'region-sync':
+      return [
+        data([t.events, t.idempotency, t.hosts, t.projections, t.checkpoints], rw),
+        { Effect: 'Allow', Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'], Resource: { 'Fn::GetAtt': [tableId(t.hosts), 'StreamArn'] } },
+        consume(syncQueues),
+        deadLetter(syncQueues),
+        answerTasks,
+      ];
+    case 'orchestrator':
+      return [
+        data([t.events, t.idempotency, t.checkpoints], rw),
+        { Effect: 'Allow', Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'], Resource: { 'Fn::GetAtt': [tableId(t.events), 'StreamArn'] } },
+        consume([q.intake, q.uploads, q.orchestrator]),
+        deadLetter([q.intake, q.uploads, q.orchestrator]),
+        globalObjects(['incoming/'], ['s3:GetObject']),
+        { Effect: 'Allow', Action: 'sns:Publish', Resource: [ref('EventsTopic'), ref('AlertsTopic')] },
+        { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ref('DeployStateMachine') },
+        { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` } },
+      ];
+    default:
+      throw new Error(`no permissions defined for service ${service}`);
+  }
+}
+
+function ecs(resources: Resources): void {
+  resources.Cluster = { Type: 'AWS::ECS::Cluster', Properties: { ClusterName: sub(names.ecsCluster) } };
+  resources.LogGroup = { Type: 'AWS::Logs::LogGroup', Condition: 'IsAws', Properties: { LogGroupName: { 'Fn::Sub': '/flotilla/${Prefix}' }, RetentionInDays: 30 } };
+  resources.ExecutionRole = {
+    Type: 'AWS::IAM::Role',
+    Condition: 'IsAws',
+    Properties: {
+      AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy' }],
+    },
+  };
+  for (const { name, port } of fleet.services) {
+    const id = pascal(name);
+    resources[`${id}TaskRole`] = {
+      Type: 'AWS::IAM::Role',
+      Condition: 'IsAws',
+      Properties: {
+        AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+        Policies: [{ PolicyName: `${name}-least-privilege`, PolicyDocument: { Version: '2012-10-17', Statement: servicePermissions(name) } }],
+      },
+    };
+    resources[`${id}TaskDefinition`] = {
+      Type: 'AWS::ECS::TaskDefinition',
+      Properties: {
+        Family: sub(name),
+        RequiresCompatibilities: ['FARGATE'],
+        NetworkMode: 'awsvpc',
+        Cpu: '256',
+        Memory: '512',
+        TaskRoleArn: ifAws(arnOf(`${id}TaskRole`)),
+        ExecutionRoleArn: ifAws(arnOf('ExecutionRole')),
+        ContainerDefinitions: [
+          {
+            Name: name,
+            Image: ref('ServiceImage'),
+            Essential: true,
+            Command: ['node', `services/${name}/src/main.ts`],
+            PortMappings: [{ ContainerPort: port }],
+            Environment: [
+              { Name: 'FLOTILLA_PREFIX', Value: ref('Prefix') },
+              { Name: 'AWS_REGION', Value: ref('AWS::Region') },
+              { Name: 'PORT', Value: String(port) },
+              { Name: 'LOG_LEVEL', Value: 'info' },
+            ],
+            HealthCheck: { Command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], Interval: 15, Retries: 3, Timeout: 5 },
+            StopTimeout: 30,
+            LogConfiguration: ifAws({
+              LogDriver: 'awslogs',
+              Options: { 'awslogs-group': ref('LogGroup'), 'awslogs-region': ref('AWS::Region'), 'awslogs-stream-prefix': name },
+            }),
+          },
+        ],
+      },
+    };
+    resources[`${id}Service`] = {
+      Type: 'AWS::ECS::Service',
+      Properties: {
+        ServiceName: sub(name),
+        Cluster: ref('Cluster'),
+        TaskDefinition: ref(`${id}TaskDefinition`),
+        // A literal: MiniStack's CloudFormation passes a Number parameter on as a string and fails on it.
+        DesiredCount: 1,
+        LaunchType: 'FARGATE',
+        NetworkConfiguration: ifAws({ AwsvpcConfiguration: { Subnets: ref('Subnets'), SecurityGroups: [ref('SecurityGroup')], AssignPublicIp: 'DISABLED' } }),
+      },
+    };
+  }
+}
+
+export function renderTemplate(): Record<string, Json> {
+  const resources: Resources = {};
+  queues(resources);
+  topics(resources);
+  tables(resources);
+  buckets(resources);
+  stateMachine(resources);
+  ecs(resources);
+  const outputs: Record<string, Json> = {
+    StateMachineArn: { Value: ref('DeployStateMachine') },
+    EventsTableStreamArn: { Value: { 'Fn::GetAtt': [tableId(names.tables.events), 'StreamArn'] } },
+    HostsTableStreamArn: { Value: { 'Fn::GetAtt': [tableId(names.tables.hosts), 'StreamArn'] } },
+    GlobalBucketName: { Value: ref('GlobalBucket') },
+    ClusterName: { Value: ref('Cluster') },
+  };
+  for (const suffix of Object.values(names.topics)) outputs[`${pascal(suffix)}TopicArn`] = { Value: ref(`${pascal(suffix)}Topic`) };
+  for (const suffix of queueSuffixes()) outputs[`${queueId(suffix)}Url`] = { Value: ref(queueId(suffix)) };
+  return {
+    AWSTemplateFormatVersion: '2010-09-09',
+    Description: 'Flotilla: event-sourced deployment control plane. Rendered by deploy/render.ts from deploy/regions.json; do not edit by hand.',
+    Parameters: {
+      Prefix: { Type: 'String', Default: 'flotilla', AllowedPattern: '^[a-z][a-z0-9-]{1,30}[a-z0-9]$', Description: 'Every physical name derives from this' },
+      Target: { Type: 'String', Default: 'aws', AllowedValues: ['aws', 'local'], Description: 'local: the emulator (no IAM, no networking)' },
+      ServiceImage: { Type: 'String', Default: 'flotilla:latest', Description: 'Container image holding the repository (see Dockerfile)' },
+      Subnets: { Type: 'CommaDelimitedList', Default: '', Description: 'Private subnets for the tasks (Target=aws)' },
+      SecurityGroup: { Type: 'String', Default: '', Description: 'Security group for the tasks (Target=aws)' },
+    },
+    Conditions: { IsAws: { 'Fn::Equals': [ref('Target'), 'aws'] } },
+    Rules: {
+      NetworkOnAws: {
+        RuleCondition: { 'Fn::Equals': [ref('Target'), 'aws'] },
+        Assertions: [
+          { Assert: { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', ref('Subnets')] }, ''] }] }, AssertDescription: 'Target=aws needs Subnets' },
+          { Assert: { 'Fn::Not': [{ 'Fn::Equals': [ref('SecurityGroup'), ''] }] }, AssertDescription: 'Target=aws needs a SecurityGroup' },
+        ],
+      },
+    },
+    Resources: resources as unknown as Json,
+    Outputs: outputs,
+  };
+}
+
+export const renderedText = (): string => `${JSON.stringify(renderTemplate(), null, 2)}\n`;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const fresh = renderedText();
+  if (process.argv.includes('--check')) {
+    let committed = '';
+    try {
+      committed = readFileSync(TEMPLATE_PATH, 'utf8');
+    } catch {
+      // missing counts as stale
+    }
+    if (committed !== fresh) {
+      console.error('deploy/cloudformation/flotilla.json is stale: run `pnpm render` (node deploy/render.ts) and commit the result');
+      process.exit(1);
+    }
+    console.log('deploy/cloudformation/flotilla.json matches a fresh render');
+  } else {
+    writeFileSync(TEMPLATE_PATH, fresh);
+    console.log(`wrote ${TEMPLATE_PATH}`);
+  }
+}

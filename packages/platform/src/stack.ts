@@ -1,0 +1,134 @@
+/**
+ * Deploys the project's one CloudFormation template (deploy/cloudformation/flotilla.json) under
+ * a prefix, to real AWS or to the local emulator, and waits for it by polling with a deadline.
+ * On the emulator it then applies every queue's RedrivePolicy with SetQueueAttributes, because
+ * MiniStack's CloudFormation drops that property (docs/local-aws.md).
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  CreateStackCommand,
+  DeleteStackCommand,
+  DescribeStackEventsCommand,
+  DescribeStacksCommand,
+  UpdateStackCommand,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
+import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { AwsClients } from './aws.ts';
+import { FlotillaError } from './errors.ts';
+import { locate } from './locate.ts';
+import { dlqOf, REGIONS, resourceNames } from './resources.ts';
+
+export const DEFAULT_TEMPLATE_PATH = fileURLToPath(new URL('../../../deploy/cloudformation/flotilla.json', import.meta.url));
+
+/** Kept equal to deploy/render.ts's MAX_RECEIVE_COUNT by a test. */
+export const REDRIVE_MAX_RECEIVE_COUNT = 5;
+
+export class StackDeployError extends FlotillaError {
+  readonly retryable = false;
+}
+
+export interface DeployStackOptions {
+  clients: AwsClients;
+  prefix: string;
+  target: 'local' | 'aws';
+  templatePath?: string;
+  parameters?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export const stackName = (prefix: string): string => `${prefix}-stack`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function describe(clients: AwsClients, name: string): Promise<Stack | undefined> {
+  try {
+    const out = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: name }));
+    return out.Stacks?.[0];
+  } catch (error) {
+    if ((error as Error).message?.includes('does not exist')) return undefined;
+    throw error;
+  }
+}
+
+async function failureReasons(clients: AwsClients, name: string): Promise<string[]> {
+  try {
+    const out = await clients.cloudformation.send(new DescribeStackEventsCommand({ StackName: name }));
+    return (out.StackEvents ?? [])
+      .filter((e) => e.ResourceStatus?.endsWith('FAILED') && e.ResourceStatusReason)
+      .map((e) => `${e.LogicalResourceId}: ${e.ResourceStatusReason}`)
+      .slice(0, 10);
+  } catch {
+    return [];
+  }
+}
+
+async function waitForStack(clients: AwsClients, name: string, timeoutMs: number, gone = false): Promise<Stack | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stack = await describe(clients, name);
+    const status = stack?.StackStatus ?? 'DELETE_COMPLETE';
+    if (gone && status === 'DELETE_COMPLETE') return undefined;
+    if (!gone && (status === 'CREATE_COMPLETE' || status === 'UPDATE_COMPLETE')) return stack;
+    if (status.endsWith('FAILED') || status.includes('ROLLBACK_COMPLETE') || (!gone && status === 'DELETE_COMPLETE')) {
+      const reasons = await failureReasons(clients, name);
+      throw new StackDeployError(`stack ${name} ended ${status}: ${reasons.join('; ') || stack?.StackStatusReason || 'no reason given'}`, { stack: name, status, reasons });
+    }
+    if (Date.now() > deadline) throw new StackDeployError(`stack ${name} still ${status} after ${timeoutMs} ms`, { stack: name, status });
+    await sleep(250);
+  }
+}
+
+/** Queue names that have a DLQ: the service queues and every region's sync queue. */
+export function queuesWithDlq(prefix: string): string[] {
+  const n = resourceNames(prefix);
+  return [...Object.values(n.queues), ...REGIONS.map((r) => n.syncQueue(r))];
+}
+
+/** Applies each queue's RedrivePolicy (idempotent); the emulator's CloudFormation drops it. */
+export async function applyRedrivePolicies(clients: AwsClients, prefix: string): Promise<void> {
+  const locator = await locate(clients, prefix);
+  await Promise.all(
+    queuesWithDlq(prefix).map(async (queue) => {
+      const [url, dlqUrl] = await Promise.all([locator.queueUrl(queue), locator.queueUrl(dlqOf(queue))]);
+      const dlq = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+      const policy = JSON.stringify({ deadLetterTargetArn: dlq.Attributes?.QueueArn, maxReceiveCount: REDRIVE_MAX_RECEIVE_COUNT });
+      await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { RedrivePolicy: policy } }));
+    }),
+  );
+}
+
+/** Creates or updates the stack and returns its outputs. */
+export async function deployStack(options: DeployStackOptions): Promise<Record<string, string>> {
+  const { clients, prefix, target, timeoutMs = 180_000 } = options;
+  const name = stackName(prefix);
+  const TemplateBody = await readFile(options.templatePath ?? DEFAULT_TEMPLATE_PATH, 'utf8');
+  const Parameters = Object.entries({ Prefix: prefix, Target: target, ...options.parameters }).map(
+    ([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue }),
+  );
+  let existing = await describe(clients, name);
+  if (existing?.StackStatus === 'ROLLBACK_COMPLETE') {
+    // A stack whose creation failed cannot be updated, only deleted and created again.
+    await deleteStack({ clients, prefix, timeoutMs });
+    existing = undefined;
+  }
+  if (existing && existing.StackStatus !== 'DELETE_COMPLETE') {
+    try {
+      await clients.cloudformation.send(new UpdateStackCommand({ StackName: name, TemplateBody, Parameters, Capabilities: ['CAPABILITY_IAM'] }));
+    } catch (error) {
+      if (!(error as Error).message?.includes('No updates are to be performed')) throw error;
+    }
+  } else {
+    await clients.cloudformation.send(new CreateStackCommand({ StackName: name, TemplateBody, Parameters, Capabilities: ['CAPABILITY_IAM'] }));
+  }
+  const stack = await waitForStack(clients, name, timeoutMs);
+  if (target === 'local') await applyRedrivePolicies(clients, prefix);
+  return Object.fromEntries((stack?.Outputs ?? []).flatMap((o) => (o.OutputKey && o.OutputValue !== undefined ? [[o.OutputKey, o.OutputValue]] : [])));
+}
+
+export async function deleteStack(options: { clients: AwsClients; prefix: string; timeoutMs?: number }): Promise<void> {
+  const name = stackName(options.prefix);
+  await options.clients.cloudformation.send(new DeleteStackCommand({ StackName: name }));
+  await waitForStack(options.clients, name, options.timeoutMs ?? 120_000, true);
+}
