@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, REDRIVE_MAX_RECEIVE_COUNT } from '@flotilla/platform';
+import { dlqId, MAX_RECEIVE_COUNT, queueId, regionBucketId, renderedText, renderTemplate, tableId, TEMPLATE_PATH } from '../render.ts';
+
+type Resource = { Type: string; Condition?: string; Properties: Record<string, any> };
+const template = renderTemplate() as unknown as { Resources: Record<string, Resource>; Parameters: Record<string, any> };
+const resource = (id: string): Resource => {
+  const r = template.Resources[id];
+  if (!r) throw new Error(`no resource ${id}`);
+  return r;
+};
+
+describe('the committed template', () => {
+  it('equals a fresh render (run `pnpm render` after changing regions or resources)', () => {
+    expect(readFileSync(TEMPLATE_PATH, 'utf8') === renderedText(), 'deploy/cloudformation/flotilla.json is stale: run `pnpm render`').toBe(true);
+  });
+});
+
+describe('the rendered template', () => {
+  it('has one sync queue with its DLQ and one bucket per region in deploy/regions.json', () => {
+    expect(REGIONS.length).toBeGreaterThanOrEqual(3);
+    for (const region of REGIONS) {
+      expect(resource(queueId(`sync-${region}`)).Properties.QueueName).toEqual({ 'Fn::Sub': `\${Prefix}-sync-${region}` });
+      expect(resource(dlqId(`sync-${region}`)).Properties.QueueName).toEqual({ 'Fn::Sub': `\${Prefix}-${dlqOf(`sync-${region}`)}` });
+      expect(resource(regionBucketId(region)).Properties.NotificationConfiguration).toBeUndefined();
+    }
+    const syncQueues = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SQS::Queue' && JSON.stringify(r.Properties.QueueName).includes('-sync-') && !JSON.stringify(r.Properties.QueueName).includes('-dlq'));
+    expect(syncQueues).toHaveLength(REGIONS.length);
+  });
+
+  it('gives every queue a DLQ through a RedrivePolicy with the count the emulator workaround re-applies', () => {
+    expect(MAX_RECEIVE_COUNT).toBe(REDRIVE_MAX_RECEIVE_COUNT);
+    for (const suffix of Object.values(names.queues)) {
+      expect(resource(queueId(suffix)).Properties.RedrivePolicy).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': [dlqId(suffix), 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT });
+    }
+  });
+
+  it('notifies the uploads queue only for incoming/*.zip in the global bucket', () => {
+    const [config, ...others] = resource('GlobalBucket').Properties.NotificationConfiguration.QueueConfigurations;
+    expect(others).toHaveLength(0);
+    expect(config.Queue).toEqual({ 'Fn::GetAtt': [queueId(names.queues.uploads), 'Arn'] });
+    expect(config.Filter.S3Key.Rules).toEqual([
+      { Name: 'prefix', Value: 'incoming/' },
+      { Name: 'suffix', Value: '.zip' },
+    ]);
+  });
+
+  it('streams the events table with new images and indexes it for global order', () => {
+    const events = resource(tableId(names.tables.events)).Properties;
+    expect(events.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+    expect(events.GlobalSecondaryIndexes[0]).toMatchObject({
+      IndexName: GLOBAL_ORDER_INDEX,
+      KeySchema: [
+        { AttributeName: 'bucket', KeyType: 'HASH' },
+        { AttributeName: 'id', KeyType: 'RANGE' },
+      ],
+    });
+    expect(resource(tableId(names.tables.hosts)).Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+  });
+
+  it('feeds each region sync queue from nothing but the state machine (no SNS subscription)', () => {
+    const subscriptions = Object.values(template.Resources).filter((r) => r.Type === 'AWS::SNS::Subscription');
+    for (const s of subscriptions) expect(JSON.stringify(s.Properties.Endpoint)).not.toContain('Sync');
+  });
+
+  it('leaves IAM out of the emulator deploy and keeps ECS in both', () => {
+    for (const r of Object.values(template.Resources).filter((x) => x.Type === 'AWS::IAM::Role')) expect(r.Condition).toBe('IsAws');
+    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::ECS::Service' && !r.Condition)).toHaveLength(4);
+  });
+
+  it('defaults the Prefix to flotilla so README commands name resources as written', () => {
+    expect(template.Parameters.Prefix.Default).toBe('flotilla');
+  });
+});
