@@ -16,6 +16,8 @@ export interface AwsSettings {
   region: string;
   /** Set only for a local emulator; undefined means the real AWS endpoints. */
   endpoint?: string | undefined;
+  /** Static credentials, for the emulator only; unset means the SDK's default provider chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 export interface AwsClients {
@@ -37,6 +39,7 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
   const base = {
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
     maxAttempts: 5,
   };
   const cache = new Map<string, { destroy(): void }>();

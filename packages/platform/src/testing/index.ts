@@ -10,7 +10,11 @@ import { testEnv } from './config.ts';
 export { testEnv } from './config.ts';
 
 export function testAwsClients(): AwsClients {
-  return createAwsClients({ region: testEnv.AWS_REGION, endpoint: testEnv.AWS_ENDPOINT_URL });
+  return createAwsClients({
+    region: testEnv.AWS_REGION,
+    endpoint: testEnv.AWS_ENDPOINT_URL,
+    credentials: { accessKeyId: testEnv.AWS_ACCESS_KEY_ID, secretAccessKey: testEnv.AWS_SECRET_ACCESS_KEY },
+  });
 }
 
 /** A prefix no other test file uses, valid as a stack Prefix (lowercase, starts with a letter). */
