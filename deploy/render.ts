@@ -17,7 +17,7 @@ import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-
 export const TEMPLATE_PATH = fileURLToPath(new URL('./cloudformation/flotilla.json', import.meta.url));
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type Resources = Record<string, { Type: string; Condition?: string; DependsOn?: string | string[]; Properties?: Record<string, Json> }>;
+type Resources = Record<string, { Type: string; Condition?: string; DependsOn?: string | string[]; Properties?: Record<string, Json> }> & Record<string, Json>;
 
 /** Messages that fail this often are moved to the DLQ by SQS itself; consumers give up (with a reason) one receive earlier. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -383,7 +383,7 @@ export function renderTemplate(): Record<string, Json> {
         ],
       },
     },
-    Resources: resources as unknown as Json,
+    Resources: resources,
     Outputs: outputs,
   };
 }

@@ -65,7 +65,7 @@ describe('the deployed stack', () => {
 
   it('runs the deploy state machine and an ECS service per Flotilla service', async () => {
     const machine = await aws.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: where.stateMachineArn() }));
-    expect(JSON.parse(machine.definition ?? '{}').StartAt).toBe('Build');
+    expect((JSON.parse(machine.definition ?? '{}') as { StartAt?: string }).StartAt).toBe('Build');
     const services = await aws.ecs.send(new DescribeServicesCommand({ cluster: where.names.ecsCluster, services: fleet.services.map((s) => `${stack.prefix}-${s.name}`) }));
     expect(services.services?.map((s) => s.serviceName).sort()).toEqual(fleet.services.map((s) => `${stack.prefix}-${s.name}`).sort());
   });

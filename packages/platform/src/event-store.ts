@@ -102,7 +102,7 @@ export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelo
       issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
     });
   }
-  return parsed.data as EventEnvelope;
+  return parsed.data;
 }
 
 export class EventStore {

@@ -164,6 +164,6 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   });
   const ctx = { ...base, http };
   const workers = (await options.workers?.(ctx)) ?? [];
-  stopOnSignals(logger, [...workers, { name: 'http', stop: http.close }, { name: 'aws', stop: async () => aws.destroy() }]);
+  stopOnSignals(logger, [...workers, { name: 'http', stop: () => http.close() }, { name: 'aws', stop: () => Promise.resolve(aws.destroy()) }]);
   return ctx;
 }

@@ -45,7 +45,7 @@ export async function cloudformationChecks(aws: AwsClients): Promise<Row[]> {
         const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
         await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 3 }) } }));
         const after = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }));
-        expectThat(JSON.parse(after.Attributes?.RedrivePolicy ?? '{}').deadLetterTargetArn === dlqArn, 'SetQueueAttributes did not apply the policy');
+        expectThat((JSON.parse(after.Attributes?.RedrivePolicy ?? '{}') as { deadLetterTargetArn?: string }).deadLetterTargetArn === dlqArn, 'SetQueueAttributes did not apply the policy');
         return 'the created queue has no RedrivePolicy; SetQueueAttributes applies it';
       } finally {
         await cfn.send(new DeleteStackCommand({ StackName: name })).catch(() => undefined);
