@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { REGIONS } from './resources.ts';
 
 export const prefixSchema = z
   .string()
@@ -19,6 +20,17 @@ export const platformEnvShape = {
   FLOTILLA_PREFIX: prefixSchema,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   PORT: z.coerce.number().int().min(0).max(65535).describe('Port of the HTTP server (GET /health and, for build, the API)'),
+} as const;
+
+/** Defaults for intake doors that may leave regions or hosts out (S3 uploads without metadata, HTTP). */
+export const intakeEnvShape = {
+  DEFAULT_REGIONS: z
+    .string()
+    .default(REGIONS.join(','))
+    .transform((list) => list.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(REGIONS as [string, ...string[]])).min(1))
+    .describe('Regions a request gets when it names none (comma-separated; default: every configured region)'),
+  DEFAULT_HOSTS_PER_REGION: z.coerce.number().int().min(1).max(100_000).default(10).describe('Hosts per region when a request names none'),
 } as const;
 
 /** Parses `env` against `shape`, failing fast with every problem named. */

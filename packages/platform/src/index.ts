@@ -15,3 +15,5 @@ export * from './publisher.ts';
 export * from './task-worker.ts';
 export * from './batch-write.ts';
 export * from './stack.ts';
+export * from './intake.ts';
+export * from './decide.ts';

@@ -1,0 +1,28 @@
+/**
+ * Read, decide, append, and on a lost race do it all again: the loop every writer whose events
+ * depend on the stream's state runs. A ConcurrencyError re-reads the stream and re-decides with
+ * jittered backoff until the deadline, never a small fixed number of tries.
+ */
+import { foldBuild, parseEvent, type BuildEvent, type BuildState, type PendingEvent } from '@flotilla/events';
+import type { AppendResult, EventStore } from './event-store.ts';
+import { withRetry } from './retry.ts';
+
+export type BuildDecision = (state: BuildState, history: readonly BuildEvent[]) => PendingEvent[];
+
+/** The build's history, parsed and upcast, and its folded state. */
+export async function loadBuild(store: EventStore, stream: string): Promise<{ history: BuildEvent[]; state: BuildState }> {
+  const history = (await store.readStream(stream)).map((e) => parseEvent(e) as BuildEvent);
+  return { history, state: foldBuild(history) };
+}
+
+export async function decideAndAppend(store: EventStore, stream: string, decide: BuildDecision, deadlineMs = 30_000): Promise<AppendResult & { appended: PendingEvent[] }> {
+  return withRetry(
+    async () => {
+      const { history, state } = await loadBuild(store, stream);
+      const events = decide(state, history);
+      const result = await store.append(stream, events, state.lastVersion);
+      return { ...result, appended: events };
+    },
+    { deadlineMs },
+  );
+}
