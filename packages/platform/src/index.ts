@@ -17,3 +17,6 @@ export * from './batch-write.ts';
 export * from './stack.ts';
 export * from './intake.ts';
 export * from './decide.ts';
+export * from './executions.ts';
+export * from './objects.ts';
+export * from './records.ts';

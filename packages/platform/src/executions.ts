@@ -1,0 +1,24 @@
+/** Step Functions executions: start once (a repeat is "already started"), and read their status. */
+import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand, type ExecutionStatus, type SFNClient } from '@aws-sdk/client-sfn';
+
+export async function startExecutionOnce(sfn: SFNClient, request: { stateMachineArn: string; name: string; input: unknown }): Promise<'started' | 'already-started'> {
+  try {
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: request.stateMachineArn, name: request.name, input: JSON.stringify(request.input) }));
+    return 'started';
+  } catch (error) {
+    // AWS answers this only for a different input; the emulator for any repeat (docs/local-aws.md).
+    // Either way an execution of this name exists, and names are per build: it is ours.
+    if (error instanceof ExecutionAlreadyExists || (error as Error).name === 'ExecutionAlreadyExists') return 'already-started';
+    throw error;
+  }
+}
+
+export async function executionStatus(sfn: SFNClient, executionArn: string): Promise<{ status: ExecutionStatus | 'NOT_FOUND'; error?: string | undefined; cause?: string | undefined }> {
+  try {
+    const out = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return { status: out.status ?? 'RUNNING', error: out.error, cause: out.cause };
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'NOT_FOUND' };
+    throw error;
+  }
+}
