@@ -4,7 +4,8 @@
  * deadline. BatchWriteItem does not fail a request for throttled items, it hands them back, so
  * a writer that ignores UnprocessedItems silently loses writes.
  */
-import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { TransientAwsError } from './errors.ts';
 import { withRetry } from './retry.ts';
 
@@ -17,11 +18,11 @@ export interface BatchWriteOptions {
 
 export const BATCH_WRITE_MAX = 25;
 
-export async function batchPut(db: DynamoDBClient, table: string, items: ReadonlyArray<Record<string, AttributeValue>>, options: BatchWriteOptions = {}): Promise<void> {
+export async function batchPut(db: DynamoDBClient, table: string, items: ReadonlyArray<Record<string, unknown>>, options: BatchWriteOptions = {}): Promise<void> {
   const { concurrency = 8, deadlineMs = 120_000, onProgress } = options;
   const chunks: WriteRequest[][] = [];
   for (let i = 0; i < items.length; i += BATCH_WRITE_MAX) {
-    chunks.push(items.slice(i, i + BATCH_WRITE_MAX).map((Item) => ({ PutRequest: { Item } })));
+    chunks.push(items.slice(i, i + BATCH_WRITE_MAX).map((item) => ({ PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) } })));
   }
   let written = 0;
   let next = 0;

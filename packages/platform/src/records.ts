@@ -14,7 +14,12 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 
+export type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
+
 export type Key = { pk: string; sk: string };
+
+/** A stream record's image as a plain object. */
+export const plainImage = (image: Record<string, unknown> | undefined): Plain | undefined => (image ? unmarshall(image as Record<string, AttributeValue>) : undefined);
 export type Plain = Record<string, unknown>;
 
 export class Records {

@@ -33,9 +33,13 @@ import {
 import type { Logger } from './logger.ts';
 import { withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
+import { eventFromItem } from './event-store.ts';
 import { planShards, type ShardCheckpoint, type ShardInfo } from './shard-planner.ts';
 
 export type StreamRecord = _Record;
+
+/** The envelope in a stream record of the events table (the streams client's AttributeValue has the table's wire shape). */
+export const eventFromStreamRecord = (record: StreamRecord) => (record.dynamodb?.NewImage ? eventFromItem(record.dynamodb.NewImage as Record<string, AttributeValue>) : undefined);
 
 export interface StreamBatch {
   shardId: string;
@@ -56,6 +60,8 @@ export interface StreamReaderOptions {
   handle: StreamBatchHandler;
   /** Pause between polls of a shard that returned nothing. */
   idlePollMs?: number;
+  /** Records per GetRecords call: a handler whose writes grow with the batch keeps it small. */
+  batchSize?: number;
   /** How long a retryable failure may hold a shard before the reader gives up on the batch. */
   retryDeadlineMs?: number;
 }
@@ -68,7 +74,7 @@ export class StreamReader implements Stoppable {
 
   constructor(options: StreamReaderOptions) {
     this.name = options.name;
-    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, ...options };
+    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 1000, ...options };
   }
 
   start(): void {
@@ -127,7 +133,7 @@ export class StreamReader implements Stoppable {
     while (iterator && !this.#abort.signal.aborted) {
       let out: GetRecordsCommandOutput;
       try {
-        out = await this.#o.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+        out = await this.#o.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.#o.batchSize }));
       } catch (error) {
         if (!(error instanceof ExpiredIteratorException)) throw error;
         iterator = await this.#iterator(streamArn, shardId, lastSequence ? { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: lastSequence } : { kind: 'TRIM_HORIZON' });

@@ -1,5 +1,16 @@
 /** This service's environment, parsed once at start; process.env is read nowhere else. */
+import { z } from 'zod';
 import { parseEnv, platformEnvShape } from '@flotilla/platform';
 
-export const config = parseEnv({ ...platformEnvShape }, process.env);
+export const config = parseEnv(
+  {
+    ...platformEnvShape,
+    HOST_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0).describe('Probability that one host transfer fails (failure injection)'),
+    MAX_HOST_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3).describe('Transfers tried per host before it is failed'),
+    MIN_HEALTHY_PERCENT: z.coerce.number().min(0).max(100).default(100).describe('Share of hosts that must sync for the region to succeed'),
+    BUCKET_FANOUT: z.coerce.number().int().min(1).max(100).default(4).describe('Hosts the regional bucket seeds per round'),
+    HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests in flight per region'),
+  },
+  process.env,
+);
 export type Config = typeof config;

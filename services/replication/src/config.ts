@@ -1,5 +1,17 @@
 /** This service's environment, parsed once at start; process.env is read nowhere else. */
-import { parseEnv, platformEnvShape } from '@flotilla/platform';
+import { z } from 'zod';
+import { parseEnv, platformEnvShape, REGIONS } from '@flotilla/platform';
 
-export const config = parseEnv({ ...platformEnvShape }, process.env);
+export const config = parseEnv(
+  {
+    ...platformEnvShape,
+    FAIL_REPLICATION_REGIONS: z
+      .string()
+      .default('')
+      .transform((list) => list.split(',').map((r) => r.trim()).filter(Boolean))
+      .pipe(z.array(z.enum(REGIONS as [string, ...string[]])))
+      .describe('Failure injection: regions whose copy always fails (comma-separated; tests only)'),
+  },
+  process.env,
+);
 export type Config = typeof config;

@@ -10,14 +10,13 @@ import { buildIdOfStream, parseEvent, type BuildEvent, type EventEnvelope } from
 import {
   ConcurrencyError,
   decideAndAppend,
-  eventFromItem,
+  eventFromStreamRecord,
   isRetryable,
   loadBuild,
   publish,
   startExecutionOnce,
   type StreamBatch,
 } from '@flotilla/platform';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { decideFailure, react, type Reaction } from '../domain/decide.ts';
 import { IN_FLIGHT_PK, type OrchestratorDeps } from './deps.ts';
 
@@ -75,10 +74,8 @@ export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope):
 export function relayHandler(deps: OrchestratorDeps) {
   return async (batch: StreamBatch): Promise<void> => {
     for (const record of batch.records) {
-      const image = record.dynamodb?.NewImage;
-      if (record.eventName !== 'INSERT' || !image) continue;
-      // The streams client's AttributeValue is the same wire shape as the table client's.
-      const envelope = eventFromItem(image as Record<string, AttributeValue>);
+      const envelope = record.eventName === 'INSERT' ? eventFromStreamRecord(record) : undefined;
+      if (!envelope) continue;
       const logger = deps.logger.child({ stream: envelope.stream, type: envelope.type, version: envelope.version, correlationId: envelope.correlationId });
       try {
         await relayOne({ ...deps, logger }, envelope);

@@ -1,0 +1,61 @@
+/**
+ * One region's sync task: spread the artifact from the regional bucket to every host (a pure,
+ * seeded simulation), write one record per host (BatchWriteItem, bounded concurrency, unprocessed
+ * items retried), append region.synced or region.sync_failed with the counts, answer the token.
+ */
+import { z } from 'zod';
+import { artifactLocationSchema, newEvent } from '@flotilla/events';
+import { batchPut, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
+import { spread, type SpreadParams } from '../domain/spread.ts';
+
+export const syncTaskSchema = z.object({
+  region: z.string(),
+  buildId: z.string(),
+  stream: z.string(),
+  correlationId: z.string(),
+  hostsPerRegion: z.number().int().min(1),
+  artifact: artifactLocationSchema,
+});
+export type SyncTask = z.infer<typeof syncTaskSchema>;
+
+export const hostPartition = (buildId: string, region: string): string => `build#${buildId}#region#${region}`;
+
+export interface SyncDeps {
+  aws: AwsClients;
+  store: EventStore;
+  hostsTable: string;
+  spread: Omit<SpreadParams, 'seed' | 'hosts'>;
+  writeConcurrency: number;
+}
+
+export function syncTask(deps: SyncDeps) {
+  return async (task: SyncTask, ctx: TaskContext): Promise<TaskOutcome<{ region: string; synced: number; failed: number }>> => {
+    const result = spread({ ...deps.spread, seed: `${task.buildId}:${task.region}`, hosts: task.hostsPerRegion });
+    const at = new Date().toISOString();
+    const pk = hostPartition(task.buildId, task.region);
+    let lastLogged = 0;
+    await batchPut(
+      deps.aws.dynamodb,
+      deps.hostsTable,
+      result.hosts.map((h) => ({ pk, sk: h.host, buildId: task.buildId, region: task.region, status: h.status, source: h.source, round: h.round, attempts: h.attempts, at })),
+      {
+        concurrency: deps.writeConcurrency,
+        onProgress: (written, total) => {
+          if (written - lastLogged >= 500 || written === total) {
+            lastLogged = written;
+            ctx.logger.info({ region: task.region, written, total }, 'host records written');
+          }
+        },
+      },
+    );
+    const counts = { region: task.region, hosts: task.hostsPerRegion, synced: result.synced, failed: result.failed };
+    const meta = { correlationId: task.correlationId, causationId: ctx.taskId };
+    if (result.healthy) {
+      await deps.store.appendAtHead(task.stream, [newEvent({ type: 'region.synced', data: { ...counts, rounds: result.rounds }, ...meta })]);
+      return { ok: true, output: counts };
+    }
+    const reason = `${result.synced} of ${task.hostsPerRegion} hosts synced, below ${deps.spread.minHealthyPercent}%`;
+    await deps.store.appendAtHead(task.stream, [newEvent({ type: 'region.sync_failed', data: { ...counts, minHealthyPercent: deps.spread.minHealthyPercent, reason }, ...meta })]);
+    return { ok: false, error: 'SyncFailed', cause: `${task.region}: ${reason}` };
+  };
+}
