@@ -180,12 +180,17 @@ function buckets(resources: Resources): void {
 }
 
 function stateMachine(resources: Resources): void {
-  const substitutions: Record<string, Json> = {
-    BuildQueueUrl: ref(queueId(names.queues.build)),
-    ReplicationQueueUrl: ref(queueId(names.queues.replication)),
-    OrchestratorQueueUrl: ref(queueId(names.queues.orchestrator)),
+  // The definition names queues as ${<logical id>}, which Fn::Sub resolves to their URLs. (A
+  // variable map would do too, but MiniStack does not order resources by the Refs inside one: a
+  // queue created after the state machine was substituted by its logical id.)
+  const substitutions: Record<string, string> = {
+    BuildQueueUrl: queueId(names.queues.build),
+    ReplicationQueueUrl: queueId(names.queues.replication),
+    OrchestratorQueueUrl: queueId(names.queues.orchestrator),
   };
   if (Object.keys(substitutions).join() !== DEFINITION_SUBSTITUTIONS.join()) throw new Error('state machine substitutions out of step with deploy/state-machine.ts');
+  let definition = JSON.stringify(deployStateMachineDefinition());
+  for (const [placeholder, logicalId] of Object.entries(substitutions)) definition = definition.replaceAll(`\${${placeholder}}`, `\${${logicalId}}`);
   const workerQueues = [names.queues.build, names.queues.replication, names.queues.orchestrator, ...REGIONS.map(syncQueueSuffix)];
   resources.StateMachineRole = {
     Type: 'AWS::IAM::Role',
@@ -207,7 +212,7 @@ function stateMachine(resources: Resources): void {
     Type: 'AWS::StepFunctions::StateMachine',
     Properties: {
       StateMachineName: sub(names.stateMachine),
-      DefinitionString: { 'Fn::Sub': [JSON.stringify(deployStateMachineDefinition()), substitutions] },
+      DefinitionString: { 'Fn::Sub': definition },
       // The emulator needs a role ARN but never assumes it.
       RoleArn: ifAws(arnOf('StateMachineRole'), { 'Fn::Sub': 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${Prefix}-local-states' }),
     },

@@ -31,7 +31,7 @@ function waitForWorker(queueUrl: string, timeoutSeconds: number, next: { onSucce
   return {
     Type: 'Task',
     Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
-    Parameters: { [queueUrl.startsWith('$') ? 'QueueUrl.$' : 'QueueUrl']: queueUrl, MessageBody: taskMessage },
+    Parameters: { [queueUrl.startsWith('$.') ? 'QueueUrl.$' : 'QueueUrl']: queueUrl, MessageBody: taskMessage },
     TimeoutSeconds: timeoutSeconds,
     ResultPath: next.resultPath,
     Retry: retryOnTimeout,

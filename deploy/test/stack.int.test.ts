@@ -66,6 +66,10 @@ describe('the deployed stack', () => {
   it('runs the deploy state machine and an ECS service per Flotilla service', async () => {
     const machine = await aws.sfn.send(new DescribeStateMachineCommand({ stateMachineArn: where.stateMachineArn() }));
     expect((JSON.parse(machine.definition ?? '{}') as { StartAt?: string }).StartAt).toBe('Build');
+    // Every static queue in the definition is a URL of this stack, never an unresolved logical id.
+    const queueUrls = [...(machine.definition ?? '').matchAll(/"QueueUrl":\s*"([^"]+)"/g)].map((m) => m[1]);
+    expect(queueUrls.length).toBeGreaterThanOrEqual(5);
+    for (const url of queueUrls) expect(url).toMatch(new RegExp(`^https?://.+/${stack.prefix}-(build|replication|orchestrator)$`));
     const services = await aws.ecs.send(new DescribeServicesCommand({ cluster: where.names.ecsCluster, services: fleet.services.map((s) => `${stack.prefix}-${s.name}`) }));
     expect(services.services?.map((s) => s.serviceName).sort()).toEqual(fleet.services.map((s) => `${stack.prefix}-${s.name}`).sort());
   });

@@ -100,12 +100,14 @@ export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
       }
       const taskId = hashKey(message.taskToken);
       const logger = received.logger.child({ taskId: taskId.slice(0, 16) });
+      logger.debug('task received');
       const { result: outcome, duplicate } = await idempotency.runOnce(
         `task#${taskId}`,
         () => options.work(input, { logger, taskId, receiveCount: received.receiveCount }),
         { leaseMs: options.leaseMs ?? 120_000 },
       );
       if (duplicate) logger.info('task already done; answering with the stored outcome');
+      logger.debug({ ok: outcome.ok }, 'task done; answering');
       await answerTask(sfn, message.taskToken, outcome, logger);
     },
     async onGiveUp(received, reason) {

@@ -40,7 +40,9 @@ export function replicateTask(deps: ReplicationDeps) {
     };
 
     if (deps.failRegions.includes(task.region)) return fail('injected copy failure (FAIL_REPLICATION_REGIONS)');
+    ctx.logger.debug({ region: task.region, attempts }, 'copying');
     await copyObject(deps.aws.s3, task.artifact, { bucket, key: task.artifact.key });
+    ctx.logger.debug({ region: task.region }, 'verifying the copy');
     const { sha256 } = await objectDigest(deps.aws.s3, bucket, task.artifact.key);
     if (sha256 !== task.artifact.sha256) return fail(`sha256 after copy is ${sha256}, expected ${task.artifact.sha256}`);
 
