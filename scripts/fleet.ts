@@ -36,6 +36,10 @@ export interface RunningService {
 export interface Fleet {
   services: RunningService[];
   url(name: ServiceName): string;
+  /** Stops one service (SIGTERM, then SIGKILL after the grace period). */
+  stopService(name: ServiceName, graceMs?: number): Promise<void>;
+  /** Starts a stopped service again, with the same configuration. */
+  startService(name: ServiceName): Promise<RunningService>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -113,12 +117,22 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     await stopAll(services, 5_000);
     throw new AggregateError(failed, `fleet failed to start: ${failed.map((e) => e.message).join('; ')}`);
   }
+  const find = (name: ServiceName) => {
+    const service = services.find((s) => s.name === name);
+    if (!service) throw new Error(`no service named ${name}`);
+    return service;
+  };
   return {
     services,
-    url(name) {
-      const service = services.find((s) => s.name === name);
-      if (!service) throw new Error(`no service named ${name}`);
-      return service.url;
+    url: (name) => find(name).url,
+    async stopService(name, graceMs = 10_000) {
+      await stopAll([find(name)], graceMs);
+    },
+    async startService(name) {
+      const port = options.ports === 'fixed' ? (SERVICES.find((s) => s.name === name)?.port ?? 0) : 0;
+      const started = await startOne(name, port, options);
+      services.splice(services.indexOf(find(name)), 1, started);
+      return started;
     },
     stop: (graceMs = 10_000) => stopAll(services, graceMs),
   };

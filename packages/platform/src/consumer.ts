@@ -15,6 +15,13 @@ import { isRetryable } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Stoppable } from './service.ts';
 
+/**
+ * Short, and extended by a heartbeat while a handler runs: a message taken by a receive that
+ * nobody handles (a poll aborted at shutdown still takes messages in the emulator, and a crashed
+ * worker's messages wait out the timeout) comes back within seconds, not minutes.
+ */
+export const DEFAULT_VISIBILITY_SECONDS = 10;
+
 export interface ReceivedMessage {
   message: Message;
   body: string;
@@ -121,8 +128,8 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
     queueUrl,
     sqs,
     batchSize: options.batchSize ?? 10,
-    visibilityTimeout: options.visibilityTimeoutSeconds ?? 60,
-    heartbeatInterval: Math.max(1, Math.floor((options.visibilityTimeoutSeconds ?? 60) / 3)),
+    visibilityTimeout: options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS,
+    heartbeatInterval: Math.max(1, Math.floor((options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS) / 3)),
     waitTimeSeconds: options.waitTimeSeconds ?? 20,
     messageSystemAttributeNames: ['ApproximateReceiveCount'],
     messageAttributeNames: ['All'],

@@ -28,7 +28,6 @@ await startService({
           idempotency,
           parseInput: (input) => syncTaskSchema.parse(input),
           work,
-          visibilityTimeoutSeconds: 120,
         });
         worker.start();
         return worker;

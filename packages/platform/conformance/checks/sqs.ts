@@ -3,10 +3,11 @@ import {
   DeleteMessageBatchCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  ReceiveMessageCommand,
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import type { AwsClients } from '../../src/aws.ts';
-import { expectThat, row, type Row } from '../rows.ts';
+import { expectThat, gap, row, type Row } from '../rows.ts';
 import { createQueue, deleteQueues, receive, type TestQueue } from './queues.ts';
 
 const AREA = 'SQS';
@@ -100,6 +101,27 @@ export async function sqsChecks(aws: AwsClients): Promise<Row[]> {
         expectThat(m?.MessageAttributes?.ReceiveCount?.StringValue === '4' && m.MessageAttributes.ReceiveCount.DataType === 'Number', 'Number attribute lost');
         return 'String and Number attributes arrive with their values and data types';
       }),
+      gap(
+        AREA,
+        'a long poll aborted by its client still takes a message that arrives during its wait',
+        'consumers receive with a short visibility timeout (10 s) extended by a heartbeat while handling, so such a message is delivered again within seconds',
+        async () => {
+          const q = await queue('aborted');
+          const abort = new AbortController();
+          const ghost = sqs
+            .send(new ReceiveMessageCommand({ QueueUrl: q.url, WaitTimeSeconds: 3, VisibilityTimeout: 2 }), { abortSignal: abort.signal })
+            .catch(() => undefined);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          abort.abort();
+          await ghost;
+          await send(q.url, 'taken');
+          const right = await receive(sqs, q.url, 1);
+          expectThat(right.length === 0, 'the message was delivered to the live poll: the gap is gone');
+          const later = await receive(sqs, q.url, 5);
+          expectThat(later[0]?.Body === 'taken' && later[0].Attributes?.ApproximateReceiveCount === '2', `after the timeout: ${JSON.stringify(later.map((m) => [m.Body, m.Attributes]))}`);
+          return 'a message sent after the client aborted its 3 s poll was taken by that poll (hidden for its 2 s visibility timeout), then delivered with ApproximateReceiveCount 2';
+        },
+      ),
     ]);
   } finally {
     await deleteQueues(sqs, made);

@@ -45,7 +45,8 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, options
       lastError = error;
     }
     if (Date.now() >= deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`, { cause: lastError });
+      const last = lastError instanceof Error ? ` (last error: ${lastError.name}: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${last}`, { cause: lastError });
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
