@@ -14,6 +14,7 @@ import { SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
@@ -177,6 +178,7 @@ async function receiveAll(queueUrl: string, quietSeconds: number): Promise<Messa
     const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: quietSeconds, MaxNumberOfMessages: 10 }));
     if (!out.Messages?.length) return got;
     got.push(...out.Messages);
+    for (const m of out.Messages) await aws.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
   }
 }
 
