@@ -11,7 +11,7 @@ export type BuildDecision = (state: BuildState, history: readonly BuildEvent[]) 
 
 /** The build's history, parsed and upcast, and its folded state. */
 export async function loadBuild(store: EventStore, stream: string): Promise<{ history: BuildEvent[]; state: BuildState }> {
-  const history = (await store.readStream(stream)).map((e) => parseEvent(e) as BuildEvent);
+  const history = (await store.readStream(stream)).map((e) => parseEvent(e));
   return { history, state: foldBuild(history) };
 }
 

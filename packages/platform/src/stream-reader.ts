@@ -39,7 +39,7 @@ import { planShards, type ShardCheckpoint, type ShardInfo } from './shard-planne
 export type StreamRecord = _Record;
 
 /** The envelope in a stream record of the events table (the streams client's AttributeValue has the table's wire shape). */
-export const eventFromStreamRecord = (record: StreamRecord) => (record.dynamodb?.NewImage ? eventFromItem(record.dynamodb.NewImage as Record<string, AttributeValue>) : undefined);
+export const eventFromStreamRecord = (record: StreamRecord) => (record.dynamodb?.NewImage ? eventFromItem(record.dynamodb.NewImage) : undefined);
 
 export interface StreamBatch {
   shardId: string;

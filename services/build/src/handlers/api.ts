@@ -50,7 +50,7 @@ async function counters(projections: Records, buildId: string): Promise<Record<s
 }
 
 async function history(store: EventStore, buildId: string, afterVersion = 0): Promise<BuildEvent[]> {
-  return (await store.readStream(buildStream(buildId), afterVersion)).map((e) => parseEvent(e) as BuildEvent);
+  return (await store.readStream(buildStream(buildId), afterVersion)).map((e) => parseEvent(e));
 }
 
 export function apiRoutes(deps: ApiDeps): RouteHandler[] {

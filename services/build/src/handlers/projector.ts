@@ -2,7 +2,7 @@
  * Keeps the build view (projections table, sk 'view') from the events topic. Idempotent on the
  * event's stream version; a lost race on the view is retried by re-reading it.
  */
-import { buildIdOfStream, envelopeSchema, initialBuildState, parseEvent, type BuildEvent, type BuildState } from '@flotilla/events';
+import { buildIdOfStream, envelopeSchema, initialBuildState, parseEvent, type BuildState } from '@flotilla/events';
 import { ConcurrencyError, withRetry, type EventStore, type ReceivedMessage, type Records } from '@flotilla/platform';
 import { fillGap, projectEvent } from '../domain/view.ts';
 
@@ -17,14 +17,14 @@ export function projector(deps: { store: EventStore; views: Records }) {
     const envelope = envelopeSchema.parse(JSON.parse(received.body));
     const buildId = buildIdOfStream(envelope.stream);
     if (!buildId) return;
-    const event = parseEvent(envelope) as BuildEvent;
+    const event = parseEvent(envelope);
     await withRetry(
       async () => {
         const stored = (await readView(deps.views, buildId)) ?? initialBuildState;
         const step = projectEvent(stored, event);
         if (step.kind === 'skip') return;
         const next =
-          step.kind === 'apply' ? step.state : fillGap(stored, (await deps.store.readStream(envelope.stream, step.afterVersion)).map((e) => parseEvent(e) as BuildEvent));
+          step.kind === 'apply' ? step.state : fillGap(stored, (await deps.store.readStream(envelope.stream, step.afterVersion)).map((e) => parseEvent(e)));
         if (!(await deps.views.putIfVersion(viewKey(buildId), { version: next.lastVersion, state: next }, stored.lastVersion))) {
           throw new ConcurrencyError(`view#${buildId}`, stored.lastVersion, undefined);
         }

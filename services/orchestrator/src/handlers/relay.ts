@@ -64,7 +64,7 @@ export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope):
     region: typeof region === 'string' ? region : undefined,
   });
   if (!buildIdOfStream(envelope.stream)) return;
-  const event = parseEvent(envelope) as BuildEvent;
+  const event = parseEvent(envelope);
   const { state } = await loadBuild(deps.store, event.stream);
   for (const reaction of react(event, state, { stateMachineArn: deps.stateMachineArn, syncQueueUrls: deps.syncQueueUrls, now: Date.now() })) {
     await carryOut(deps, event, reaction);

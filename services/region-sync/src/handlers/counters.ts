@@ -5,10 +5,10 @@ import { countChanges } from '../domain/counters.ts';
 export const countersKey = (buildId: string, region: string) => ({ pk: `build#${buildId}`, sk: `hosts#${region}` });
 
 export function countersHandler(projections: Records) {
-  return async (batch: StreamBatch): Promise<TransactWriteItem[]> => {
+  return (batch: StreamBatch): Promise<TransactWriteItem[]> => {
     const increments = countChanges(
       batch.records.map((r) => ({ eventName: r.eventName, oldImage: plainImage(r.dynamodb?.OldImage), newImage: plainImage(r.dynamodb?.NewImage) })),
     );
-    return [...increments.values()].flatMap(({ buildId, region, add }) => projections.updateInTransaction(countersKey(buildId, region), { set: { buildId, region }, add }) ?? []);
+    return Promise.resolve([...increments.values()].flatMap(({ buildId, region, add }) => projections.updateInTransaction(countersKey(buildId, region), { set: { buildId, region }, add }) ?? []));
   };
 }
