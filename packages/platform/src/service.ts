@@ -143,11 +143,16 @@ export interface StartServiceOptions {
   name: string;
   config: PlatformConfig;
   routes?: (ctx: Omit<ServiceContext, 'http'>) => RouteHandler[];
-  /** Started after the HTTP server; stopped first on shutdown, in order. */
-  workers?: (ctx: ServiceContext) => Promise<Stoppable[]>;
+  /** Started before the HTTP server; stopped first on shutdown, in order. */
+  workers?: (ctx: Omit<ServiceContext, 'http'>) => Promise<Stoppable[]>;
 }
 
-/** Wires the parts every service has, so each main.ts only adds what is its own. */
+/**
+ * Wires the parts every service has, so each main.ts only adds what is its own. Workers start
+ * first and the HTTP server last, so GET /health answers only once the service can work; a
+ * service that cannot start (its stack missing, say) logs why and exits 1, for its supervisor to
+ * restart, instead of serving a health check it cannot back.
+ */
 export async function startService(options: StartServiceOptions): Promise<ServiceContext> {
   const { name, config } = options;
   const logger = createLogger(name, config.LOG_LEVEL);
@@ -155,15 +160,19 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const resources = resourceNames(config.FLOTILLA_PREFIX);
   const store = new EventStore(aws.dynamodb, resources.tables.events);
   const base = { name, logger, aws, resources, store };
-  const http = await startHttpServer({
-    port: config.PORT,
-    logger,
-    service: name,
-    checks: { eventsTable: () => store.ping() },
-    routes: options.routes?.(base) ?? [],
-  });
-  const ctx = { ...base, http };
-  const workers = (await options.workers?.(ctx)) ?? [];
-  stopOnSignals(logger, [...workers, { name: 'http', stop: () => http.close() }, { name: 'aws', stop: () => Promise.resolve(aws.destroy()) }]);
-  return ctx;
+  try {
+    const workers = (await options.workers?.(base)) ?? [];
+    const http = await startHttpServer({
+      port: config.PORT,
+      logger,
+      service: name,
+      checks: { eventsTable: () => store.ping() },
+      routes: options.routes?.(base) ?? [],
+    });
+    stopOnSignals(logger, [...workers, { name: 'http', stop: () => http.close() }, { name: 'aws', stop: () => Promise.resolve(aws.destroy()) }]);
+    return { ...base, http };
+  } catch (error) {
+    logger.fatal({ err: error, prefix: config.FLOTILLA_PREFIX }, `failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  }
 }

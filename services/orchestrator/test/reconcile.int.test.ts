@@ -1,0 +1,72 @@
+/**
+ * The reconciler against the emulator: an execution that ended without its deploy.finished
+ * message (here: stopped by hand, so ABORTED) gets build.failed once, and leaves the in-flight list.
+ */
+import { StopExecutionCommand } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { buildStream, newEvent, parseEvent } from '@flotilla/events';
+import { createLogger, EventStore, IdempotencyStore, locate, Records, startExecutionOnce } from '@flotilla/platform';
+import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { executionStatus } from '@flotilla/platform';
+import { executionArn, executionName } from '../src/domain/execution.ts';
+import { IN_FLIGHT_PK, type OrchestratorDeps } from '../src/handlers/deps.ts';
+import { reconcileOnce } from '../src/handlers/reconcile.ts';
+
+const aws = testAwsClients();
+let stack: TestStack;
+let deps: OrchestratorDeps;
+
+beforeAll(async () => {
+  stack = await deployTestStack(aws, uniquePrefix('reconcile'));
+  const locator = await locate(aws, stack.prefix);
+  deps = {
+    aws,
+    store: new EventStore(aws.dynamodb, locator.names.tables.events),
+    idempotency: new IdempotencyStore(aws.dynamodb, locator.names.tables.idempotency),
+    inFlight: new Records(aws.dynamodb, locator.names.tables.checkpoints),
+    locator,
+    logger: createLogger('reconcile-test', 'silent'),
+    stateMachineArn: locator.stateMachineArn(),
+    syncQueueUrls: {},
+    defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
+  };
+});
+afterAll(async () => {
+  await stack.destroy();
+  aws.destroy();
+});
+
+it('fails a build whose execution was aborted without telling the orchestrator, once', async () => {
+  const buildId = '01JD0ZQ8X3V7K2M4N6P8R0T2W9';
+  const stream = buildStream(buildId);
+  const name = executionName({ repo: 'payments-api', env: 'prod', buildId });
+  const arn = executionArn(deps.stateMachineArn, name);
+  const meta = { correlationId: buildId, causationId: 'test' };
+  await deps.store.append(
+    stream,
+    [
+      newEvent({
+        type: 'build.requested',
+        data: { buildId, repo: 'payments-api', env: 'prod', version: '1.0.0', branch: 'main', commit: 'abc1234', regions: ['us-east-1'], hostsPerRegion: 1, source: { door: 'http', key: 'k' } },
+        ...meta,
+      }),
+      newEvent({ type: 'build.started', data: { executionArn: arn }, ...meta }),
+    ],
+    0,
+  );
+  // The execution waits on a build task nobody answers; stopping it ends it without deploy.finished.
+  expect(await startExecutionOnce(aws.sfn, { stateMachineArn: deps.stateMachineArn, name, input: { buildId, stream, correlationId: buildId, regions: [] } })).toBe('started');
+  await aws.sfn.send(new StopExecutionCommand({ executionArn: arn, error: 'Stopped', cause: 'by the test' }));
+  await eventually(async () => ((await executionStatus(aws.sfn, arn)).status === 'ABORTED' ? true : undefined), { description: 'the execution to be aborted' });
+  await deps.inFlight.put({ pk: IN_FLIGHT_PK, sk: buildId }, { executionArn: arn, startedAt: new Date(Date.now() - 60_000).toISOString(), stream });
+
+  // Younger than the deadline: left alone.
+  expect(await reconcileOnce(deps, 10 * 60_000)).toBe(0);
+  expect(await reconcileOnce(deps, 1_000)).toBe(1);
+  const events = (await deps.store.readStream(stream)).map(parseEvent);
+  expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started', 'build.failed']);
+  expect(events[2]?.type === 'build.failed' && events[2].data.reason).toMatch(/^execution ABORTED/);
+  expect(await deps.inFlight.list(IN_FLIGHT_PK)).toEqual([]);
+  // A second pass finds nothing left to do.
+  expect(await reconcileOnce(deps, 1_000)).toBe(0);
+});
