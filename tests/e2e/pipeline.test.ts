@@ -193,6 +193,15 @@ describe('three doors, one pipeline', () => {
     const { buildId } = (await res.json()) as { buildId: string };
     expect(res.headers.get('location')).toBe(`/builds/${buildId}`);
     await expectSucceeded(buildId, REGIONS_3, HOSTS);
+
+    // The live stream replays the log in order and ends with the build; Last-Event-ID resumes it.
+    const types = (await history(buildId)).map((e) => e.type);
+    const sse = await (await api(`/builds/${buildId}/stream`)).text();
+    expect([...sse.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(types);
+    const resumed = await (await api(`/builds/${buildId}/stream`, { headers: { 'last-event-id': '8' } })).text();
+    expect([...resumed.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([9, 10]);
+    const events = (await (await api(`/builds/${buildId}/events`)).json()) as { events: Array<{ version: number }> };
+    expect(events.events.map((e) => e.version)).toEqual(types.map((_, i) => i + 1));
   });
 
   it('the awslocal SNS door builds the same way', async () => {
@@ -221,8 +230,25 @@ describe('three doors, one pipeline', () => {
     const body = (await res.json()) as { fields: string[] };
     expect(body.fields.join('\n')).toMatch(/^env: /m);
     expect(body.fields.join('\n')).toMatch(/^regions: /m);
+    const unknown = await api('/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4');
+    expect(unknown.status).toBe(404);
     const missingKey = await api('/builds', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request()) });
     expect(missingKey.status).toBe(400);
+  });
+
+  it('dead-letters an invalid intake message with the reason attached, and nothing reaches the log', async () => {
+    const requestId = `bad-${Date.now()}`;
+    await awslocal(['sns', 'publish', '--topic-arn', where.topicArn(where.names.topics.intake), '--message', JSON.stringify({ type: 'build.requested', requestId, repo: 'bad repo!' })]);
+    const dlq = await where.queueUrl(`${where.names.queues.intake}-dlq`);
+    const dead = await eventually(async () => {
+      const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+      return out.Messages?.find((m) => m.Body?.includes(requestId));
+    }, { timeoutMs: 20_000, description: 'the dead-lettered intake message' });
+    expect(dead.MessageAttributes?.FailureName?.StringValue).toBe('InvalidIntakeError');
+    expect(dead.MessageAttributes?.FailureReason?.StringValue).toMatch(/repo: /);
+    let requested = 0;
+    for await (const page of store.readAll({ since })) requested += page.filter((e) => JSON.stringify(e.data).includes(requestId)).length;
+    expect(requested).toBe(0);
   });
 });
 
