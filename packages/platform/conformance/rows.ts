@@ -3,8 +3,6 @@
  * known gap asserts the gap itself (so the row fails, loudly, if the emulator changes) and that
  * the workaround works.
  */
-import { randomBytes } from 'node:crypto';
-
 export interface Row {
   area: string;
   capability: string;
@@ -55,7 +53,22 @@ export async function errorName(call: Promise<unknown>): Promise<string> {
   }
 }
 
-export const uniqueName = (label: string): string => `conf-${label}-${randomBytes(4).toString('hex')}`;
+/** Gives each resource of a run its physical name. */
+export type NameFor = (label: string) => string;
+
+/**
+ * Names every resource of one run under one prefix (from uniquePrefix), so concurrent runs and
+ * other tests sharing the emulator never collide, and a run's leftovers are recognisable by it.
+ * A label used twice would make two checks share (and race on) one resource, so it throws.
+ */
+export function namesUnder(prefix: string): NameFor {
+  const used = new Set<string>();
+  return (label) => {
+    if (used.has(label)) throw new Error(`conformance resource label used twice: ${label}`);
+    used.add(label);
+    return `${prefix}-${label}`;
+  };
+}
 
 export async function pollUntil<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AwsClients } from '../src/aws.ts';
+import { uniquePrefix } from '../src/testing/index.ts';
 import { cloudformationChecks } from './checks/cloudformation.ts';
 import { dynamodbChecks } from './checks/dynamodb.ts';
 import { ecsChecks } from './checks/ecs.ts';
@@ -12,7 +13,7 @@ import { s3Checks } from './checks/s3.ts';
 import { sfnChecks } from './checks/sfn.ts';
 import { snsChecks } from './checks/sns.ts';
 import { sqsChecks } from './checks/sqs.ts';
-import type { Row } from './rows.ts';
+import { namesUnder, type Row } from './rows.ts';
 
 export const DOCS_PATH = fileURLToPath(new URL('../../../docs/local-aws.md', import.meta.url));
 const REQUIREMENTS = fileURLToPath(new URL('../../../scripts/requirements.txt', import.meta.url));
@@ -38,7 +39,19 @@ async function emulatorVersion(endpoint: string): Promise<string> {
 
 export async function runConformance(aws: AwsClients): Promise<ConformanceReport> {
   const started = Date.now();
-  const areas = await Promise.all([sqsChecks(aws), snsChecks(aws), s3Checks(aws), dynamodbChecks(aws), sfnChecks(aws), ecsChecks(aws), cloudformationChecks(aws)]);
+  const runPrefix = uniquePrefix('conf');
+  // One namer per area: each area's labels are unique within it, and the area keeps names apart.
+  const names = (area: string) => namesUnder(`${runPrefix}-${area}`);
+  // Areas are independent, so they run concurrently; the slowest (the stack deploy) sets the pace.
+  const areas = await Promise.all([
+    sqsChecks(aws, names('sqs')),
+    snsChecks(aws, names('sns')),
+    s3Checks(aws, names('s3')),
+    dynamodbChecks(aws, names('ddb')),
+    sfnChecks(aws, names('sfn')),
+    ecsChecks(aws, names('ecs')),
+    cloudformationChecks(aws, names('cfn')),
+  ]);
   return {
     pinnedVersion: pinnedVersion(),
     emulatorVersion: await emulatorVersion(aws.settings.endpoint ?? ''),

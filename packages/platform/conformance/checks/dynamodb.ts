@@ -14,16 +14,16 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand, ListStreamsCommand, type _Record } from '@aws-sdk/client-dynamodb-streams';
 import type { AwsClients } from '../../src/aws.ts';
-import { errorName, expectThat, gap, row, uniqueName, type Row } from '../rows.ts';
+import { errorName, expectThat, gap, row, type NameFor, type Row } from '../rows.ts';
 
 const AREA = 'DynamoDB';
 const STREAMS = 'DynamoDB Streams';
 
-export async function dynamodbChecks(aws: AwsClients): Promise<Row[]> {
+export async function dynamodbChecks(aws: AwsClients, tableName: NameFor): Promise<Row[]> {
   const { dynamodb: db, streams } = aws;
   const tables: string[] = [];
   const table = async (label: string, options: { stream?: StreamViewType; gsi?: boolean } = {}) => {
-    const name = uniqueName(label);
+    const name = tableName(label);
     const keys: KeySchemaElement[] = [
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },

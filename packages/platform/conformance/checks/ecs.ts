@@ -1,10 +1,10 @@
 import { CreateClusterCommand, CreateServiceCommand, DeleteClusterCommand, DeleteServiceCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type { AwsClients } from '../../src/aws.ts';
-import { expectThat, row, uniqueName, type Row } from '../rows.ts';
+import { expectThat, row, type NameFor, type Row } from '../rows.ts';
 
-export async function ecsChecks(aws: AwsClients): Promise<Row[]> {
+export async function ecsChecks(aws: AwsClients, name: NameFor): Promise<Row[]> {
   const { ecs } = aws;
-  const cluster = uniqueName('cluster');
+  const cluster = name('cluster');
   const service = 'aggregator';
   try {
     return [
@@ -12,7 +12,7 @@ export async function ecsChecks(aws: AwsClients): Promise<Row[]> {
         await ecs.send(new CreateClusterCommand({ clusterName: cluster }));
         const task = await ecs.send(
           new RegisterTaskDefinitionCommand({
-            family: uniqueName('task'),
+            family: name('task'),
             requiresCompatibilities: ['FARGATE'],
             networkMode: 'awsvpc',
             cpu: '256',

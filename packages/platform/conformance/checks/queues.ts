@@ -9,15 +9,14 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { uniqueName } from '../rows.ts';
 
 export interface TestQueue {
   url: string;
   arn: string;
 }
 
-export async function createQueue(sqs: SQSClient, label: string, attributes: Record<string, string> = {}): Promise<TestQueue> {
-  const out = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName(label), Attributes: attributes }));
+export async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string> = {}): Promise<TestQueue> {
+  const out = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
   const url = out.QueueUrl ?? '';
   const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
   return { url, arn: attrs.Attributes?.QueueArn ?? '' };

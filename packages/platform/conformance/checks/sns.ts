@@ -1,19 +1,21 @@
 import { CreateTopicCommand, DeleteTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
 import type { AwsClients } from '../../src/aws.ts';
-import { expectThat, gap, row, uniqueName, type Row } from '../rows.ts';
+import { expectThat, gap, row, type NameFor, type Row } from '../rows.ts';
 import { allowSender, collect, createQueue, deleteQueues, receive, type TestQueue } from './queues.ts';
 
 const AREA = 'SNS';
 
-export async function snsChecks(aws: AwsClients): Promise<Row[]> {
+export async function snsChecks(aws: AwsClients, name: NameFor): Promise<Row[]> {
   const { sns, sqs } = aws;
   const queues: TestQueue[] = [];
   const topics: string[] = [];
   /** A topic with one queue subscribed with `attributes`. */
   const wire = async (label: string, attributes: Record<string, string>) => {
-    const topic = (await sns.send(new CreateTopicCommand({ Name: uniqueName(label) }))).TopicArn ?? '';
+    // Topic and queue share the physical name: they live in different namespaces.
+    const physical = name(label);
+    const topic = (await sns.send(new CreateTopicCommand({ Name: physical }))).TopicArn ?? '';
     topics.push(topic);
-    const queue = await createQueue(sqs, label);
+    const queue = await createQueue(sqs, physical);
     queues.push(queue);
     await allowSender(sqs, queue, 'sns.amazonaws.com', topic);
     await sns.send(new SubscribeCommand({ TopicArn: topic, Protocol: 'sqs', Endpoint: queue.arn, Attributes: attributes }));

@@ -7,16 +7,16 @@ import {
   SetQueueAttributesCommand,
 } from '@aws-sdk/client-sqs';
 import type { AwsClients } from '../../src/aws.ts';
-import { expectThat, gap, row, type Row } from '../rows.ts';
+import { expectThat, gap, row, type NameFor, type Row } from '../rows.ts';
 import { createQueue, deleteQueues, receive, type TestQueue } from './queues.ts';
 
 const AREA = 'SQS';
 
-export async function sqsChecks(aws: AwsClients): Promise<Row[]> {
+export async function sqsChecks(aws: AwsClients, name: NameFor): Promise<Row[]> {
   const { sqs } = aws;
   const made: TestQueue[] = [];
   const queue = async (label: string, attributes: Record<string, string> = {}) => {
-    const q = await createQueue(sqs, label, attributes);
+    const q = await createQueue(sqs, name(label), attributes);
     made.push(q);
     return q;
   };
@@ -27,6 +27,8 @@ export async function sqsChecks(aws: AwsClients): Promise<Row[]> {
         const q = await queue('longpoll');
         const started = Date.now();
         const polling = receive(sqs, q.url, 5);
+        // Not synchronisation: the scenario is a send while the poll waits, so the send must come
+        // after the poll reached the emulator; the elapsed-time check below proves the same poll answered.
         await new Promise((resolve) => setTimeout(resolve, 500));
         await send(q.url, 'late');
         const got = await polling;
@@ -111,6 +113,7 @@ export async function sqsChecks(aws: AwsClients): Promise<Row[]> {
           const ghost = sqs
             .send(new ReceiveMessageCommand({ QueueUrl: q.url, WaitTimeSeconds: 3, VisibilityTimeout: 2 }), { abortSignal: abort.signal })
             .catch(() => undefined);
+          // Not synchronisation: the scenario needs the poll to be waiting server-side when aborted.
           await new Promise((resolve) => setTimeout(resolve, 200));
           abort.abort();
           await ghost;
