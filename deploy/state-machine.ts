@@ -89,6 +89,37 @@ function finish(outcome: 'succeeded' | 'failed', stage: string, extra: Record<st
   };
 }
 
+/**
+ * A Map over the build's regions running one worker task each, then a check: if any iteration
+ * failed, `deploy.finished{failed}` names the stage and its results; else on to `onSuccess`.
+ */
+function regionStage(stage: { name: string; task: string; queueUrl: string; timeoutSeconds: number; result: 'replication' | 'sync'; onSuccess: string }) {
+  const { name, result } = stage;
+  return {
+    [name]: {
+      Type: 'Map',
+      ItemsPath: '$.regions',
+      MaxConcurrency: 10,
+      ItemSelector: regionItem,
+      ItemProcessor: perRegion(stage.task, stage.queueUrl, stage.timeoutSeconds),
+      ResultPath: `$.${result}`,
+      Next: `Check${name}`,
+    },
+    [`Check${name}`]: {
+      Type: 'Pass',
+      Parameters: { 'anyFailed.$': `States.ArrayContains($.${result}[*].failed, true)` },
+      ResultPath: `$.${result}Check`,
+      Next: `${name}Outcome`,
+    },
+    [`${name}Outcome`]: {
+      Type: 'Choice',
+      Choices: [{ Variable: `$.${result}Check.anyFailed`, BooleanEquals: true, Next: `${name}Failed` }],
+      Default: stage.onSuccess,
+    },
+    [`${name}Failed`]: finish('failed', result, { 'results.$': `$.${result}` }, 'Failed'),
+  };
+}
+
 export function deployStateMachineDefinition() {
   return {
     Comment: 'Flotilla deploy: build, replicate to every region, sync every region, finish (rendered by deploy/render.ts)',
@@ -96,48 +127,8 @@ export function deployStateMachineDefinition() {
     States: {
       Build: waitForWorker('${BuildQueueUrl}', TASK_TIMEOUT_SECONDS.build, { onSuccess: 'Replicate', onFailure: 'BuildFailed', resultPath: '$.artifact' }),
       BuildFailed: finish('failed', 'build', { 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause' }, 'Failed'),
-      Replicate: {
-        Type: 'Map',
-        ItemsPath: '$.regions',
-        MaxConcurrency: 10,
-        ItemSelector: regionItem,
-        ItemProcessor: perRegion('ReplicateRegion', '${ReplicationQueueUrl}', TASK_TIMEOUT_SECONDS.replicate),
-        ResultPath: '$.replication',
-        Next: 'CheckReplication',
-      },
-      CheckReplication: {
-        Type: 'Pass',
-        Parameters: { 'anyFailed.$': 'States.ArrayContains($.replication[*].failed, true)' },
-        ResultPath: '$.replicationCheck',
-        Next: 'ReplicationOutcome',
-      },
-      ReplicationOutcome: {
-        Type: 'Choice',
-        Choices: [{ Variable: '$.replicationCheck.anyFailed', BooleanEquals: true, Next: 'ReplicationFailed' }],
-        Default: 'Sync',
-      },
-      ReplicationFailed: finish('failed', 'replication', { 'results.$': '$.replication' }, 'Failed'),
-      Sync: {
-        Type: 'Map',
-        ItemsPath: '$.regions',
-        MaxConcurrency: 10,
-        ItemSelector: regionItem,
-        ItemProcessor: perRegion('SyncRegion', '$.syncQueueUrl', TASK_TIMEOUT_SECONDS.sync),
-        ResultPath: '$.sync',
-        Next: 'CheckSync',
-      },
-      CheckSync: {
-        Type: 'Pass',
-        Parameters: { 'anyFailed.$': 'States.ArrayContains($.sync[*].failed, true)' },
-        ResultPath: '$.syncCheck',
-        Next: 'SyncOutcome',
-      },
-      SyncOutcome: {
-        Type: 'Choice',
-        Choices: [{ Variable: '$.syncCheck.anyFailed', BooleanEquals: true, Next: 'SyncFailed' }],
-        Default: 'Succeeded',
-      },
-      SyncFailed: finish('failed', 'sync', { 'results.$': '$.sync' }, 'Failed'),
+      ...regionStage({ name: 'Replicate', task: 'ReplicateRegion', queueUrl: '${ReplicationQueueUrl}', timeoutSeconds: TASK_TIMEOUT_SECONDS.replicate, result: 'replication', onSuccess: 'Sync' }),
+      ...regionStage({ name: 'Sync', task: 'SyncRegion', queueUrl: '$.syncQueueUrl', timeoutSeconds: TASK_TIMEOUT_SECONDS.sync, result: 'sync', onSuccess: 'Succeeded' }),
       Succeeded: finish('succeeded', 'finish', { 'results.$': '$.sync' }, 'Done'),
       Done: { Type: 'Succeed' },
       Failed: { Type: 'Fail', Error: 'DeployFailed', Cause: 'a step failed; see deploy.finished and the build log' },

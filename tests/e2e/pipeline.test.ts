@@ -244,7 +244,7 @@ describe('three doors, one pipeline', () => {
       const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
       return out.Messages?.find((m) => m.Body?.includes(requestId));
     }, { timeoutMs: 20_000, description: 'the dead-lettered intake message' });
-    expect(dead.MessageAttributes?.FailureName?.StringValue).toBe('InvalidIntakeError');
+    expect(dead.MessageAttributes?.FailureName?.StringValue).toBe('InvalidMessageError');
     expect(dead.MessageAttributes?.FailureReason?.StringValue).toMatch(/repo: /);
     let requested = 0;
     for await (const page of store.readAll({ since })) requested += page.filter((e) => JSON.stringify(e.data).includes(requestId)).length;

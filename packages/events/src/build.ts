@@ -74,6 +74,14 @@ function upcastRequestedV1(data: unknown): unknown {
   };
 }
 
+/** How a region's sync went, host by host. */
+const hostCountsSchema = z.object({
+  region: z.string().min(1),
+  hosts: z.number().int().min(0),
+  synced: z.number().int().min(0),
+  failed: z.number().int().min(0),
+});
+
 const failedRegionSchema = z.object({ region: z.string().min(1), reason: z.string().min(1) });
 
 export const buildEvents = {
@@ -91,26 +99,10 @@ export const buildEvents = {
     schemaVersion: 1,
     schema: z.object({ region: z.string().min(1), reason: z.string().min(1), attempts: z.number().int().min(1) }),
   },
-  'region.synced': {
-    schemaVersion: 1,
-    schema: z.object({
-      region: z.string().min(1),
-      hosts: z.number().int().min(0),
-      synced: z.number().int().min(0),
-      failed: z.number().int().min(0),
-      rounds: z.number().int().min(0),
-    }),
-  },
+  'region.synced': { schemaVersion: 1, schema: hostCountsSchema.extend({ rounds: z.number().int().min(0) }) },
   'region.sync_failed': {
     schemaVersion: 1,
-    schema: z.object({
-      region: z.string().min(1),
-      hosts: z.number().int().min(0),
-      synced: z.number().int().min(0),
-      failed: z.number().int().min(0),
-      minHealthyPercent: z.number().min(0).max(100),
-      reason: z.string().min(1),
-    }),
+    schema: hostCountsSchema.extend({ minHealthyPercent: z.number().min(0).max(100), reason: z.string().min(1) }),
   },
   'build.succeeded': { schemaVersion: 1, schema: z.object({}) },
   'build.failed': { schemaVersion: 1, schema: z.object({ reason: z.string().min(1), failedRegions: z.array(failedRegionSchema) }) },

@@ -44,6 +44,8 @@ function region(state: BuildState, name: string, change: Partial<RegionProgress>
   return { ...state.regions, [name]: { ...current, ...change } };
 }
 
+const hostCounts = (data: { hosts: number; synced: number; failed: number }) => ({ hosts: data.hosts, syncedHosts: data.synced, failedHosts: data.failed });
+
 export function evolveBuild(state: BuildState, event: BuildEvent): BuildState {
   const next = { ...state, lastVersion: Math.max(state.lastVersion, event.version) };
   if (isTerminal(state.status)) return next;
@@ -66,27 +68,9 @@ export function evolveBuild(state: BuildState, event: BuildEvent): BuildState {
     case 'region.replication_failed':
       return { ...next, regions: region(state, event.data.region, { replicated: false, replicationFailure: event.data.reason }) };
     case 'region.synced':
-      return {
-        ...next,
-        regions: region(state, event.data.region, {
-          synced: true,
-          hosts: event.data.hosts,
-          syncedHosts: event.data.synced,
-          failedHosts: event.data.failed,
-          rounds: event.data.rounds,
-        }),
-      };
+      return { ...next, regions: region(state, event.data.region, { synced: true, ...hostCounts(event.data), rounds: event.data.rounds }) };
     case 'region.sync_failed':
-      return {
-        ...next,
-        regions: region(state, event.data.region, {
-          synced: false,
-          syncFailure: event.data.reason,
-          hosts: event.data.hosts,
-          syncedHosts: event.data.synced,
-          failedHosts: event.data.failed,
-        }),
-      };
+      return { ...next, regions: region(state, event.data.region, { synced: false, syncFailure: event.data.reason, ...hostCounts(event.data) }) };
     case 'build.succeeded':
       return { ...next, status: 'SUCCESS', finishedAt: event.occurredAt };
     case 'build.failed':

@@ -11,7 +11,9 @@
  */
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageCommand, type Message, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import { Consumer } from 'sqs-consumer';
-import { isRetryable } from './errors.ts';
+import { describeIssues } from '@flotilla/events';
+import type { z } from 'zod';
+import { FlotillaError, isRetryable } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { Stoppable } from './service.ts';
 
@@ -21,6 +23,27 @@ import type { Stoppable } from './service.ts';
  * worker's messages wait out the timeout) comes back within seconds, not minutes.
  */
 export const DEFAULT_VISIBILITY_SECONDS = 10;
+
+/** A message that can never be handled: dead-lettered at once, with this error's message as the reason. */
+export class InvalidMessageError extends FlotillaError {
+  readonly retryable = false;
+}
+
+/** Parses a message body as JSON against `schema`, naming each bad field in the error. */
+export function parseMessage<S extends z.ZodType>(body: string, schema: S, what: string): z.infer<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw new InvalidMessageError(`${what} is not JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const fields = describeIssues(parsed.error.issues);
+    throw new InvalidMessageError(`invalid ${what}: ${fields.join('; ')}`, { fields });
+  }
+  return parsed.data;
+}
 
 export interface ReceivedMessage {
   message: Message;

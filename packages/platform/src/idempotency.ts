@@ -53,6 +53,10 @@ export class IdempotencyStore {
     this.#table = tableName;
   }
 
+  async #read(key: string) {
+    return (await this.#db.send(new GetItemCommand({ TableName: this.#table, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
+  }
+
   async runOnce<T>(key: string, effect: () => Promise<T>, options: RunOnceOptions = {}): Promise<RunOnceResult<T>> {
     const { leaseMs = 60_000, retainDays = 7, now = Date.now } = options;
     const at = now();
@@ -73,10 +77,10 @@ export class IdempotencyStore {
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const existing = await this.#db.send(new GetItemCommand({ TableName: this.#table, Key: { pk: { S: key } }, ConsistentRead: true }));
-      const status = existing.Item?.status?.S;
+      const existing = await this.#read(key);
+      const status = existing?.status?.S;
       if (status === 'COMPLETED') {
-        return { result: JSON.parse(existing.Item?.result?.S ?? 'null') as T, duplicate: true };
+        return { result: JSON.parse(existing?.result?.S ?? 'null') as T, duplicate: true };
       }
       throw new IdempotencyInProgressError(`effect for ${key} is already in progress`, { key, status });
     }
@@ -120,8 +124,7 @@ export class IdempotencyStore {
       return { value, existing: false };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const existing = await this.#db.send(new GetItemCommand({ TableName: this.#table, Key: { pk: { S: key } }, ConsistentRead: true }));
-      const stored = existing.Item?.value?.S;
+      const stored = (await this.#read(key))?.value?.S;
       if (stored === undefined) throw new IdempotencyInProgressError(`key ${key} is held by a running effect`, { key });
       return { value: stored, existing: true };
     }

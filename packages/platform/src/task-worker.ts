@@ -14,16 +14,11 @@
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { consume, type ReceivedMessage } from './consumer.ts';
-import { FlotillaError } from './errors.ts';
+import { consume, InvalidMessageError, parseMessage, type ReceivedMessage } from './consumer.ts';
 import { hashKey, type IdempotencyStore } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 
 export type TaskOutcome<O> = { ok: true; output: O } | { ok: false; error: string; cause: string };
-
-export class InvalidTaskError extends FlotillaError {
-  readonly retryable = false;
-}
 
 const taskMessageSchema = z.object({ taskToken: z.string().min(1), input: z.unknown() });
 
@@ -75,7 +70,7 @@ export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
   const { sfn, logger: parent, idempotency } = options;
   const tokenOf = (received: ReceivedMessage): string | undefined => {
     try {
-      return taskMessageSchema.parse(JSON.parse(received.body)).taskToken;
+      return parseMessage(received.body, taskMessageSchema, 'task').taskToken;
     } catch {
       return undefined;
     }
@@ -90,13 +85,12 @@ export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
     ...(options.maxReceives === undefined ? {} : { maxReceives: options.maxReceives }),
     ...(options.visibilityTimeoutSeconds === undefined ? {} : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
     async handle(received) {
-      let message: z.infer<typeof taskMessageSchema>;
+      const message = parseMessage(received.body, taskMessageSchema, `${options.name} task`);
       let input: I;
       try {
-        message = taskMessageSchema.parse(JSON.parse(received.body));
         input = options.parseInput(message.input);
       } catch (error) {
-        throw new InvalidTaskError(`invalid ${options.name} task: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
+        throw new InvalidMessageError(`invalid ${options.name} task input: ${error instanceof Error ? error.message : String(error)}`, {}, { cause: error });
       }
       const taskId = hashKey(message.taskToken);
       const logger = received.logger.child({ taskId: taskId.slice(0, 16) });

@@ -3,11 +3,9 @@
  * (re-read and re-decided on a lost race), keyed by the execution so a redelivery appends nothing.
  */
 import { z } from 'zod';
-import { describeIssues } from '@flotilla/events';
-import { decideAndAppend, type ReceivedMessage } from '@flotilla/platform';
+import { decideAndAppend, parseMessage, type ReceivedMessage } from '@flotilla/platform';
 import { decideFinish } from '../domain/decide.ts';
 import type { OrchestratorDeps } from './deps.ts';
-import { InvalidIntakeError } from './intake.ts';
 
 const resultSchema = z.object({ region: z.string(), failed: z.boolean(), error: z.string().optional(), cause: z.string().optional() });
 
@@ -26,15 +24,7 @@ export const deployFinishedSchema = z.object({
 
 export function deployFinishedHandler(deps: OrchestratorDeps) {
   return async (received: ReceivedMessage): Promise<void> => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(received.body);
-    } catch {
-      throw new InvalidIntakeError('deploy.finished is not JSON');
-    }
-    const parsed = deployFinishedSchema.safeParse(raw);
-    if (!parsed.success) throw new InvalidIntakeError(`invalid deploy.finished: ${describeIssues(parsed.error.issues).join('; ')}`);
-    const message = parsed.data;
+    const message = parseMessage(received.body, deployFinishedSchema, 'deploy.finished');
     const { appended } = await decideAndAppend(deps.store, message.stream, (state, history) => decideFinish(message, state, history, message.executionArn, Date.now()));
     received.logger.info({ stream: message.stream, outcome: message.outcome, stage: message.stage, appended: appended.map((e) => e.type) }, 'deploy finished');
   };

@@ -5,31 +5,21 @@
  */
 import { z } from 'zod';
 import { buildRequestSchema, describeIssues } from '@flotilla/events';
-import { FlotillaError, REGIONS, requestBuild, type ReceivedMessage } from '@flotilla/platform';
+import { InvalidMessageError, parseMessage, REGIONS, requestBuild, type ReceivedMessage } from '@flotilla/platform';
 import type { OrchestratorDeps } from './deps.ts';
 
-export class InvalidIntakeError extends FlotillaError {
-  readonly retryable = false;
-}
-
-const envelopeSchema = z.object({
-  type: z.literal('build.requested'),
-  requestId: z.string().min(1).max(256),
-});
+const envelopeSchema = z
+  .object({
+    type: z.literal('build.requested'),
+    requestId: z.string().min(1).max(256),
+  })
+  .loose();
 
 export function parseIntakeMessage(body: string, defaults: OrchestratorDeps['defaults']) {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(body);
-  } catch {
-    throw new InvalidIntakeError('intake message is not JSON');
-  }
-  const head = envelopeSchema.safeParse(raw);
-  if (!head.success) throw new InvalidIntakeError(`invalid intake message: ${describeIssues(head.error.issues).join('; ')}`);
-  const withDefaults = { regions: defaults.regions, hostsPerRegion: defaults.hostsPerRegion, ...(raw as object) };
-  const request = buildRequestSchema(REGIONS).strip().safeParse(withDefaults);
-  if (!request.success) throw new InvalidIntakeError(`invalid build.requested ${head.data.requestId}: ${describeIssues(request.error.issues).join('; ')}`);
-  return { requestId: head.data.requestId, request: request.data };
+  const { requestId, ...fields } = parseMessage(body, envelopeSchema, 'intake message');
+  const request = buildRequestSchema(REGIONS).strip().safeParse({ regions: defaults.regions, hostsPerRegion: defaults.hostsPerRegion, ...fields });
+  if (!request.success) throw new InvalidMessageError(`invalid build.requested ${requestId}: ${describeIssues(request.error.issues).join('; ')}`);
+  return { requestId, request: request.data };
 }
 
 export function intakeHandler(deps: OrchestratorDeps) {

@@ -8,9 +8,8 @@
  */
 import { z } from 'zod';
 import { buildRequestSchema, describeIssues } from '@flotilla/events';
-import { headObject, objectDigest, REGIONS, requestBuild, type ReceivedMessage } from '@flotilla/platform';
+import { headObject, InvalidMessageError, objectDigest, parseMessage, REGIONS, requestBuild, type ReceivedMessage } from '@flotilla/platform';
 import type { OrchestratorDeps } from './deps.ts';
-import { InvalidIntakeError } from './intake.ts';
 
 const s3EventSchema = z.union([
   z.object({ Event: z.literal('s3:TestEvent') }).loose(),
@@ -38,19 +37,12 @@ export function decodeEventKey(key: string): string {
 export function uploadHandler(deps: OrchestratorDeps) {
   const { s3 } = deps.aws;
   return async (received: ReceivedMessage): Promise<void> => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(received.body);
-    } catch {
-      throw new InvalidIntakeError('upload notification is not JSON');
-    }
-    const event = s3EventSchema.safeParse(raw);
-    if (!event.success) throw new InvalidIntakeError(`not an S3 event notification: ${describeIssues(event.error.issues).join('; ')}`);
-    if ('Event' in event.data) {
+    const event = parseMessage(received.body, s3EventSchema, 'S3 event notification');
+    if ('Event' in event) {
       received.logger.info('s3:TestEvent acknowledged');
       return;
     }
-    for (const record of event.data.Records) {
+    for (const record of event.Records) {
       if (!record.eventName.startsWith('ObjectCreated')) continue;
       const bucket = record.s3.bucket.name;
       const asSent = record.s3.object.key;
@@ -61,9 +53,9 @@ export function uploadHandler(deps: OrchestratorDeps) {
         key = decodeEventKey(asSent);
         info = await headObject(s3, bucket, key);
       }
-      if (!info) throw new InvalidIntakeError(`uploaded object s3://${bucket}/${asSent} no longer exists`);
+      if (!info) throw new InvalidMessageError(`uploaded object s3://${bucket}/${asSent} no longer exists`);
       const match = INCOMING_KEY.exec(key);
-      if (!match) throw new InvalidIntakeError(`upload key ${key} is not incoming/<repo>/<env>/<version>.zip`);
+      if (!match) throw new InvalidMessageError(`upload key ${key} is not incoming/<repo>/<env>/<version>.zip`);
       const [, repo, env, version] = match;
       const meta = info.metadata;
       const parsed = buildRequestSchema(REGIONS).safeParse({
@@ -75,7 +67,7 @@ export function uploadHandler(deps: OrchestratorDeps) {
         regions: meta.regions ? meta.regions.split(',').map((r) => r.trim()) : deps.defaults.regions,
         hostsPerRegion: meta.hosts ? Number(meta.hosts) : deps.defaults.hostsPerRegion,
       });
-      if (!parsed.success) throw new InvalidIntakeError(`upload s3://${bucket}/${key}: ${describeIssues(parsed.error.issues).join('; ')} (branch, commit, regions and hosts come from x-amz-meta-*)`);
+      if (!parsed.success) throw new InvalidMessageError(`upload s3://${bucket}/${key}: ${describeIssues(parsed.error.issues).join('; ')} (branch, commit, regions and hosts come from x-amz-meta-*)`);
       const sha256 = meta.sha256 && /^[0-9a-f]{64}$/.test(meta.sha256) ? meta.sha256 : (await objectDigest(s3, bucket, key)).sha256;
       const eTag = record.s3.object.eTag ?? info.eTag;
       const { buildId, duplicate } = await requestBuild(deps, { door: 's3', key: `${bucket}/${key}#${eTag}`, request: parsed.data, artifact: { bucket, key, sha256 } });
