@@ -17,6 +17,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
+  type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { FlotillaError } from './errors.ts';
@@ -57,31 +58,39 @@ export class IdempotencyStore {
     return (await this.#db.send(new GetItemCommand({ TableName: this.#table, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
   }
 
-  async runOnce<T>(key: string, effect: () => Promise<T>, options: RunOnceOptions = {}): Promise<RunOnceResult<T>> {
-    const { leaseMs = 60_000, retainDays = 7, now = Date.now } = options;
-    const at = now();
+  /** A conditional put of a record under `key`; false when the condition does not hold. */
+  async #putIf(key: string, fields: Record<string, AttributeValue>, retainDays: number, condition: string, values: Record<string, AttributeValue> = {}): Promise<boolean> {
     try {
       await this.#db.send(
         new PutItemCommand({
           TableName: this.#table,
-          Item: {
-            pk: { S: key },
-            status: { S: 'IN_PROGRESS' },
-            leaseUntil: { N: String(at + leaseMs) },
-            expiresAt: { N: String(Math.floor(at / 1000) + retainDays * 86_400) },
-          },
-          ConditionExpression: 'attribute_not_exists(pk) OR (#status = :inProgress AND leaseUntil < :now)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(at) } },
+          Item: { pk: { S: key }, ...fields, expiresAt: { N: String(Math.floor(Date.now() / 1000) + retainDays * 86_400) } },
+          ConditionExpression: condition,
+          ExpressionAttributeNames: condition.includes('#status') ? { '#status': 'status' } : undefined,
+          ExpressionAttributeValues: Object.keys(values).length ? values : undefined,
         }),
       );
+      return true;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async runOnce<T>(key: string, effect: () => Promise<T>, options: RunOnceOptions = {}): Promise<RunOnceResult<T>> {
+    const { leaseMs = 60_000, retainDays = 7, now = Date.now } = options;
+    const at = now();
+    const claimed = await this.#putIf(
+      key,
+      { status: { S: 'IN_PROGRESS' }, leaseUntil: { N: String(at + leaseMs) } },
+      retainDays,
+      'attribute_not_exists(pk) OR (#status = :inProgress AND leaseUntil < :now)',
+      { ':inProgress': { S: 'IN_PROGRESS' }, ':now': { N: String(at) } },
+    );
+    if (!claimed) {
       const existing = await this.#read(key);
       const status = existing?.status?.S;
-      if (status === 'COMPLETED') {
-        return { result: JSON.parse(existing?.result?.S ?? 'null') as T, duplicate: true };
-      }
+      if (status === 'COMPLETED') return { result: JSON.parse(existing?.result?.S ?? 'null') as T, duplicate: true };
       throw new IdempotencyInProgressError(`effect for ${key} is already in progress`, { key, status });
     }
     let result: T;
@@ -108,25 +117,9 @@ export class IdempotencyStore {
    * (an intake key mapped to the build id it created).
    */
   async mapOnce(key: string, value: string, retainDays = 30): Promise<{ value: string; existing: boolean }> {
-    try {
-      await this.#db.send(
-        new PutItemCommand({
-          TableName: this.#table,
-          Item: {
-            pk: { S: key },
-            status: { S: 'MAPPED' },
-            value: { S: value },
-            expiresAt: { N: String(Math.floor(Date.now() / 1000) + retainDays * 86_400) },
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-      return { value, existing: false };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const stored = (await this.#read(key))?.value?.S;
-      if (stored === undefined) throw new IdempotencyInProgressError(`key ${key} is held by a running effect`, { key });
-      return { value: stored, existing: true };
-    }
+    if (await this.#putIf(key, { status: { S: 'MAPPED' }, value: { S: value } }, retainDays, 'attribute_not_exists(pk)')) return { value, existing: false };
+    const stored = (await this.#read(key))?.value?.S;
+    if (stored === undefined) throw new IdempotencyInProgressError(`key ${key} is held by a running effect`, { key });
+    return { value: stored, existing: true };
   }
 }

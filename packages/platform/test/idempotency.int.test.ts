@@ -1,0 +1,86 @@
+/** Idempotent effects against the emulator: once per key, stored outcomes, leases, first-wins mapping. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IdempotencyInProgressError, IdempotencyStore, resourceNames } from '@flotilla/platform';
+import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+
+const aws = testAwsClients();
+let stack: TestStack;
+let store: IdempotencyStore;
+const key = (label: string) => `${label}#${Math.random().toString(36).slice(2)}`;
+
+beforeAll(async () => {
+  stack = await deployTestStack(aws, uniquePrefix('idempotency'));
+  store = new IdempotencyStore(aws.dynamodb, resourceNames(stack.prefix).tables.idempotency);
+});
+afterAll(async () => {
+  await stack.destroy();
+  aws.destroy();
+});
+
+describe('runOnce', () => {
+  it('acts once; a repeat gets the stored result without acting', async () => {
+    const k = key('once');
+    let calls = 0;
+    const effect = () => Promise.resolve({ n: ++calls });
+    expect(await store.runOnce(k, effect)).toEqual({ result: { n: 1 }, duplicate: false });
+    expect(await store.runOnce(k, effect)).toEqual({ result: { n: 1 }, duplicate: true });
+    expect(calls).toBe(1);
+  });
+
+  /** Starts runOnce with an effect that signals when it runs (the claim is then written) and never ends unless released. */
+  function hold(k: string, options?: Parameters<IdempotencyStore['runOnce']>[2]) {
+    let release: (value: string) => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const outcome = store.runOnce(
+      k,
+      () =>
+        new Promise<string>((resolve) => {
+          release = resolve;
+          started();
+        }),
+      options,
+    );
+    return { running, outcome, release: (value: string) => release(value) };
+  }
+
+  it('refuses a second attempt while the first holds its lease, with a retryable error', async () => {
+    const k = key('busy');
+    const first = hold(k);
+    await first.running;
+    const error = await store.runOnce(k, () => Promise.resolve('second')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IdempotencyInProgressError);
+    expect((error as IdempotencyInProgressError).retryable).toBe(true);
+    first.release('done');
+    expect(await first.outcome).toEqual({ result: 'done', duplicate: false });
+  });
+
+  it('lets a later attempt take over a claim whose lease expired (its holder crashed)', async () => {
+    const k = key('crash');
+    // A holder whose lease ran out a minute ago and that never finishes.
+    const crashed = hold(k, { leaseMs: 1, now: () => Date.now() - 60_000 });
+    await crashed.running;
+    expect(await store.runOnce(k, () => Promise.resolve('recovered'))).toEqual({ result: 'recovered', duplicate: false });
+  });
+
+  it('releases the key when the effect fails, so a retry can act', async () => {
+    const k = key('fail');
+    await expect(store.runOnce(k, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await store.runOnce(k, () => Promise.resolve('second try'))).toEqual({ result: 'second try', duplicate: false });
+  });
+});
+
+describe('mapOnce', () => {
+  it('keeps the first value for a key and hands it to every later caller', async () => {
+    const k = key('map');
+    expect(await store.mapOnce(k, 'build-A')).toEqual({ value: 'build-A', existing: false });
+    expect(await store.mapOnce(k, 'build-B')).toEqual({ value: 'build-A', existing: true });
+  });
+
+  it('lets exactly one of many racing callers win', async () => {
+    const k = key('race');
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.mapOnce(k, `build-${i}`)));
+    expect(new Set(results.map((r) => r.value)).size).toBe(1);
+    expect(results.filter((r) => !r.existing)).toHaveLength(1);
+  });
+});
