@@ -18,6 +18,9 @@ export type { TransactWriteItem } from '@aws-sdk/client-dynamodb';
 
 export type Key = { pk: string; sk: string };
 
+/** Only the key attributes: a whole record may be passed where its key is meant. */
+const keyOf = (key: Key) => marshall({ pk: key.pk, sk: key.sk });
+
 /** A stream record's image as a plain object. */
 export const plainImage = (image: Record<string, unknown> | undefined): Plain | undefined => (image ? unmarshall(image as Record<string, AttributeValue>) : undefined);
 export type Plain = Record<string, unknown>;
@@ -36,12 +39,12 @@ export class Records {
   }
 
   async get<T extends Plain>(key: Key): Promise<(T & Key) | undefined> {
-    const out = await this.#db.send(new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: true }));
+    const out = await this.#db.send(new GetItemCommand({ TableName: this.table, Key: keyOf(key), ConsistentRead: true }));
     return out.Item ? (unmarshall(out.Item) as T & Key) : undefined;
   }
 
   async delete(key: Key): Promise<void> {
-    await this.#db.send(new DeleteItemCommand({ TableName: this.table, Key: marshall(key) }));
+    await this.#db.send(new DeleteItemCommand({ TableName: this.table, Key: keyOf(key) }));
   }
 
   /** Every record under one partition key, in sort-key order. */
@@ -68,13 +71,13 @@ export class Records {
   async update(key: Key, change: { set?: Plain; add?: Record<string, number> }): Promise<void> {
     const expression = updateExpression(change);
     if (!expression) return;
-    await this.#db.send(new UpdateItemCommand({ TableName: this.table, Key: marshall(key), ...expression }));
+    await this.#db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(key), ...expression }));
   }
 
   /** The same update as a transaction item, to commit with other writes (a stream checkpoint). */
   updateInTransaction(key: Key, change: { set?: Plain; add?: Record<string, number> }): TransactWriteItem | undefined {
     const expression = updateExpression(change);
-    return expression ? { Update: { TableName: this.table, Key: marshall(key), ...expression } } : undefined;
+    return expression ? { Update: { TableName: this.table, Key: keyOf(key), ...expression } } : undefined;
   }
 
   /** Puts `value` only if the stored `version` is `expected` (or absent when 0): a typed conflict otherwise. */

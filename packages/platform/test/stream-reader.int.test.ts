@@ -1,0 +1,89 @@
+/**
+ * The stream reader against the emulator: every record once and in order, resumes after its
+ * checkpoint, re-reads everything when the checkpoint is rewound, and commits a batch's writes
+ * with its checkpoint or not at all.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEventId, newEvent } from '@flotilla/events';
+import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
+import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+
+const aws = testAwsClients();
+let stack: TestStack;
+let store: EventStore;
+let names: ReturnType<typeof resourceNames>;
+const stream = `build-${createEventId()}`;
+
+const reader = (name: string, handle: StreamBatchHandler) =>
+  new StreamReader({ name, db: aws.dynamodb, streams: aws.streams, tableName: names.tables.events, checkpointTable: names.tables.checkpoints, logger: createLogger('reader-test', 'silent'), handle, retryDeadlineMs: 1_000 });
+
+async function appendStarted(count: number) {
+  const head = await store.headVersion(stream);
+  const events = Array.from({ length: count }, () => newEvent({ type: 'build.started', data: { executionArn: 'arn:aws:states:x' }, correlationId: 'c', causationId: 'k' }));
+  await store.append(stream, events, head);
+}
+
+/** A handler that records each event's version. */
+function recorder() {
+  const versions: number[] = [];
+  const handle: StreamBatchHandler = (batch) => {
+    for (const record of batch.records) {
+      const event = eventFromStreamRecord(record);
+      if (event) versions.push(event.version);
+    }
+    return Promise.resolve();
+  };
+  return { versions, handle };
+}
+
+beforeAll(async () => {
+  stack = await deployTestStack(aws, uniquePrefix('reader'));
+  names = resourceNames(stack.prefix);
+  store = new EventStore(aws.dynamodb, names.tables.events);
+  await appendStarted(30);
+});
+afterAll(async () => {
+  await stack.destroy();
+  aws.destroy();
+});
+
+describe('StreamReader', () => {
+  it('reads every record once, in order, and resumes after its checkpoint', async () => {
+    const seen = recorder();
+    const r = reader('resume', seen.handle);
+    expect(await r.drainOnce()).toBe(30);
+    expect(seen.versions).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(await r.drainOnce()).toBe(0);
+    await appendStarted(5);
+    expect(await reader('resume', seen.handle).drainOnce()).toBe(5);
+    expect(seen.versions.slice(30)).toEqual([31, 32, 33, 34, 35]);
+  });
+
+  it('reads everything again once its checkpoint is rewound', async () => {
+    const checkpoints = new Records(aws.dynamodb, names.tables.checkpoints);
+    const first = recorder();
+    await reader('rewind', first.handle).drainOnce();
+    for (const c of await checkpoints.list('stream#rewind')) await checkpoints.delete(c);
+    const again = recorder();
+    await reader('rewind', again.handle).drainOnce();
+    expect(again.versions).toEqual(first.versions);
+    expect(again.versions.length).toBeGreaterThanOrEqual(35);
+  });
+
+  it('commits a batch\'s writes with its checkpoint, or neither', async () => {
+    const counters = new Records(aws.dynamodb, names.tables.projections);
+    const key = { pk: 'test#reader', sk: 'count' };
+    const counting: StreamBatchHandler = (batch) => Promise.resolve([counters.updateInTransaction(key, { add: { records: batch.records.length } })].flatMap((w) => (w ? [w] : [])));
+    // A batch whose writes fail (a condition that cannot hold) leaves the checkpoint where it was.
+    const failing: StreamBatchHandler = async (batch) => {
+      const writes = await counting(batch);
+      return [...(writes ?? []), { ConditionCheck: { TableName: names.tables.projections, Key: { pk: { S: 'no' }, sk: { S: 'such' } }, ConditionExpression: 'attribute_exists(pk)' } }];
+    };
+    await expect(reader('atomic', failing).drainOnce()).rejects.toThrow();
+    expect(await counters.get(key)).toBeUndefined();
+    expect(await new Records(aws.dynamodb, names.tables.checkpoints).list('stream#atomic')).toEqual([]);
+    // The same records, handled again, are counted exactly once.
+    await reader('atomic', counting).drainOnce();
+    expect((await counters.get<{ records: number }>(key))?.records).toBe(await store.headVersion(stream));
+  });
+});
