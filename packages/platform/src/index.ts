@@ -20,3 +20,4 @@ export * from './decide.ts';
 export * from './executions.ts';
 export * from './objects.ts';
 export * from './records.ts';
+export * from './wiring.ts';

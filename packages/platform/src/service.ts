@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { createAwsClients, type AwsClients } from './aws.ts';
 import type { platformEnvShape } from './config.ts';
 import { EventStore } from './event-store.ts';
+import { IdempotencyStore } from './idempotency.ts';
+import { locate, type Locator } from './locate.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { resourceNames, type ResourceNames } from './resources.ts';
 import type { z } from 'zod';
@@ -135,7 +137,9 @@ export interface ServiceContext {
   logger: Logger;
   aws: AwsClients;
   resources: ResourceNames;
+  locator: Locator;
   store: EventStore;
+  idempotency: IdempotencyStore;
   http: RunningHttpServer;
 }
 
@@ -159,8 +163,9 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const aws = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const resources = resourceNames(config.FLOTILLA_PREFIX);
   const store = new EventStore(aws.dynamodb, resources.tables.events);
-  const base = { name, logger, aws, resources, store };
+  const idempotency = new IdempotencyStore(aws.dynamodb, resources.tables.idempotency);
   try {
+    const base = { name, logger, aws, resources, store, idempotency, locator: await locate(aws, config.FLOTILLA_PREFIX) };
     const workers = (await options.workers?.(base)) ?? [];
     const http = await startHttpServer({
       port: config.PORT,

@@ -1,5 +1,5 @@
 /** Wiring only: the stream relay, the intake doors, deploy.finished, the reconciler, and health. */
-import { consume, IdempotencyStore, locate, Records, REGIONS, startService, StreamReader } from '@flotilla/platform';
+import { Records, REGIONS, startConsumer, startService, startStreamReader } from '@flotilla/platform';
 import { config } from './config.ts';
 import type { OrchestratorDeps } from './handlers/deps.ts';
 import { deployFinishedHandler } from './handlers/deploy-finished.ts';
@@ -11,13 +11,13 @@ import { uploadHandler } from './handlers/upload.ts';
 await startService({
   name: 'orchestrator',
   config,
-  workers: async ({ aws, store, logger, resources }) => {
-    const locator = await locate(aws, config.FLOTILLA_PREFIX);
+  workers: async (ctx) => {
+    const { aws, store, idempotency, locator, logger, resources } = ctx;
     const syncQueueUrls = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await locator.queueUrl(resources.syncQueue(r))] as const)));
     const deps: OrchestratorDeps = {
       aws,
       store,
-      idempotency: new IdempotencyStore(aws.dynamodb, resources.tables.idempotency),
+      idempotency,
       inFlight: new Records(aws.dynamodb, resources.tables.checkpoints),
       locator,
       logger,
@@ -25,26 +25,11 @@ await startService({
       syncQueueUrls,
       defaults: { regions: config.DEFAULT_REGIONS, hostsPerRegion: config.DEFAULT_HOSTS_PER_REGION },
     };
-    const queue = async (name: string, handle: ReturnType<typeof intakeHandler>) => {
-      const consumer = consume({ name, sqs: aws.sqs, ...(await locator.queuePair(name)), logger, handle });
-      consumer.start();
-      return consumer;
-    };
-    const relay = new StreamReader({
-      name: 'orchestrator-relay',
-      db: aws.dynamodb,
-      streams: aws.streams,
-      tableName: resources.tables.events,
-      checkpointTable: resources.tables.checkpoints,
-      logger,
-      handle: relayHandler(deps),
-    });
-    relay.start();
     return [
-      await queue(resources.queues.intake, intakeHandler(deps)),
-      await queue(resources.queues.uploads, uploadHandler(deps)),
-      await queue(resources.queues.orchestrator, deployFinishedHandler(deps)),
-      relay,
+      await startConsumer(ctx, resources.queues.intake, intakeHandler(deps)),
+      await startConsumer(ctx, resources.queues.uploads, uploadHandler(deps)),
+      await startConsumer(ctx, resources.queues.orchestrator, deployFinishedHandler(deps)),
+      startStreamReader(ctx, { name: 'orchestrator-relay', tableName: resources.tables.events, handle: relayHandler(deps) }),
       startReconciler(deps, config.RECONCILE_INTERVAL_MS, config.EXECUTION_DEADLINE_MS),
     ];
   },
