@@ -192,12 +192,15 @@ describe('three doors, one pipeline', () => {
     expect(res.status).toBe(202);
     const { buildId } = (await res.json()) as { buildId: string };
     expect(res.headers.get('location')).toBe(`/builds/${buildId}`);
+    // Follow it live from the start: the stream stays open while the build runs.
+    const live = api(`/builds/${buildId}/stream`).then((r) => r.text());
     await expectSucceeded(buildId, REGIONS_3, HOSTS);
 
-    // The live stream replays the log in order and ends with the build; Last-Event-ID resumes it.
+    // The live stream carried the whole log in order and ended with the build; Last-Event-ID resumes it.
     const types = (await history(buildId)).map((e) => e.type);
-    const sse = await (await api(`/builds/${buildId}/stream`)).text();
-    expect([...sse.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(types);
+    expect([...(await live).matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(types);
+    const replay = await (await api(`/builds/${buildId}/stream`)).text();
+    expect([...replay.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(types);
     const resumed = await (await api(`/builds/${buildId}/stream`, { headers: { 'last-event-id': '8' } })).text();
     expect([...resumed.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([9, 10]);
     const events = (await (await api(`/builds/${buildId}/events`)).json()) as { events: Array<{ version: number }> };

@@ -124,7 +124,7 @@ export function apiRoutes(deps: ApiDeps): RouteHandler[] {
     let after = Number(req.headers['last-event-id'] ?? 0) || 0;
     let state = foldBuild([]);
     let open = true;
-    req.on('close', () => {
+    res.on('close', () => {
       open = false;
     });
     // Polls the log: the stream is strongly consistent per build, so nothing is missed or reordered.
