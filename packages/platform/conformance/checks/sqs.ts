@@ -52,15 +52,15 @@ export async function sqsChecks(aws: AwsClients, name: NameFor): Promise<Row[]> 
       row(AREA, 'ChangeMessageVisibility extends and ends the timeout', async () => {
         const q = await queue('changevis');
         await send(q.url, 'x');
-        const [m] = await receive(sqs, q.url, 1, { visibility: 1 });
+        const [m] = await receive(sqs, q.url, 1, { visibility: 2 });
         expectThat(m, 'nothing received');
         await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 30 }));
-        const hidden = await receive(sqs, q.url, 2);
-        expectThat(hidden.length === 0, 'extended message reappeared after its original 1 s timeout');
+        const hidden = await receive(sqs, q.url, 4);
+        expectThat(hidden.length === 0, 'extended message reappeared after its original 2 s timeout');
         await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
         const back = await receive(sqs, q.url, 1);
         expectThat(back[0]?.Body === 'x', 'message did not reappear at once after visibility 0');
-        return 'extended to 30 s it stayed hidden past its first 1 s timeout; set to 0 it was delivered at once';
+        return 'extended to 30 s it stayed hidden past its first 2 s timeout; set to 0 it was delivered at once';
       }),
       row(AREA, 'DeleteMessageBatch deletes every message of the batch', async () => {
         const q = await queue('deletebatch');
