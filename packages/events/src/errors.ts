@@ -24,16 +24,27 @@ export abstract class EventError extends Error {
   }
 }
 
-/** The envelope or the payload does not match its schema; `fields` names each bad field. */
+function describeEvent(context: Record<string, unknown>): string {
+  const type = typeof context['type'] === 'string' ? ` ${context['type']}` : '';
+  const id = typeof context['id'] === 'string' ? ` ${context['id']}` : '';
+  return `invalid${type} event${id}`;
+}
+
+/**
+ * The envelope or the payload does not match its schema. `fields` holds one `path: message` line
+ * per bad field (payload paths start with `data.`); `context.issues` keeps zod's raw issues.
+ */
 export class InvalidEventError extends EventError {
   readonly fields: string[];
 
   constructor(fields: string[], context: Record<string, unknown>, options?: { cause?: unknown }) {
-    super(`invalid event: ${fields.join('; ')}`, { ...context, fields }, options);
+    super(`${describeEvent(context)}: ${fields.join('; ')}`, { ...context, fields }, options);
     this.fields = fields;
   }
 }
 
+/** The `type` is not in the registry (a newer producer, or a typo at a boundary). */
 export class UnknownEventTypeError extends EventError {}
 
+/** The schemaVersion is newer than this code, or no upcaster chain reaches the current one. */
 export class UnsupportedSchemaVersionError extends EventError {}

@@ -4,10 +4,11 @@
  * the payload against the current schema. Writing one (newEvent) validates the payload too, so
  * nothing that breaks a schema reaches the log.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { buildEvents } from './build.ts';
 import { createEventId, envelopeSchema, type EventEnvelope, type PendingEvent } from './envelope.ts';
-import { describeIssues, InvalidEventError, UnknownEventTypeError, UnsupportedSchemaVersionError } from './errors.ts';
+import { describeIssues, InvalidEventError, UnknownEventTypeError } from './errors.ts';
+import { runUpcasters } from './upcasters.ts';
 import type { EventDefinition } from './registry-types.ts';
 
 export const registry = { ...buildEvents } as const satisfies Record<string, EventDefinition>;
@@ -27,37 +28,24 @@ function definitionOf(type: string, context: Record<string, unknown>): EventDefi
   return registry[type];
 }
 
-/** Upcasts `data` from `fromVersion` to the definition's current schemaVersion. */
-export function upcast(type: string, fromVersion: number, data: unknown): unknown {
-  const context = { type, schemaVersion: fromVersion };
-  const definition = definitionOf(type, context);
-  if (fromVersion > definition.schemaVersion) {
-    throw new UnsupportedSchemaVersionError(
-      `${type} schemaVersion ${fromVersion} is newer than this code knows (${definition.schemaVersion}): deploy the newer reader first`,
-      context,
-    );
-  }
-  let current = data;
-  for (let v = fromVersion; v < definition.schemaVersion; v++) {
-    const step = definition.upcasters?.[v];
-    if (!step) throw new UnsupportedSchemaVersionError(`${type} has no upcaster from schemaVersion ${v}`, context);
-    current = step(current);
-  }
-  return current;
+/** Upcasts `data` of `type` from `fromVersion` to the type's current schemaVersion (not yet validated). */
+export function upcast(type: string, fromVersion: number, data: unknown, context: Record<string, unknown> = {}): unknown {
+  const where = { ...context, type, schemaVersion: fromVersion };
+  return runUpcasters(definitionOf(type, where), fromVersion, data, where);
 }
 
 /** Parses a stored or received event into the typed union, at the current schemaVersion. */
 export function parseEvent(raw: unknown): DomainEvent {
   const envelope = envelopeSchema.safeParse(raw);
   if (!envelope.success) {
-    const { id, type } = (typeof raw === 'object' && raw !== null ? raw : {}) as { id?: unknown; type?: unknown };
-    throw new InvalidEventError(describeIssues(envelope.error.issues), { id, type });
+    const { id, type, schemaVersion } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    throw new InvalidEventError(describeIssues(envelope.error.issues), { id, type, schemaVersion, issues: envelope.error.issues });
   }
   const { id, type, schemaVersion } = envelope.data;
   const context = { id, type, schemaVersion };
   const definition = definitionOf(type, context);
-  const data = definition.schema.safeParse(upcast(type, schemaVersion, envelope.data.data));
-  if (!data.success) throw new InvalidEventError(describeIssues(data.error.issues, ['data']), context);
+  const data = definition.schema.safeParse(upcast(type, schemaVersion, envelope.data.data, { id }));
+  if (!data.success) throw new InvalidEventError(describeIssues(data.error.issues, ['data']), { ...context, issues: data.error.issues });
   return { ...envelope.data, schemaVersion: definition.schemaVersion, data: data.data } as DomainEvent;
 }
 
@@ -70,12 +58,21 @@ export interface NewEventInput<T extends EventType> {
   now?: number;
 }
 
-/** A validated event at the current schemaVersion, ready to append. */
+const causalitySchema = z.object({ correlationId: z.string().min(1), causationId: z.string().min(1) });
+
+/**
+ * A validated event at the current schemaVersion, ready to append: the payload is parsed with the
+ * type's current schema, so nothing that breaks a schema reaches the log.
+ */
 export function newEvent<T extends EventType>(input: NewEventInput<T>): PendingEvent<T, EventData<T>> {
-  const definition = registry[input.type] as EventDefinition;
+  const definition = definitionOf(input.type, { type: input.type });
+  const context = { type: input.type, schemaVersion: definition.schemaVersion };
+  const ids = causalitySchema.safeParse(input);
+  if (!ids.success) throw new InvalidEventError(describeIssues(ids.error.issues), { ...context, issues: ids.error.issues });
   const parsed = definition.schema.safeParse(input.data);
-  if (!parsed.success) throw new InvalidEventError(describeIssues(parsed.error.issues, ['data']), { type: input.type });
+  if (!parsed.success) throw new InvalidEventError(describeIssues(parsed.error.issues, ['data']), { ...context, issues: parsed.error.issues });
   const now = input.now ?? Date.now();
+  if (!Number.isFinite(now)) throw new InvalidEventError([`now: must be epoch milliseconds, got ${String(now)}`], context);
   return {
     id: createEventId(now),
     type: input.type,

@@ -35,9 +35,17 @@ export interface BuildState {
   lastVersion: number;
 }
 
-export const initialBuildState: BuildState = { status: null, regions: {}, lastVersion: 0 };
+// Frozen: every fold starts from this one object, so a caller that mutated it would corrupt the next.
+export const initialBuildState: BuildState = Object.freeze({ status: null, regions: Object.freeze({}), lastVersion: 0 });
 
 export const isTerminal = (status: BuildStatus | null): boolean => status === 'SUCCESS' || status === 'FAILED';
+
+const STATUS_RANK: Record<BuildStatus, number> = { PENDING: 1, IN_PROGRESS: 2, SUCCESS: 3, FAILED: 3 };
+
+/** Status only moves forward: a `build.requested` read after `build.started` leaves IN_PROGRESS. */
+function advance(current: BuildStatus | null, next: BuildStatus): BuildStatus {
+  return current !== null && STATUS_RANK[current] >= STATUS_RANK[next] ? current : next;
+}
 
 function region(state: BuildState, name: string, change: Partial<RegionProgress>): Record<string, RegionProgress> {
   const current = state.regions[name] ?? { replicated: false, synced: false };
@@ -53,14 +61,15 @@ export function evolveBuild(state: BuildState, event: BuildEvent): BuildState {
     case 'build.requested':
       return {
         ...next,
-        status: 'PENDING',
+        status: advance(state.status, 'PENDING'),
         buildId: event.data.buildId,
         request: event.data,
         requestedAt: event.occurredAt,
-        regions: Object.fromEntries(event.data.regions.map((r) => [r, { replicated: false, synced: false }])),
+        // Progress already recorded for a region (an out-of-order read) is kept, never reset.
+        regions: { ...Object.fromEntries(event.data.regions.map((r) => [r, { replicated: false, synced: false }])), ...state.regions },
       };
     case 'build.started':
-      return { ...next, status: 'IN_PROGRESS', executionArn: event.data.executionArn, startedAt: event.occurredAt };
+      return { ...next, status: advance(state.status, 'IN_PROGRESS'), executionArn: event.data.executionArn, startedAt: event.occurredAt };
     case 'artifact.published':
       return { ...next, artifact: event.data };
     case 'region.replicated':
@@ -76,10 +85,16 @@ export function evolveBuild(state: BuildState, event: BuildEvent): BuildState {
     case 'build.failed':
       return { ...next, status: 'FAILED', finishedAt: event.occurredAt, failure: event.data };
     default: {
+      // A compile error here means a build event type has no case above.
       const _never: never = event;
-      return _never;
+      void _never;
+      return next;
     }
   }
 }
 
 export const foldBuild = (events: readonly BuildEvent[], from: BuildState = initialBuildState): BuildState => events.reduce(evolveBuild, from);
+
+/** The build fold under the decider names: `evolve(state, event)` from `initialState`. */
+export const evolve = evolveBuild;
+export const initialState = initialBuildState;

@@ -1,6 +1,5 @@
-/** Test fixtures: typed events with versions assigned in order, and a given/when/then for folds. */
-import { expect } from 'vitest';
-import { buildStream, newEvent, foldBuild, type BuildEvent, type BuildState, type EventData, type BuildEventType } from '../src/index.ts';
+/** Test fixtures: typed build events as the store returns them, versions assigned by the caller. */
+import { buildStream, newEvent, type BuildEvent, type EventData, type BuildEventType } from '../src/index.ts';
 
 export const BUILD_ID = '01JD0ZQ8X3V7K2M4N6P8R0T2W4';
 
@@ -28,18 +27,9 @@ export const history = {
     stored('region.replicated', { region, bucket: `b-${region}`, key: 'artifacts/x.zip', sha256: 'f'.repeat(64), attempts: 1 }, v),
   replicationFailed: (region: string, v: number) => stored('region.replication_failed', { region, reason: 'copy failed', attempts: 3 }, v),
   synced: (region: string, v: number) => stored('region.synced', { region, hosts: 100, synced: 100, failed: 0, rounds: 7 }, v),
+  syncFailed: (region: string, v: number) =>
+    stored('region.sync_failed', { region, hosts: 100, synced: 60, failed: 40, minHealthyPercent: 90, reason: '60% healthy, 90% required' }, v),
+  published: (v: number) => stored('artifact.published', { bucket: 'global', key: 'artifacts/payments-api/prod/1.4.2.zip', sha256: 'e'.repeat(64), sizeBytes: 1024, prebuilt: false }, v),
   succeeded: (v: number) => stored('build.succeeded', {}, v),
   failed: (v: number, failedRegions = [{ region: 'eu-west-1', reason: 'copy failed' }]) => stored('build.failed', { reason: 'replication failed', failedRegions }, v),
 };
-
-/** given(history).when(event).then(expected state): the fold read as behaviour. */
-export function given(events: readonly BuildEvent[]) {
-  const run = (more: readonly BuildEvent[]) => ({
-    then(expected: Partial<BuildState>): BuildState {
-      const state = foldBuild([...events, ...more]);
-      expect(state).toMatchObject(expected);
-      return state;
-    },
-  });
-  return { when: (...events: BuildEvent[]) => run(events), ...run([]) };
-}

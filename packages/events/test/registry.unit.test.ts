@@ -1,18 +1,47 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
-  buildIdOfStream,
   buildRequestSchema,
   buildStream,
   createEventId,
+  describeIssues,
   EVENT_TYPE_PATTERN,
   InvalidEventError,
   newEvent,
   parseEvent,
+  readableSchemaVersions,
   registry,
+  runUpcasters,
   UnknownEventTypeError,
   UnsupportedSchemaVersionError,
+  type EventData,
+  type EventDefinition,
+  type EventType,
 } from '../src/index.ts';
 import { BUILD_ID, requestedData } from './fixtures.ts';
+
+/** One valid payload per registered type: adding a type without a sample is a compile error. */
+const samples: { [T in EventType]: EventData<T> } = {
+  'build.requested': requestedData,
+  'build.started': { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:deploy:x' },
+  'artifact.published': { bucket: 'global', key: 'artifacts/a.zip', sha256: 'a'.repeat(64), sizeBytes: 10, prebuilt: true },
+  'region.replicated': { region: 'us-east-1', bucket: 'b', key: 'artifacts/a.zip', sha256: 'a'.repeat(64), attempts: 2 },
+  'region.replication_failed': { region: 'us-east-1', reason: 'digest mismatch', attempts: 3 },
+  'region.synced': { region: 'us-east-1', hosts: 10, synced: 10, failed: 0, rounds: 4 },
+  'region.sync_failed': { region: 'us-east-1', hosts: 10, synced: 5, failed: 5, minHealthyPercent: 90, reason: 'too few healthy' },
+  'build.succeeded': {},
+  'build.failed': { reason: 'sync failed', failedRegions: [{ region: 'us-east-1', reason: 'too few healthy' }] },
+};
+const eventTypes = Object.keys(registry) as EventType[];
+
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error, none was thrown');
+}
 
 const envelope = (overrides: Record<string, unknown> = {}) => ({
   id: createEventId(),
@@ -27,15 +56,6 @@ const envelope = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-describe('event ids', () => {
-  it('sort in creation order, even within one millisecond', () => {
-    const now = Date.now();
-    const ids = Array.from({ length: 1_000 }, () => createEventId(now));
-    expect([...ids].sort()).toEqual(ids);
-    expect(new Set(ids).size).toBe(1_000);
-  });
-});
-
 describe('the registry', () => {
   it('names every type <subject>.<past_tense> in snake_case', () => {
     const types = Object.keys(registry);
@@ -43,9 +63,17 @@ describe('the registry', () => {
     for (const type of types) expect(type, type).toMatch(EVENT_TYPE_PATTERN);
   });
 
-  it('streams map to and from build ids', () => {
-    expect(buildIdOfStream(buildStream(BUILD_ID))).toBe(BUILD_ID);
-    expect(buildIdOfStream('testrun-x')).toBeUndefined();
+  it('can read every schemaVersion from 1 to the current one of every type', () => {
+    for (const type of eventTypes) {
+      const definition: EventDefinition = registry[type];
+      expect(readableSchemaVersions(definition), type).toEqual(Array.from({ length: definition.schemaVersion }, (_, i) => i + 1));
+    }
+  });
+
+  it.each(eventTypes)('round-trips %s through newEvent and parseEvent', (type) => {
+    const pending = newEvent({ type, data: samples[type], correlationId: BUILD_ID, causationId: 'cause' });
+    const stored = { ...pending, stream: buildStream(BUILD_ID), version: 4 };
+    expect(parseEvent(JSON.parse(JSON.stringify(stored)))).toEqual(stored);
   });
 });
 
@@ -56,27 +84,56 @@ describe('parseEvent', () => {
     if (event.type === 'build.requested') expect(event.data.hostsPerRegion).toBe(100);
   });
 
-  it('names the bad field of the payload', () => {
-    let error: unknown;
-    try {
-      parseEvent(envelope({ data: { ...requestedData, regions: ['us-east-1', 'us-east-1'], repo: 'no spaces' } }));
-    } catch (e) {
-      error = e;
-    }
+  it('names the bad field of the payload, with the event in the message and the context', () => {
+    const raw = envelope({ data: { ...requestedData, regions: ['us-east-1', 'us-east-1'], repo: 'no spaces' } });
+    const error = thrown(() => parseEvent(raw));
     expect(error).toBeInstanceOf(InvalidEventError);
-    expect((error as InvalidEventError).fields.join('\n')).toMatch(/^data\.repo: /m);
-    expect((error as InvalidEventError).fields.join('\n')).toMatch(/^data\.regions: regions must be unique/m);
-    expect((error as InvalidEventError).retryable).toBe(false);
+    const invalid = error as InvalidEventError;
+    expect(invalid.name).toBe('InvalidEventError');
+    expect(invalid.fields.join('\n')).toMatch(/^data\.repo: /m);
+    expect(invalid.fields.join('\n')).toMatch(/^data\.regions: regions must be unique/m);
+    expect(invalid.message).toMatch(new RegExp(`^invalid build\\.requested event ${raw.id}: `));
+    expect(invalid.context).toMatchObject({ id: raw.id, type: 'build.requested', schemaVersion: 2 });
+    expect(invalid.context['issues']).toHaveLength(2);
+    expect(invalid.retryable).toBe(false);
+  });
+
+  it('names an element of a list by its index', () => {
+    expect(() => parseEvent(envelope({ data: { ...requestedData, regions: ['us-east-1', ''] } }))).toThrow(/data\.regions\.1: /);
+    expect(() => parseEvent(envelope({ type: 'build.failed', schemaVersion: 1, data: { reason: 'x', failedRegions: [{ region: 'a' }] } }))).toThrow(
+      /data\.failedRegions\.0\.reason: /,
+    );
   });
 
   it('names the bad field of the envelope', () => {
     expect(() => parseEvent(envelope({ version: 0 }))).toThrow(/version: /);
     expect(() => parseEvent(envelope({ id: 'not-a-ulid' }))).toThrow(/id: must be a ULID/);
+    expect(() => parseEvent(envelope({ occurredAt: undefined }))).toThrow(/occurredAt: /);
   });
 
-  it('refuses an unknown type and a schemaVersion newer than the code', () => {
-    expect(() => parseEvent(envelope({ type: 'build.exploded' }))).toThrow(UnknownEventTypeError);
-    expect(() => parseEvent(envelope({ schemaVersion: 3 }))).toThrow(UnsupportedSchemaVersionError);
+  it('refuses what is not an object at all', () => {
+    for (const raw of [null, 'build.requested', 42, []]) expect(() => parseEvent(raw), JSON.stringify(raw)).toThrow(InvalidEventError);
+  });
+
+  it('refuses an unknown type, not retryable, with the event in the context', () => {
+    const raw = envelope({ type: 'build.exploded' });
+    const error = thrown(() => parseEvent(raw));
+    expect(error).toBeInstanceOf(UnknownEventTypeError);
+    expect(error).toMatchObject({ name: 'UnknownEventTypeError', retryable: false, context: { id: raw.id, type: 'build.exploded', schemaVersion: 2 } });
+    expect(() => parseEvent(envelope({ type: 'constructor.name' }))).toThrow(UnknownEventTypeError);
+  });
+
+  it('refuses a schemaVersion newer than the code, not retryable', () => {
+    const raw = envelope({ schemaVersion: 3 });
+    const error = thrown(() => parseEvent(raw));
+    expect(error).toBeInstanceOf(UnsupportedSchemaVersionError);
+    expect(error).toMatchObject({ name: 'UnsupportedSchemaVersionError', retryable: false, context: { id: raw.id, type: 'build.requested', schemaVersion: 3 } });
+    expect((error as Error).message).toMatch(/newer than this code knows \(2\)/);
+  });
+
+  it('returns the stored envelope fields untouched', () => {
+    const raw = envelope({ version: 9, correlationId: 'corr-9', causationId: 'cause-9' });
+    expect(parseEvent(raw)).toEqual(raw);
   });
 });
 
@@ -97,6 +154,63 @@ describe('upcasting build.requested v1 -> v2', () => {
 
   it('still validates the upcast payload against the current schema', () => {
     expect(() => parseEvent(envelope({ schemaVersion: 1, data: { ...common, hosts: 0, regions: 'us-east-1' } }))).toThrow(/data\.hostsPerRegion/);
+    expect(() => parseEvent(envelope({ schemaVersion: 1, data: { ...common, hosts: 3, regions: 'us-east-1,us-east-1' } }))).toThrow(/data\.regions: regions must be unique/);
+    expect(() => parseEvent(envelope({ schemaVersion: 1, data: { ...common, hosts: 3, regions: ' , ' } }))).toThrow(/data\.regions: /);
+    expect(() => parseEvent(envelope({ schemaVersion: 1, data: 'garbage' }))).toThrow(InvalidEventError);
+  });
+
+  it('does not loosen v2: a v2 event in the v1 shape is refused', () => {
+    const error = thrown(() => parseEvent(envelope({ schemaVersion: 2, data: { ...common, hosts: 250, regions: 'us-east-1,eu-west-1' } })));
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect((error as InvalidEventError).fields.join('\n')).toMatch(/^data\.regions: /m);
+    expect((error as InvalidEventError).fields.join('\n')).toMatch(/^data\.hostsPerRegion: /m);
+  });
+});
+
+describe('the upcaster chain', () => {
+  const definition: EventDefinition = {
+    schemaVersion: 3,
+    schema: z.object({ n: z.number() }),
+    upcasters: {
+      1: (data) => ({ n: Number((data as { text: string }).text) }),
+      2: (data) => {
+        const { n } = data as { n: number };
+        if (Number.isNaN(n)) throw new Error('n is not a number');
+        return { n: n * 10 };
+      },
+    },
+  };
+
+  it('runs each step in order from the stored schemaVersion', () => {
+    expect(runUpcasters(definition, 1, { text: '4' })).toEqual({ n: 40 });
+    expect(runUpcasters(definition, 2, { n: 4 })).toEqual({ n: 40 });
+    expect(runUpcasters(definition, 3, { n: 4 })).toEqual({ n: 4 });
+  });
+
+  it('reports a throwing step as an invalid event with the thrown error as its cause', () => {
+    const error = thrown(() => runUpcasters(definition, 1, { text: 'four' }, { id: 'e1', type: 'thing.counted' }));
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect((error as InvalidEventError).cause).toBeInstanceOf(Error);
+    expect((error as InvalidEventError).message).toMatch(/data: upcast from schemaVersion 2 to 3 failed: n is not a number/);
+    expect((error as InvalidEventError).context).toMatchObject({ id: 'e1', type: 'thing.counted', schemaVersion: 1 });
+  });
+
+  it('refuses a version with no step to the next one', () => {
+    const gap: EventDefinition = { ...definition, upcasters: { 2: (d) => d } };
+    expect(() => runUpcasters(gap, 1, {}, { type: 'thing.counted' })).toThrow(/thing\.counted has no upcaster from schemaVersion 1/);
+    expect(readableSchemaVersions(gap)).toEqual([2, 3]);
+  });
+});
+
+describe('describeIssues', () => {
+  it('turns zod issues into field: message lines, with an optional prefix', () => {
+    const result = z.object({ a: z.array(z.string()), b: z.number() }).safeParse({ a: ['x', 1], b: 'y' });
+    expect(result.success).toBe(false);
+    const lines = describeIssues(result.error?.issues ?? [], ['body']);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^body\.a\.1: .+/);
+    expect(lines[1]).toMatch(/^body\.b: .+/);
+    expect(describeIssues(z.string().safeParse(3).error?.issues ?? [])[0]).toMatch(/^\(root\): /);
   });
 });
 
@@ -108,7 +222,24 @@ describe('newEvent', () => {
   });
 
   it('refuses a payload that breaks its schema, naming the field', () => {
-    expect(() => newEvent({ type: 'build.started', data: { executionArn: 'nope' }, correlationId: 'c', causationId: 'k' })).toThrow(/data\.executionArn/);
+    const error = thrown(() => newEvent({ type: 'build.started', data: { executionArn: 'nope' }, correlationId: 'c', causationId: 'k' }));
+    expect(error).toBeInstanceOf(InvalidEventError);
+    expect((error as InvalidEventError).fields).toEqual([expect.stringMatching(/^data\.executionArn: /)]);
+    expect((error as InvalidEventError).context).toMatchObject({ type: 'build.started', schemaVersion: 1 });
+  });
+
+  it('refuses a missing correlation or causation id', () => {
+    expect(() => newEvent({ type: 'build.succeeded', data: {}, correlationId: '', causationId: 'k' })).toThrow(/correlationId: /);
+    expect(() => newEvent({ type: 'build.succeeded', data: {}, correlationId: 'c', causationId: '' })).toThrow(/causationId: /);
+  });
+
+  it('refuses a type that is not registered', () => {
+    expect(() => newEvent({ type: 'build.exploded', data: {}, correlationId: 'c', causationId: 'k' } as never)).toThrow(UnknownEventTypeError);
+  });
+
+  it('keeps only the fields the schema names', () => {
+    const event = newEvent({ type: 'build.failed', data: { reason: 'r', failedRegions: [], secret: 'x' } as EventData<'build.failed'>, correlationId: 'c', causationId: 'k' });
+    expect(event.data).toEqual({ reason: 'r', failedRegions: [] });
   });
 });
 
