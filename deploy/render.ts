@@ -231,6 +231,12 @@ function servicePermissions(service: string): Json[] {
   const deadLetter = (suffixes: string[]) => ({ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: suffixes.map((s) => arnOf(dlqId(s))) });
   const data = (suffixes: string[], actions: string[]) => ({ Effect: 'Allow', Action: actions.map((a) => `dynamodb:${a}`), Resource: suffixes.flatMap(tableAndIndexes) });
   const rw = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem', 'DescribeTable', 'BatchWriteItem'];
+  // ListStreams takes no resource ARN in IAM; the stream reader finds the stream through DescribeTable instead.
+  const readStream = (suffix: string) => ({
+    Effect: 'Allow',
+    Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+    Resource: { 'Fn::GetAtt': [tableId(suffix), 'StreamArn'] },
+  });
   const answerTasks = { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: ref('DeployStateMachine') };
   const globalObjects = (prefixes: string[], actions: string[]) => ({
     Effect: 'Allow',
@@ -261,7 +267,7 @@ function servicePermissions(service: string): Json[] {
     case 'region-sync':
       return [
         data([t.events, t.idempotency, t.hosts, t.projections, t.checkpoints], rw),
-        { Effect: 'Allow', Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'], Resource: { 'Fn::GetAtt': [tableId(t.hosts), 'StreamArn'] } },
+        readStream(t.hosts),
         consume(syncQueues),
         deadLetter(syncQueues),
         answerTasks,
@@ -269,9 +275,11 @@ function servicePermissions(service: string): Json[] {
     case 'orchestrator':
       return [
         data([t.events, t.idempotency, t.checkpoints], rw),
-        { Effect: 'Allow', Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams'], Resource: { 'Fn::GetAtt': [tableId(t.events), 'StreamArn'] } },
+        readStream(t.events),
         consume([q.intake, q.uploads, q.orchestrator]),
         deadLetter([q.intake, q.uploads, q.orchestrator]),
+        // It resolves each region's sync queue URL for the execution input; the state machine sends to them.
+        { Effect: 'Allow', Action: 'sqs:GetQueueUrl', Resource: syncQueues.map((s) => arnOf(queueId(s))) },
         globalObjects(['incoming/'], ['s3:GetObject']),
         { Effect: 'Allow', Action: 'sns:Publish', Resource: [ref('EventsTopic'), ref('AlertsTopic')] },
         { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ref('DeployStateMachine') },
@@ -367,7 +375,12 @@ export function renderTemplate(): Record<string, Json> {
     ClusterName: { Value: ref('Cluster') },
   };
   for (const suffix of Object.values(names.topics)) outputs[`${pascal(suffix)}TopicArn`] = { Value: ref(`${pascal(suffix)}Topic`) };
-  for (const suffix of queueSuffixes()) outputs[`${queueId(suffix)}Url`] = { Value: ref(queueId(suffix)) };
+  for (const suffix of queueSuffixes()) {
+    outputs[`${queueId(suffix)}Url`] = { Value: ref(queueId(suffix)) };
+    outputs[`${dlqId(suffix)}Url`] = { Value: ref(dlqId(suffix)) };
+  }
+  for (const suffix of Object.values(names.tables)) outputs[`${tableId(suffix)}Name`] = { Value: ref(tableId(suffix)) };
+  for (const region of REGIONS) outputs[`${regionBucketId(region)}Name`] = { Value: ref(regionBucketId(region)) };
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: 'Flotilla: event-sourced deployment control plane. Rendered by deploy/render.ts from deploy/regions.json; do not edit by hand.',

@@ -3,7 +3,7 @@
  * docker-compose (`config` needs no engine) and checked against the project's single sources:
  * the emulator version in scripts/requirements.txt and the fleet in deploy/services.json.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +13,13 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const compose = readFileSync(`${root}/docker-compose.yml`, 'utf8');
 
 describe('docker-compose.yml', () => {
-  it('is valid for docker-compose', () => {
+  it('is valid for docker-compose (`docker-compose config -q` exits 0)', () => {
+    const run = spawnSync('docker-compose', ['-f', `${root}/docker-compose.yml`, 'config', '-q'], { encoding: 'utf8' });
+    expect(run.error, 'docker-compose is not installed (scripts/test.sh installs Debian\'s)').toBeUndefined();
+    expect(run.status, run.stderr).toBe(0);
+  });
+
+  it('defines the emulator, the deploy init container and every service of the fleet', () => {
     const resolved = execFileSync('docker-compose', ['-f', `${root}/docker-compose.yml`, 'config'], { encoding: 'utf8' });
     for (const { name } of fleet.services) expect(resolved).toMatch(new RegExp(`^  ${name}:$`, 'm'));
     expect(resolved).toMatch(/^  deploy:$/m);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, REDRIVE_MAX_RECEIVE_COUNT } from '@flotilla/platform';
-import { dlqId, MAX_RECEIVE_COUNT, queueId, regionBucketId, renderedText, renderTemplate, tableId, TEMPLATE_PATH } from '../render.ts';
+import { dlqOf, GLOBAL_ORDER_INDEX, MAX_TEMPLATE_BODY_BYTES, names, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, templateBody } from '@flotilla/platform';
+import { dlqId, MAX_RECEIVE_COUNT, queueId, queueSuffixes, regionBucketId, renderedText, renderTemplate, tableId, TEMPLATE_PATH } from '../render.ts';
 
 interface Resource {
   Type: string;
@@ -13,9 +13,14 @@ interface Resource {
     StreamSpecification?: unknown;
     GlobalSecondaryIndexes?: unknown[];
     NotificationConfiguration?: { QueueConfigurations: Array<{ Queue: unknown; Filter: { S3Key: { Rules: unknown } } }> };
+    Policies?: Array<{ PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> } }>;
   };
 }
-const template = renderTemplate() as unknown as { Resources: Record<string, Resource>; Parameters: Record<string, { Default?: unknown }> };
+const template = renderTemplate() as unknown as {
+  Resources: Record<string, Resource>;
+  Parameters: Record<string, { Default?: unknown }>;
+  Outputs: Record<string, { Value: unknown }>;
+};
 const resource = (id: string): Resource => {
   const r = template.Resources[id];
   if (!r) throw new Error(`no resource ${id}`);
@@ -78,6 +83,32 @@ describe('the rendered template', () => {
   it('leaves IAM out of the emulator deploy and keeps ECS in both', () => {
     for (const r of Object.values(template.Resources).filter((x) => x.Type === 'AWS::IAM::Role')) expect(r.Condition).toBe('IsAws');
     expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::ECS::Service' && !r.Condition)).toHaveLength(4);
+  });
+
+  it('grants task roles no wildcard action or resource', () => {
+    const roles = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::IAM::Role' && id.endsWith('TaskRole'));
+    expect(roles).toHaveLength(4);
+    for (const [id, role] of roles) {
+      for (const statement of role.Properties.Policies?.flatMap((p) => p.PolicyDocument.Statement) ?? []) {
+        expect([statement.Action].flat().filter((a) => a.includes('*')), id).toEqual([]);
+        expect([statement.Resource].flat(), id).not.toContain('*');
+      }
+    }
+  });
+
+  it('outputs every topic ARN, queue and DLQ URL, table name, stream ARN, bucket name and the cluster name', () => {
+    const keys = Object.keys(template.Outputs);
+    for (const topic of Object.values(names.topics)) expect(keys).toContain(`${topic[0]!.toUpperCase()}${topic.slice(1)}TopicArn`);
+    for (const suffix of queueSuffixes()) expect(keys).toEqual(expect.arrayContaining([`${queueId(suffix)}Url`, `${dlqId(suffix)}Url`]));
+    for (const table of Object.values(names.tables)) expect(keys).toContain(`${tableId(table)}Name`);
+    for (const region of REGIONS) expect(keys).toContain(`${regionBucketId(region)}Name`);
+    expect(keys).toEqual(expect.arrayContaining(['EventsTableStreamArn', 'HostsTableStreamArn', 'GlobalBucketName', 'ClusterName']));
+  });
+
+  it('fits CloudFormation\'s inline TemplateBody limit once minified, as deployStack sends it', () => {
+    const { body, outputKeys } = templateBody(renderedText());
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_TEMPLATE_BODY_BYTES);
+    expect(outputKeys).toEqual(Object.keys(template.Outputs));
   });
 
   it('defaults the Prefix to flotilla so README commands name resources as written', () => {

@@ -1,12 +1,15 @@
 /** The template deployed to the emulator, checked through the AWS APIs, as the run command deploys it. */
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeServicesCommand } from '@aws-sdk/client-ecs';
+import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeClustersCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { GetTopicAttributesCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deployStack, dlqOf, GLOBAL_ORDER_INDEX, locate, queuesWithDlq, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, type Locator } from '@flotilla/platform';
+import { deleteStack, deployStack, dlqOf, GLOBAL_ORDER_INDEX, locate, queuesWithDlq, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, StackDeployError, type Locator } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import fleet from '../services.json' with { type: 'json' };
 
@@ -70,12 +73,61 @@ describe('the deployed stack', () => {
     const queueUrls = [...(machine.definition ?? '').matchAll(/"QueueUrl":\s*"([^"]+)"/g)].map((m) => m[1]);
     expect(queueUrls.length).toBeGreaterThanOrEqual(5);
     for (const url of queueUrls) expect(url).toMatch(new RegExp(`^https?://.+/${stack.prefix}-(build|replication|orchestrator)$`));
+    const clusters = await aws.ecs.send(new DescribeClustersCommand({ clusters: [where.names.ecsCluster] }));
+    expect(clusters.clusters?.map((c) => c.clusterName)).toEqual([where.names.ecsCluster]);
+    expect(stack.outputs.ClusterName).toBe(where.names.ecsCluster);
     const services = await aws.ecs.send(new DescribeServicesCommand({ cluster: where.names.ecsCluster, services: fleet.services.map((s) => `${stack.prefix}-${s.name}`) }));
     expect(services.services?.map((s) => s.serviceName).sort()).toEqual(fleet.services.map((s) => `${stack.prefix}-${s.name}`).sort());
   });
 
-  it('deploys again as a no-op success', async () => {
+  it('outputs the names services look up, equal to resources.ts', () => {
+    expect(stack.outputs.EventsTableName).toBe(where.names.tables.events);
+    expect(stack.outputs.FileCopiesTableName).toBe(where.names.tables.fileCopies);
+    expect(stack.outputs.GlobalBucketName).toBe(where.names.globalBucket);
+    for (const region of REGIONS) expect(Object.values(stack.outputs)).toContain(where.names.regionBucket(region));
+    expect(stack.outputs.EventsTopicArn).toBe(where.topicArn(where.names.topics.events));
+    expect(stack.outputs.EventsTableStreamArn).toMatch(/^arn:aws:dynamodb:.+:table\/.+-events\/stream\//);
+  });
+
+  it('deploys again as a no-op success that keeps the data', async () => {
+    // MiniStack answers an unchanged UpdateStack with a real update (UPDATE_COMPLETE), where AWS
+    // says "No updates are to be performed"; either way nothing may be replaced.
+    const key = { stream: { S: 'redeploy-probe' }, version: { N: '1' } };
+    await aws.dynamodb.send(new PutItemCommand({ TableName: where.names.tables.events, Item: key }));
     const outputs = await deployStack({ clients: aws, prefix: stack.prefix, target: 'local' });
     expect(outputs).toEqual(stack.outputs);
+    const kept = await aws.dynamodb.send(new GetItemCommand({ TableName: where.names.tables.events, Key: key, ConsistentRead: true }));
+    expect(kept.Item).toEqual(key);
+    const build = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: await where.queueUrl(where.names.queues.build), AttributeNames: ['RedrivePolicy'] }));
+    expect(build.Attributes?.RedrivePolicy).toContain(dlqOf(where.names.queues.build));
+  });
+});
+
+describe('a stack that cannot be created', () => {
+  it('fails with the failed resource and its reason from the stack events', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'flotilla-stack-'));
+    const templatePath = join(dir, 'broken.json');
+    const prefix = uniquePrefix('broken');
+    await writeFile(
+      templatePath,
+      JSON.stringify({
+        Parameters: { Prefix: { Type: 'String' }, Target: { Type: 'String' } },
+        Resources: {
+          First: { Type: 'AWS::SQS::Queue', Properties: { QueueName: { 'Fn::Sub': '${Prefix}-first' } } },
+          Broken: { Type: 'AWS::Flotilla::Unsupported', DependsOn: 'First', Properties: {} },
+        },
+      }),
+    );
+    try {
+      const failure = await deployStack({ clients: aws, prefix, target: 'local', templatePath, timeoutMs: 30_000 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failure).toBeInstanceOf(StackDeployError);
+      expect((failure as Error).message).toMatch(/ROLLBACK_COMPLETE: .*Broken: .*AWS::Flotilla::Unsupported/);
+    } finally {
+      await deleteStack({ clients: aws, prefix });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

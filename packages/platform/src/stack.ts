@@ -25,6 +25,12 @@ export const DEFAULT_TEMPLATE_PATH = fileURLToPath(new URL('../../../deploy/clou
 /** Kept equal to deploy/render.ts's MAX_RECEIVE_COUNT by a test. */
 export const REDRIVE_MAX_RECEIVE_COUNT = 5;
 
+/** CloudFormation's limit on an inline TemplateBody; larger templates must go through S3 (TemplateURL). */
+export const MAX_TEMPLATE_BODY_BYTES = 51_200;
+
+/** The stack's Outputs by key (e.g. EventsTopicArn, BuildQueueUrl); every key the template declares is present. */
+export type StackOutputs = Readonly<Record<string, string>>;
+
 export class StackDeployError extends FlotillaError {
   readonly retryable = false;
 }
@@ -99,11 +105,30 @@ export async function applyRedrivePolicies(clients: AwsClients, prefix: string):
   );
 }
 
-/** Creates or updates the stack and returns its outputs. */
-export async function deployStack(options: DeployStackOptions): Promise<Record<string, string>> {
+/** The template as sent: minified (the committed file is pretty-printed for review), within the inline limit. */
+export function templateBody(text: string, path = 'template'): { body: string; outputKeys: string[] } {
+  const template = JSON.parse(text) as { Outputs?: Record<string, unknown> };
+  const body = JSON.stringify(template);
+  const bytes = Buffer.byteLength(body);
+  if (bytes > MAX_TEMPLATE_BODY_BYTES) {
+    throw new StackDeployError(`${path} is ${bytes} bytes minified, over CloudFormation's ${MAX_TEMPLATE_BODY_BYTES}-byte TemplateBody limit; upload it to S3 and deploy with TemplateURL`, { path, bytes });
+  }
+  return { body, outputKeys: Object.keys(template.Outputs ?? {}) };
+}
+
+function outputsOf(stack: Stack | undefined, expected: string[], name: string): StackOutputs {
+  const outputs = Object.fromEntries((stack?.Outputs ?? []).flatMap((o) => (o.OutputKey && o.OutputValue !== undefined ? [[o.OutputKey, o.OutputValue]] : [])));
+  const missing = expected.filter((key) => !(key in outputs));
+  if (missing.length > 0) throw new StackDeployError(`stack ${name} is missing outputs the template declares: ${missing.join(', ')}`, { stack: name, missing });
+  return outputs;
+}
+
+/** Creates or updates the stack and returns its outputs. An update with nothing to change is a success. */
+export async function deployStack(options: DeployStackOptions): Promise<StackOutputs> {
   const { clients, prefix, target, timeoutMs = 180_000 } = options;
   const name = stackName(prefix);
-  const TemplateBody = await readFile(options.templatePath ?? DEFAULT_TEMPLATE_PATH, 'utf8');
+  const path = options.templatePath ?? DEFAULT_TEMPLATE_PATH;
+  const { body: TemplateBody, outputKeys } = templateBody(await readFile(path, 'utf8'), path);
   const Parameters = Object.entries({ Prefix: prefix, Target: target, ...options.parameters }).map(
     ([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue }),
   );
@@ -113,18 +138,23 @@ export async function deployStack(options: DeployStackOptions): Promise<Record<s
     await deleteStack({ clients, prefix, timeoutMs });
     existing = undefined;
   }
+  let stack: Stack | undefined;
   if (existing && existing.StackStatus !== 'DELETE_COMPLETE') {
+    let unchanged = false;
     try {
       await clients.cloudformation.send(new UpdateStackCommand({ StackName: name, TemplateBody, Parameters, Capabilities: ['CAPABILITY_IAM'] }));
     } catch (error) {
       if (!(error as Error).message?.includes('No updates are to be performed')) throw error;
+      unchanged = true;
     }
+    // Nothing to change: the stack stands as it is, even in UPDATE_ROLLBACK_COMPLETE (a usable state).
+    stack = unchanged && existing.StackStatus === 'UPDATE_ROLLBACK_COMPLETE' ? existing : await waitForStack(clients, name, timeoutMs);
   } else {
     await clients.cloudformation.send(new CreateStackCommand({ StackName: name, TemplateBody, Parameters, Capabilities: ['CAPABILITY_IAM'] }));
+    stack = await waitForStack(clients, name, timeoutMs);
   }
-  const stack = await waitForStack(clients, name, timeoutMs);
   if (target === 'local') await applyRedrivePolicies(clients, prefix);
-  return Object.fromEntries((stack?.Outputs ?? []).flatMap((o) => (o.OutputKey && o.OutputValue !== undefined ? [[o.OutputKey, o.OutputValue]] : [])));
+  return outputsOf(stack, outputKeys, name);
 }
 
 export async function deleteStack(options: { clients: AwsClients; prefix: string; timeoutMs?: number }): Promise<void> {
