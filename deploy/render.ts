@@ -10,7 +10,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
+import { BUILD_LIST_INDEXES, dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
 import fleet from './services.json' with { type: 'json' };
 import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
 
@@ -129,6 +129,16 @@ function tables(resources: Resources): void {
     },
   );
   table(names.tables.projections, pkSk);
+  table(names.tables.builds, [['buildId', 'HASH', 'S']], {
+    GlobalSecondaryIndexes: Object.entries(BUILD_LIST_INDEXES).map(([partition, IndexName]) => ({
+      IndexName,
+      KeySchema: [
+        { AttributeName: partition, KeyType: 'HASH' },
+        { AttributeName: 'buildId', KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    })),
+  });
   table(names.tables.checkpoints, pkSk);
   table(names.tables.idempotency, [['pk', 'HASH', 'S']], { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
   table(names.tables.hosts, pkSk, { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
@@ -249,7 +259,7 @@ function servicePermissions(service: string): Json[] {
   switch (service) {
     case 'build':
       return [
-        data([t.events, t.projections, t.idempotency], rw),
+        data([t.events, t.projections, t.builds, t.idempotency], rw),
         consume([q.build, q.projections]),
         deadLetter([q.build, q.projections]),
         globalObjects(['artifacts/', 'incoming/'], ['s3:GetObject', 's3:PutObject']),
@@ -274,7 +284,7 @@ function servicePermissions(service: string): Json[] {
       ];
     case 'orchestrator':
       return [
-        data([t.events, t.idempotency, t.checkpoints], rw),
+        data([t.events, t.idempotency, t.checkpoints, t.builds], rw),
         readStream(t.events),
         consume([q.intake, q.uploads, q.orchestrator]),
         deadLetter([q.intake, q.uploads, q.orchestrator]),

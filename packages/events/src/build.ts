@@ -27,6 +27,7 @@ const regionListSchema = z
 export const artifactLocationSchema = z.object({ bucket: z.string().min(1), key: z.string().min(1), sha256: sha256Schema });
 
 export const doorSchema = z.enum(['http', 'sns', 's3']);
+export type Door = z.infer<typeof doorSchema>;
 
 /**
  * What a caller asks for, the same at every door. `allowedRegions` is the configured region list:

@@ -6,3 +6,4 @@ export type { EventDefinition, Upcaster } from './registry-types.ts';
 export * from './status.ts';
 export * from './testing.ts';
 export * from './upcasters.ts';
+export * from './projection.ts';

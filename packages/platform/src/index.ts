@@ -21,3 +21,5 @@ export * from './executions.ts';
 export * from './objects.ts';
 export * from './records.ts';
 export * from './wiring.ts';
+export * from './projections/build-projections.ts';
+export * from './projections/build-list.ts';

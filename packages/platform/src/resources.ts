@@ -23,6 +23,8 @@ export const names = {
   tables: {
     events: 'events',
     projections: 'projections',
+    /** The build list: one summary row per build, with an index per filter (BUILD_LIST_INDEXES). */
+    builds: 'builds',
     checkpoints: 'checkpoints',
     idempotency: 'idempotency',
     hosts: 'hosts',
@@ -35,6 +37,21 @@ export const names = {
 
 /** Name of the global secondary index that orders the whole log by (day bucket, event id). */
 export const GLOBAL_ORDER_INDEX = 'global-order';
+
+/**
+ * The build list's indexes. Each partitions the rows by one filter and sorts them by build id, a
+ * ULID, so newest-first is a descending Query and since/until are id bounds. `listed` holds one
+ * constant value: every build, by time. (One partition takes every list write; a build's row
+ * changes a few times in its life, far below DynamoDB's 1,000 writes/s per partition.)
+ */
+export const BUILD_LIST_INDEXES = {
+  listed: 'builds-by-time',
+  doorKey: 'builds-by-door-key',
+  repo: 'builds-by-repo',
+  env: 'builds-by-env',
+  status: 'builds-by-status',
+} as const;
+export type BuildListIndexKey = keyof typeof BUILD_LIST_INDEXES;
 
 export const dlqOf = (queueName: string): string => `${queueName}-dlq`;
 export const syncQueueSuffix = (region: string): string => `sync-${region}`;

@@ -1,5 +1,5 @@
 /** Wiring only: the HTTP API, the projector, the build task worker, health and graceful shutdown. */
-import { Records, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
+import { BuildProjections, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { apiRoutes } from './handlers/api.ts';
 import { buildTask, buildTaskSchema } from './handlers/build-task.ts';
@@ -12,7 +12,7 @@ await startService({
     apiRoutes({
       store,
       idempotency,
-      projections: new Records(aws.dynamodb, resources.tables.projections),
+      projections: new BuildProjections(aws.dynamodb, resources.tables),
       logger,
       defaults: { regions: config.DEFAULT_REGIONS, hostsPerRegion: config.DEFAULT_HOSTS_PER_REGION },
       ssePollMs: config.SSE_POLL_MS,
@@ -23,6 +23,6 @@ await startService({
       parseInput: (input) => buildTaskSchema.parse(input),
       work: buildTask({ aws: ctx.aws, store: ctx.store, globalBucket: ctx.resources.globalBucket }),
     }),
-    await startConsumer(ctx, ctx.resources.queues.projections, projector({ store: ctx.store, views: new Records(ctx.aws.dynamodb, ctx.resources.tables.projections) })),
+    await startConsumer(ctx, ctx.resources.queues.projections, projector({ store: ctx.store, projections: new BuildProjections(ctx.aws.dynamodb, ctx.resources.tables) })),
   ],
 });

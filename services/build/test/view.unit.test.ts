@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildStream, foldBuild, initialBuildState, newEvent, type BuildEvent } from '@flotilla/events';
-import { buildView, fillGap, projectEvent } from '../src/domain/view.ts';
+import { buildStream, foldBuild, newEvent, type BuildEvent } from '@flotilla/events';
+import { buildView } from '../src/domain/view.ts';
 
 const BUILD_ID = '01JD0ZQ8X3V7K2M4N6P8R0T2W4';
 const events: BuildEvent[] = [
@@ -14,25 +14,7 @@ const events: BuildEvent[] = [
   newEvent({ type: 'build.succeeded', data: {}, correlationId: 'c', causationId: 'k' }),
 ].map((e, i) => ({ ...e, stream: buildStream(BUILD_ID), version: i + 1 }));
 
-describe('the build view projection', () => {
-  it('applies the next version', () => {
-    const step = projectEvent(initialBuildState, events[0] as BuildEvent);
-    expect(step.kind).toBe('apply');
-    if (step.kind === 'apply') expect(step.state).toMatchObject({ status: 'PENDING', lastVersion: 1 });
-  });
-
-  it('skips a version at or below the stored one (a duplicate delivery)', () => {
-    const stored = foldBuild(events.slice(0, 2));
-    expect(projectEvent(stored, events[1] as BuildEvent)).toEqual({ kind: 'skip' });
-    expect(projectEvent(stored, events[0] as BuildEvent)).toEqual({ kind: 'skip' });
-  });
-
-  it('asks for the log when a version arrives before the ones it follows, then fills the gap in order', () => {
-    const stored = foldBuild(events.slice(0, 1));
-    expect(projectEvent(stored, events[2] as BuildEvent)).toEqual({ kind: 'fill-gap', afterVersion: 1 });
-    expect(fillGap(stored, events)).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
-  });
-
+describe('the build view', () => {
   it('shows per-region progress from the host counters', () => {
     const view = buildView(foldBuild(events.slice(0, 2)), { 'us-east-1': { hosts: 4, synced: 3, failed: 1 } });
     expect(view.regions['us-east-1']?.progress).toEqual({ expectedHosts: 4, hosts: 4, synced: 3, failed: 1, percent: 75 });

@@ -1,26 +1,9 @@
 /**
- * The build view: the folded state, shaped for GET /builds/:id, with per-region host counters.
- * A projection applies a stream's events in version order: an event at or below the stored
- * version is a duplicate and is skipped; one past the next version means events are missing
- * (SNS does not keep order), so the log is read first to fill the gap.
+ * The build view as GET /builds/:id answers it: the folded state (kept by the projector, see
+ * BuildProjections) with per-region host counters and progress.
  */
-import { evolveBuild, foldBuild, type BuildEvent, type BuildState } from '@flotilla/events';
-
-export type ProjectionStep = { kind: 'skip' } | { kind: 'apply'; state: BuildState } | { kind: 'fill-gap'; afterVersion: number };
-
-export function projectEvent(stored: BuildState, event: BuildEvent): ProjectionStep {
-  if (event.version <= stored.lastVersion) return { kind: 'skip' };
-  if (event.version > stored.lastVersion + 1) return { kind: 'fill-gap', afterVersion: stored.lastVersion };
-  return { kind: 'apply', state: evolveBuild(stored, event) };
-}
-
-export const fillGap = (stored: BuildState, missing: readonly BuildEvent[]): BuildState => foldBuild(missing.filter((e) => e.version > stored.lastVersion), stored);
-
-export interface HostCounters {
-  hosts: number;
-  synced: number;
-  failed: number;
-}
+import type { BuildState } from '@flotilla/events';
+import type { HostCounters } from '@flotilla/platform';
 
 export function buildView(state: BuildState, counters: Record<string, HostCounters>) {
   const request = state.request;

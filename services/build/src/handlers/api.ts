@@ -5,14 +5,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildIdSchema, buildRequestSchema, buildStream, describeIssues, foldBuild, isTerminal, parseEvent, type BuildEvent, type BuildState } from '@flotilla/events';
-import { REGIONS, requestBuild, sendJson, type EventStore, type IdempotencyStore, type Logger, type Records, type RouteHandler } from '@flotilla/platform';
-import { buildView, type HostCounters } from '../domain/view.ts';
-import { readView } from './projector.ts';
+import { REGIONS, requestBuild, sendJson, type BuildProjections, type EventStore, type IdempotencyStore, type Logger, type RouteHandler } from '@flotilla/platform';
+import { buildView } from '../domain/view.ts';
 
 export interface ApiDeps {
   store: EventStore;
   idempotency: IdempotencyStore;
-  projections: Records;
+  projections: BuildProjections;
   logger: Logger;
   defaults: { regions: string[]; hostsPerRegion: number };
   ssePollMs: number;
@@ -42,11 +41,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new BadRequest({ error: 'invalid_json', message: 'request body is not JSON' });
   }
-}
-
-async function counters(projections: Records, buildId: string): Promise<Record<string, HostCounters>> {
-  const rows = await projections.list<{ region: string; hosts?: number; synced?: number; failed?: number }>(`build#${buildId}`, 'hosts#');
-  return Object.fromEntries(rows.map((r) => [r.region, { hosts: r.hosts ?? 0, synced: r.synced ?? 0, failed: r.failed ?? 0 }]));
 }
 
 async function history(store: EventStore, buildId: string, afterVersion = 0): Promise<BuildEvent[]> {
@@ -96,13 +90,13 @@ export function apiRoutes(deps: ApiDeps): RouteHandler[] {
     if (id === undefined) return false;
     if (!known(res, id)) return true;
     // The projection answers; a build it has not seen yet is folded from the log directly.
-    let state: BuildState | undefined = await readView(deps.projections, id);
+    let state: BuildState | undefined = await deps.projections.readView(id);
     if (!state) {
       const events = await history(deps.store, id);
       state = events.length ? foldBuild(events) : undefined;
     }
     if (!state) sendJson(res, 404, { error: 'not_found', message: `no build ${id}` });
-    else sendJson(res, 200, buildView(state, await counters(deps.projections, id)));
+    else sendJson(res, 200, buildView(state, await deps.projections.readCounters(id)));
     return true;
   };
 

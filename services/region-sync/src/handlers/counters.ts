@@ -1,8 +1,6 @@
 /** The single reader of the host table's stream: batch increments committed with the checkpoint. */
-import { plainImage, type Records, type StreamBatch, type TransactWriteItem } from '@flotilla/platform';
+import { countersKey, plainImage, type Records, type StreamBatch, type TransactWriteItem } from '@flotilla/platform';
 import { countChanges } from '../domain/counters.ts';
-
-export const countersKey = (buildId: string, region: string) => ({ pk: `build#${buildId}`, sk: `hosts#${region}` });
 
 export function countersHandler(projections: Records) {
   return (batch: StreamBatch): Promise<TransactWriteItem[]> => {

@@ -1,0 +1,112 @@
+/**
+ * The build projections on DynamoDB, derived from the log and nothing else:
+ *   - the build view: the folded state, one item per build in the projections table (sk 'view');
+ *   - the build list: one summary row per build in the builds table, indexed per filter
+ *     (BUILD_LIST_INDEXES) for `GET /builds`.
+ * The live projector and replay both go through `projectEvent`/`buildSummary` (packages/events),
+ * so a table rebuilt from the log is made by the code that made the live one.
+ */
+import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { buildSummary, fillGap, initialBuildState, projectEvent, type BuildEvent, type BuildState, type BuildSummary } from '@flotilla/events';
+import { ConcurrencyError } from '../errors.ts';
+import { Records } from '../records.ts';
+import { withRetry } from '../retry.ts';
+
+export const viewKey = (buildId: string) => ({ pk: `build#${buildId}`, sk: 'view' });
+/** The host counters of one build and region, kept by region-sync from the host table's stream. */
+export const countersKey = (buildId: string, region: string) => ({ pk: `build#${buildId}`, sk: `hosts#${region}` });
+export const COUNTERS_SK_PREFIX = 'hosts#';
+
+/** The constant partition of the every-build index. */
+export const LISTED = 'build';
+
+/** A list row as stored: the summary, the view version it was made from, and the index keys. */
+export type BuildListRow = BuildSummary & { lastVersion: number; listed: string; doorKey: string };
+
+export const doorKeyOf = (door: string, key: string): string => `${door}#${key}`;
+
+export function listRow(summary: BuildSummary, lastVersion: number): BuildListRow {
+  return { ...summary, lastVersion, listed: LISTED, doorKey: doorKeyOf(summary.door, summary.key) };
+}
+
+export interface HostCounters {
+  hosts: number;
+  synced: number;
+  failed: number;
+}
+
+export interface BuildProjectionTables {
+  /** The projections table: build views and host counters. */
+  projections: string;
+  /** The build list table. */
+  builds: string;
+}
+
+export type ReadStream = (stream: string, afterVersion: number) => Promise<BuildEvent[]>;
+
+export class BuildProjections {
+  readonly #db: DynamoDBClient;
+  readonly tables: BuildProjectionTables;
+  readonly #views: Records;
+
+  constructor(db: DynamoDBClient, tables: BuildProjectionTables) {
+    this.#db = db;
+    this.tables = tables;
+    this.#views = new Records(db, tables.projections);
+  }
+
+  async readView(buildId: string): Promise<BuildState | undefined> {
+    return (await this.#views.get<{ state: BuildState }>(viewKey(buildId)))?.state;
+  }
+
+  /** Per-region host counters of one build (one Query). */
+  async readCounters(buildId: string): Promise<Record<string, HostCounters>> {
+    const rows = await this.#views.list<{ region: string; hosts?: number; synced?: number; failed?: number }>(viewKey(buildId).pk, COUNTERS_SK_PREFIX);
+    return Object.fromEntries(rows.map((r) => [r.region, { hosts: r.hosts ?? 0, synced: r.synced ?? 0, failed: r.failed ?? 0 }]));
+  }
+
+  /**
+   * Applies one event of a build stream to the view, then brings the list row up to the view. A
+   * duplicate changes no view but still re-writes a list row that trails it, so a crash between
+   * the two writes heals on redelivery. A lost race on the view is retried by re-reading it.
+   */
+  async project(event: BuildEvent, buildId: string, readStream: ReadStream, deadlineMs = 30_000): Promise<'applied' | 'skipped'> {
+    return withRetry(
+      async () => {
+        const stored = (await this.readView(buildId)) ?? initialBuildState;
+        const step = projectEvent(stored, event);
+        if (step.kind === 'skip') {
+          await this.writeListRow(stored);
+          return 'skipped';
+        }
+        const next = step.kind === 'apply' ? step.state : fillGap(stored, await readStream(event.stream, step.afterVersion));
+        if (!(await this.#views.putIfVersion(viewKey(buildId), { version: next.lastVersion, state: next }, stored.lastVersion))) {
+          throw new ConcurrencyError(`view#${buildId}`, stored.lastVersion, undefined);
+        }
+        await this.writeListRow(next);
+        return 'applied';
+      },
+      { deadlineMs },
+    );
+  }
+
+  /** Writes the list row for `state` unless the stored row was made from the same or a later version. */
+  async writeListRow(state: BuildState): Promise<void> {
+    const summary = buildSummary(state);
+    if (!summary) return;
+    try {
+      await this.#db.send(
+        new PutItemCommand({
+          TableName: this.tables.builds,
+          Item: marshall(listRow(summary, state.lastVersion), { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(buildId) OR lastVersion < :v',
+          ExpressionAttributeValues: marshall({ ':v': state.lastVersion }),
+        }),
+      );
+    } catch (error) {
+      // The row already reflects this version or a later one: nothing to do.
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+}

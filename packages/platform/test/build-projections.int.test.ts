@@ -1,0 +1,176 @@
+/**
+ * The build projections against the emulator: the view and the list row kept in version order
+ * (duplicates, gaps, a crash between the two writes), and the list's queries: newest first, every
+ * filter, since/until, door-key lookup, cursor paging, and refused cursors and filters.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildStream, createEventId, foldBuild, newEvent, parseEvent, type BuildEvent, type EventData, type PendingEvent } from '@flotilla/events';
+import { BuildProjections, EventStore, InvalidCursorError, InvalidListFilterError, listBuilds, Records, resourceNames, viewKey, type BuildListFilter } from '@flotilla/platform';
+import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+
+const aws = testAwsClients();
+let stack: TestStack;
+let store: EventStore;
+let projections: BuildProjections;
+let views: Records;
+
+const T0 = Date.parse('2026-11-01T00:00:00Z');
+const HOUR = 3_600_000;
+const meta = (buildId: string, now: number) => ({ correlationId: buildId, causationId: 'test', now });
+
+function request(buildId: string, over: Partial<EventData<'build.requested'>> = {}): EventData<'build.requested'> {
+  return {
+    buildId,
+    repo: 'payments-api',
+    env: 'prod',
+    version: '1.0.0',
+    branch: 'main',
+    commit: 'abc1234',
+    regions: ['us-east-1'],
+    hostsPerRegion: 10,
+    source: { door: 'http', key: `key-${buildId}` },
+    ...over,
+  };
+}
+
+/** Appends a build's events to the log and returns them as stored. */
+async function makeBuild(at: number, over: Partial<EventData<'build.requested'>> = {}, outcome?: 'started' | 'succeeded' | 'failed'): Promise<BuildEvent[]> {
+  const buildId = createEventId(at);
+  const events: PendingEvent[] = [newEvent({ type: 'build.requested', data: request(buildId, over), ...meta(buildId, at) })];
+  if (outcome) events.push(newEvent({ type: 'build.started', data: { executionArn: `arn:aws:states:us-east-1:000000000000:execution:deploy:${buildId}` }, ...meta(buildId, at + 1) }));
+  if (outcome === 'succeeded') events.push(newEvent({ type: 'build.succeeded', data: {}, ...meta(buildId, at + 2) }));
+  if (outcome === 'failed') events.push(newEvent({ type: 'build.failed', data: { reason: 'replication failed', failedRegions: [] }, ...meta(buildId, at + 2) }));
+  await store.append(buildStream(buildId), events, 0);
+  return (await store.readStream(buildStream(buildId))).map((e) => parseEvent(e));
+}
+
+const readStream = async (stream: string, after: number) => (await store.readStream(stream, after)).map((e) => parseEvent(e));
+async function projectAll(events: BuildEvent[]): Promise<void> {
+  for (const event of events) await projections.project(event, buildIdOf(event), readStream);
+}
+const buildIdOf = (event: BuildEvent) => event.stream.slice('build-'.length);
+
+beforeAll(async () => {
+  stack = await deployTestStack(aws, uniquePrefix('projections'));
+  const tables = resourceNames(stack.prefix).tables;
+  store = new EventStore(aws.dynamodb, tables.events);
+  projections = new BuildProjections(aws.dynamodb, tables);
+  views = new Records(aws.dynamodb, tables.projections);
+});
+afterAll(async () => {
+  await stack.destroy();
+  aws.destroy();
+});
+
+describe('keeping the view and the list row', () => {
+  it('applies in order, skips duplicates, and fills a gap from the log', async () => {
+    const events = await makeBuild(T0, {}, 'failed');
+    const [requested, started, failed] = events as [BuildEvent, BuildEvent, BuildEvent];
+    const id = buildIdOf(requested);
+    expect(await projections.project(requested, id, readStream)).toBe('applied');
+    expect(await projections.project(requested, id, readStream)).toBe('skipped');
+    // v3 arrives before v2: the log fills v2 in.
+    expect(await projections.project(failed, id, readStream)).toBe('applied');
+    expect(await projections.project(started, id, readStream)).toBe('skipped');
+    expect(await projections.readView(id)).toMatchObject({ status: 'FAILED', lastVersion: 3 });
+    const page = await listBuilds(aws.dynamodb, projections.tables.builds, { door: 'http', key: `key-${id}` }, { limit: 10 });
+    expect(page.builds).toEqual([expect.objectContaining({ buildId: id, status: 'FAILED', reason: 'replication failed', door: 'http', key: `key-${id}` })]);
+  });
+
+  it('heals a list row that trails its view (a crash between the two writes) on the next delivery', async () => {
+    const events = await makeBuild(T0 + 1, {}, 'succeeded');
+    const id = buildIdOf(events[0] as BuildEvent);
+    const lookup = async () => (await listBuilds(aws.dynamodb, projections.tables.builds, { door: 'http', key: `key-${id}` }, { limit: 1 })).builds[0];
+    await projectAll(events.slice(0, 1));
+    // The view moves to v2 alone, as if the process died before writing the list row.
+    await views.putIfVersion(viewKey(id), { version: 2, state: foldBuild(events.slice(0, 2)) }, 1);
+    expect((await lookup())?.status).toBe('PENDING');
+    expect(await projections.project(events[1] as BuildEvent, id, readStream)).toBe('skipped');
+    expect((await lookup())?.status).toBe('IN_PROGRESS');
+    await projectAll(events.slice(2));
+    const row = await lookup();
+    expect(row?.status).toBe('SUCCESS');
+    expect(row?.startedAt).toBe(events[1]?.occurredAt);
+    expect(row?.finishedAt).toBe(events[2]?.occurredAt);
+  });
+
+  it('never moves a list row back to an older version', async () => {
+    const events = await makeBuild(T0 + 2, {}, 'succeeded');
+    const id = buildIdOf(events[0] as BuildEvent);
+    await projectAll(events);
+    await projections.writeListRow(foldBuild(events.slice(0, 1)));
+    const [row] = (await listBuilds(aws.dynamodb, projections.tables.builds, { door: 'http', key: `key-${id}` }, { limit: 1 })).builds;
+    expect(row?.status).toBe('SUCCESS');
+  });
+});
+
+describe('querying the list', () => {
+  const repo = `list-${Date.now().toString(36)}`;
+  const made: Array<{ id: string; at: number; env: string; status: string; door: string }> = [];
+  const ids = (builds: Array<{ buildId: string }>) => builds.map((b) => b.buildId);
+  const expected = (keep: (b: (typeof made)[number]) => boolean) =>
+    made
+      .filter(keep)
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .map((b) => b.id);
+  const list = (filter: BuildListFilter, limit = 100, cursor?: string) => listBuilds(aws.dynamodb, projections.tables.builds, filter, { limit, cursor });
+
+  beforeAll(async () => {
+    const plan: Array<[number, string, 'started' | 'succeeded' | 'failed' | undefined, 'http' | 'sns' | 's3']> = [];
+    for (let i = 0; i < 12; i++) plan.push([T0 + 10 * HOUR + i * HOUR, i % 3 === 0 ? 'staging' : 'prod', (['succeeded', 'failed', 'started', undefined] as const)[i % 4], i % 2 ? 'sns' : 'http']);
+    for (const [at, env, outcome, door] of plan) {
+      const events = await makeBuild(at, { repo, env, source: { door, key: `k-${at}` } }, outcome);
+      await projectAll(events);
+      const status = outcome === 'succeeded' ? 'SUCCESS' : outcome === 'failed' ? 'FAILED' : outcome === 'started' ? 'IN_PROGRESS' : 'PENDING';
+      made.push({ id: buildIdOf(events[0] as BuildEvent), at, env, status, door });
+    }
+  });
+
+  it('lists a repo newest first', async () => {
+    expect(ids((await list({ repo })).builds)).toEqual(expected(() => true));
+  });
+
+  it('filters by env, status and door, alone and together', async () => {
+    expect(ids((await list({ repo, env: 'staging' })).builds)).toEqual(expected((b) => b.env === 'staging'));
+    expect(ids((await list({ repo, status: 'FAILED' })).builds)).toEqual(expected((b) => b.status === 'FAILED'));
+    expect(ids((await list({ repo, door: 'sns', env: 'prod' })).builds)).toEqual(expected((b) => b.door === 'sns' && b.env === 'prod'));
+    // status alone is answered by its own index, across repos: bounded to this test's hours.
+    const pending = ids((await list({ status: 'PENDING', since: new Date(T0 + 10 * HOUR), until: new Date(T0 + 22 * HOUR) })).builds);
+    expect(pending).toEqual(expected((b) => b.status === 'PENDING'));
+  });
+
+  it('bounds by since and until on the build time', async () => {
+    const since = new Date(T0 + 13 * HOUR);
+    const until = new Date(T0 + 16 * HOUR);
+    expect(ids((await list({ repo, since, until })).builds)).toEqual(expected((b) => b.at >= since.getTime() && b.at <= until.getTime()));
+  });
+
+  it('looks one build up by its door and key', async () => {
+    const target = made[5]!;
+    expect(ids((await list({ door: target.door as 'sns', key: `k-${target.at}` })).builds)).toEqual([target.id]);
+    expect((await list({ door: 'http', key: 'no-such-key' })).builds).toEqual([]);
+  });
+
+  it('pages with an opaque cursor until the end, without repeats', async () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await list({ repo, env: 'prod' }, 3, cursor);
+      seen.push(...ids(page.builds));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(expected((b) => b.env === 'prod'));
+    expect(pages).toBe(3);
+  });
+
+  it('refuses a cursor from other filters, a made-up cursor, and a key without its door', async () => {
+    const first = await list({ repo }, 2);
+    expect(first.nextCursor).toBeDefined();
+    await expect(list({ repo, env: 'prod' }, 2, first.nextCursor)).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(list({ repo }, 2, 'bm90LWEtY3Vyc29y')).rejects.toBeInstanceOf(InvalidCursorError);
+    await expect(list({ key: 'k' })).rejects.toBeInstanceOf(InvalidListFilterError);
+    await expect(list({ since: new Date(T0 + HOUR), until: new Date(T0) })).rejects.toBeInstanceOf(InvalidListFilterError);
+  });
+});
