@@ -23,3 +23,5 @@ export * from './records.ts';
 export * from './wiring.ts';
 export * from './projections/build-projections.ts';
 export * from './projections/build-list.ts';
+export * from './projections/host-counters.ts';
+export * from './projections/replay.ts';

@@ -1,6 +1,5 @@
 /** The single reader of the host table's stream: batch increments committed with the checkpoint. */
-import { countersKey, plainImage, type Records, type StreamBatch, type TransactWriteItem } from '@flotilla/platform';
-import { countChanges } from '../domain/counters.ts';
+import { countChanges, countersKey, plainImage, type Records, type StreamBatch, type TransactWriteItem } from '@flotilla/platform';
 
 export function countersHandler(projections: Records) {
   return (batch: StreamBatch): Promise<TransactWriteItem[]> => {

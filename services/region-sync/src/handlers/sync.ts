@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { artifactLocationSchema, newEvent } from '@flotilla/events';
-import { batchPut, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
+import { batchPut, hostPartition, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
 import { spread, type SpreadParams } from '../domain/spread.ts';
 
 export const syncTaskSchema = z.object({
@@ -17,8 +17,6 @@ export const syncTaskSchema = z.object({
   artifact: artifactLocationSchema,
 });
 export type SyncTask = z.infer<typeof syncTaskSchema>;
-
-export const hostPartition = (buildId: string, region: string): string => `build#${buildId}#region#${region}`;
 
 export interface SyncDeps {
   aws: AwsClients;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countChanges } from '../src/domain/counters.ts';
+import { countChanges } from '@flotilla/platform';
 
 const host = (status: string, region = 'us-east-1') => ({ buildId: 'B1', region, status });
 
