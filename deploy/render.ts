@@ -293,7 +293,7 @@ function servicePermissions(service: string): Json[] {
         globalObjects(['incoming/'], ['s3:GetObject']),
         { Effect: 'Allow', Action: 'sns:Publish', Resource: [ref('EventsTopic'), ref('AlertsTopic')] },
         { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ref('DeployStateMachine') },
-        { Effect: 'Allow', Action: ['states:DescribeExecution'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` } },
+        { Effect: 'Allow', Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` } },
       ];
     default:
       throw new Error(`no permissions defined for service ${service}`);

@@ -7,3 +7,4 @@ export * from './status.ts';
 export * from './testing.ts';
 export * from './upcasters.ts';
 export * from './projection.ts';
+export * from './cancel.ts';

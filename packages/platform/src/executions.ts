@@ -1,5 +1,5 @@
-/** Step Functions executions: start once (a repeat is "already started"), and read their status. */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand, type ExecutionStatus, type SFNClient } from '@aws-sdk/client-sfn';
+/** Step Functions executions: start once (a repeat is "already started"), stop, and read their status. */
+import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand, StopExecutionCommand, type ExecutionStatus, type SFNClient } from '@aws-sdk/client-sfn';
 
 export async function startExecutionOnce(sfn: SFNClient, request: { stateMachineArn: string; name: string; input: unknown }): Promise<'started' | 'already-started'> {
   try {
@@ -19,6 +19,22 @@ export async function executionStatus(sfn: SFNClient, executionArn: string): Pro
     return { status: out.status ?? 'RUNNING', error: out.error, cause: out.cause };
   } catch (error) {
     if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'NOT_FOUND' };
+    throw error;
+  }
+}
+
+/**
+ * Stops a running execution. Idempotent: an execution that has already ended, or was never
+ * started (a build cancelled before its StartExecution), is left as it is.
+ */
+export async function stopExecution(sfn: SFNClient, request: { executionArn: string; error: string; cause: string }): Promise<'stopped' | 'not-running'> {
+  const { status } = await executionStatus(sfn, request.executionArn);
+  if (status !== 'RUNNING') return 'not-running';
+  try {
+    await sfn.send(new StopExecutionCommand({ executionArn: request.executionArn, error: request.error, cause: request.cause }));
+    return 'stopped';
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return 'not-running';
     throw error;
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildStream, foldBuild, newEvent, type BuildEvent, type BuildEventType, type EventData } from '@flotilla/events';
+import { buildStream, CANCELLED_REASON, foldBuild, newEvent, type BuildEvent, type BuildEventType, type EventData } from '@flotilla/events';
 import { decideFailure, decideFinish, react, type DeployFinished, type ReactContext } from '../src/domain/decide.ts';
 
 const BUILD_ID = '01JD0ZQ8X3V7K2M4N6P8R0T2W4';
@@ -75,6 +75,20 @@ describe('react: what the orchestrator does on reading an event', () => {
     if (alert?.kind !== 'publish-alert') throw new Error('expected an alert');
     expect(alert.alert.failedRegions).toEqual([{ region: 'eu-west-1', reason: 'copy failed' }]);
     expect(alert.alert.text).toContain('eu-west-1 (copy failed)');
+  });
+
+  it('stops the execution of a cancelled build and raises no alert', () => {
+    const history = [requested(), started(), at('build.failed', { reason: CANCELLED_REASON, failedRegions: [] })];
+    expect(react(history[2] as BuildEvent, foldBuild(history), ctx)).toEqual([
+      { kind: 'untrack', buildId: BUILD_ID },
+      { kind: 'stop-execution', executionArn: (history[1] as BuildEvent & { data: { executionArn: string } }).data.executionArn, cause: `build ${BUILD_ID} cancelled` },
+    ]);
+  });
+
+  it('has no execution to stop for a build cancelled before it started, and never starts one', () => {
+    const history = [requested(), at('build.failed', { reason: CANCELLED_REASON, failedRegions: [] })];
+    expect(react(history[1] as BuildEvent, foldBuild(history), ctx)).toEqual([{ kind: 'untrack', buildId: BUILD_ID }]);
+    expect(react(history[0] as BuildEvent, foldBuild(history), ctx)).toEqual([]);
   });
 
   it('ignores worker facts', () => {

@@ -2,7 +2,7 @@
  * The orchestrator's "what next", as pure functions of the build's folded state and history.
  * Effects (appends, StartExecution, alerts) are carried out by the handlers; nothing here does I/O.
  */
-import { isTerminal, newEvent, type BuildEvent, type BuildState, type EventData, type PendingEvent } from '@flotilla/events';
+import { isCancellation, isTerminal, newEvent, type BuildEvent, type BuildState, type EventData, type PendingEvent } from '@flotilla/events';
 import { executionArn, executionName } from './execution.ts';
 
 export interface ExecutionInput {
@@ -34,6 +34,7 @@ export type Reaction =
   | { kind: 'append'; events: PendingEvent[]; expectedVersion: number }
   | { kind: 'start-execution'; name: string; executionArn: string; input: ExecutionInput }
   | { kind: 'publish-alert'; alert: Alert }
+  | { kind: 'stop-execution'; executionArn: string; cause: string }
   | { kind: 'track-in-flight'; buildId: string; executionArn: string; startedAt: string }
   | { kind: 'untrack'; buildId: string };
 
@@ -90,6 +91,8 @@ export function react(event: BuildEvent, state: BuildState, ctx: ReactContext): 
       const request = state.request;
       const untrack: Reaction[] = request ? [{ kind: 'untrack', buildId: request.buildId }] : [];
       if (!request) return untrack;
+      // Someone asked for it: stop the deploy, page nobody.
+      if (isCancellation(event.data)) return state.executionArn ? [...untrack, { kind: 'stop-execution', executionArn: state.executionArn, cause: `build ${request.buildId} cancelled` }] : untrack;
       const where = event.data.failedRegions.map((f) => `${f.region} (${f.reason})`).join(', ');
       return [
         ...untrack,

@@ -15,6 +15,7 @@ import {
   loadBuild,
   publish,
   startExecutionOnce,
+  stopExecution,
   type StreamBatch,
 } from '@flotilla/platform';
 import { decideFailure, react, type Reaction } from '../domain/decide.ts';
@@ -33,6 +34,11 @@ async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Rea
     case 'start-execution': {
       const outcome = await startExecutionOnce(deps.aws.sfn, { stateMachineArn: deps.stateMachineArn, name: reaction.name, input: reaction.input });
       deps.logger.info({ stream: event.stream, executionArn: reaction.executionArn, outcome }, 'execution start');
+      return;
+    }
+    case 'stop-execution': {
+      const outcome = await stopExecution(deps.aws.sfn, { executionArn: reaction.executionArn, error: 'Flotilla.Cancelled', cause: reaction.cause });
+      deps.logger.info({ stream: event.stream, executionArn: reaction.executionArn, outcome }, 'build cancelled: execution stop');
       return;
     }
     case 'track-in-flight':
