@@ -2,7 +2,7 @@
  * The envelope every domain event travels in. `version` is the event's 1-based position in its
  * stream (assigned by the event store); `schemaVersion` is the payload's contract (upcast on read).
  */
-import { monotonicFactory } from 'ulid';
+import { decodeTime, monotonicFactory } from 'ulid';
 import { z } from 'zod';
 
 export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -41,6 +41,9 @@ const nextUlid = monotonicFactory();
 export function createEventId(now: number = Date.now()): string {
   return nextUlid(now);
 }
+
+/** When an event (or build) id was made: the epoch milliseconds its ULID carries. */
+export const timeOfId = (id: string): number => decodeTime(id);
 
 const BUILD_STREAM_PREFIX = 'build-';
 

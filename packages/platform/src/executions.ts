@@ -13,10 +13,13 @@ export async function startExecutionOnce(sfn: SFNClient, request: { stateMachine
   }
 }
 
-export async function executionStatus(sfn: SFNClient, executionArn: string): Promise<{ status: ExecutionStatus | 'NOT_FOUND'; error?: string | undefined; cause?: string | undefined }> {
+export async function executionStatus(
+  sfn: SFNClient,
+  executionArn: string,
+): Promise<{ status: ExecutionStatus | 'NOT_FOUND'; error?: string | undefined; cause?: string | undefined; stopDate?: Date | undefined }> {
   try {
     const out = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    return { status: out.status ?? 'RUNNING', error: out.error, cause: out.cause };
+    return { status: out.status ?? 'RUNNING', error: out.error, cause: out.cause, stopDate: out.stopDate };
   } catch (error) {
     if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'NOT_FOUND' };
     throw error;

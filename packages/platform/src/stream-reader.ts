@@ -64,7 +64,18 @@ export interface StreamReaderOptions {
   batchSize?: number;
   /** How long a retryable failure may hold a shard before the reader gives up on the batch. */
   retryDeadlineMs?: number;
+  /**
+   * Called once at start, before any record is read, when the stream no longer holds the records
+   * after some checkpoints (a local emulator restarted: stream records do not survive it). The
+   * reader then starts those shards over at the trim horizon, so what was appended in between is
+   * never read: the handler catches up from the table itself.
+   */
+  onRecordsLost?: (shardIds: string[]) => Promise<void>;
 }
+
+/** The checkpointed record is not in the shard any more (trimmed, or the stream lost it). */
+const isRecordGone = (error: unknown): boolean =>
+  error instanceof TrimmedDataAccessException || error instanceof ResourceNotFoundException || (error as Error).name === 'ValidationException';
 
 export class StreamReader implements Stoppable {
   readonly name: string;
@@ -74,10 +85,16 @@ export class StreamReader implements Stoppable {
 
   constructor(options: StreamReaderOptions) {
     this.name = options.name;
-    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 1000, ...options };
+    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 1000, onRecordsLost: () => Promise.resolve(), ...options };
   }
 
-  start(): void {
+  /** Starts reading; resolves once lost records (if any) were caught up and reading has begun. */
+  async start(): Promise<void> {
+    const lost = await this.lostCheckpoints();
+    if (lost.length > 0) {
+      this.#o.logger.warn({ reader: this.name, shards: lost }, 'the stream no longer holds the records after these checkpoints: catching up from the table');
+      await this.#o.onRecordsLost(lost);
+    }
     this.#running = this.#loop().catch((error: unknown) => {
       if (!this.#abort.signal.aborted) this.#o.logger.fatal({ err: error, reader: this.name }, 'stream reader stopped on an error');
       throw error;
@@ -89,6 +106,22 @@ export class StreamReader implements Stoppable {
   async stop(): Promise<void> {
     this.#abort.abort();
     await this.#running?.catch(() => undefined);
+  }
+
+  /** Shards whose checkpointed record the stream no longer holds (TrimmedDataAccessException). */
+  async lostCheckpoints(): Promise<string[]> {
+    const streamArn = await this.#streamArn();
+    const lost: string[] = [];
+    for (const [shardId, checkpoint] of await this.#checkpoints()) {
+      if (checkpoint.finished || !checkpoint.sequenceNumber) continue;
+      try {
+        await this.#o.streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: checkpoint.sequenceNumber }));
+      } catch (error) {
+        if (isRecordGone(error)) lost.push(shardId);
+        else throw error;
+      }
+    }
+    return lost;
   }
 
   /** One pass over every readable shard until each returns no more records; used by tests. */
@@ -181,7 +214,7 @@ export class StreamReader implements Stoppable {
     } catch (error) {
       // The checkpointed record was trimmed (or the emulator does not know it): start over at the
       // trim horizon; handlers are idempotent, so re-reading is safe where skipping would not be.
-      if (start.kind === 'AFTER_SEQUENCE_NUMBER' && (error instanceof TrimmedDataAccessException || error instanceof ResourceNotFoundException || (error as Error).name === 'ValidationException')) {
+      if (start.kind === 'AFTER_SEQUENCE_NUMBER' && isRecordGone(error)) {
         this.#o.logger.warn({ shardId, sequenceNumber: start.sequenceNumber, error: (error as Error).name }, 'checkpoint not found in shard; reading from trim horizon');
         return this.#iterator(streamArn, shardId, { kind: 'TRIM_HORIZON' });
       }

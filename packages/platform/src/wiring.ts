@@ -34,9 +34,9 @@ export async function startTaskWorker<I, O>(
   return worker;
 }
 
-/** Reads a table's stream with checkpoints in the stack's checkpoints table. */
-export function startStreamReader(ctx: Context, options: Pick<StreamReaderOptions, 'name' | 'tableName' | 'handle'> & Partial<StreamReaderOptions>) {
+/** Reads a table's stream with checkpoints in the stack's checkpoints table; resolves once reading has begun. */
+export async function startStreamReader(ctx: Context, options: Pick<StreamReaderOptions, 'name' | 'tableName' | 'handle'> & Partial<StreamReaderOptions>) {
   const reader = new StreamReader({ db: ctx.aws.dynamodb, streams: ctx.aws.streams, checkpointTable: ctx.resources.tables.checkpoints, logger: ctx.logger, ...options });
-  reader.start();
+  await reader.start();
   return reader;
 }

@@ -6,8 +6,13 @@ export const config = parseEnv(
   {
     ...platformEnvShape,
     ...intakeEnvShape,
-    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000).describe('How often the reconciler looks at in-flight builds'),
-    EXECUTION_DEADLINE_MS: z.coerce.number().int().min(0).default(30 * 60_000).describe('Age after which an in-flight build is checked with DescribeExecution'),
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000).describe('How often the reconciler looks at every build that has not ended'),
+    RECONCILE_GRACE_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(30_000)
+      .describe('How long the normal path (relay, deploy.finished) gets before the reconciler acts on a build or an ended execution'),
   },
   process.env,
 );

@@ -2,6 +2,7 @@
 import { Records, REGIONS, startConsumer, startService, startStreamReader } from '@flotilla/platform';
 import { config } from './config.ts';
 import type { OrchestratorDeps } from './handlers/deps.ts';
+import { catchUpFromLog } from './handlers/catch-up.ts';
 import { deployFinishedHandler } from './handlers/deploy-finished.ts';
 import { intakeHandler } from './handlers/intake.ts';
 import { startReconciler } from './handlers/reconcile.ts';
@@ -29,8 +30,13 @@ await startService({
       await startConsumer(ctx, resources.queues.intake, intakeHandler(deps)),
       await startConsumer(ctx, resources.queues.uploads, uploadHandler(deps)),
       await startConsumer(ctx, resources.queues.orchestrator, deployFinishedHandler(deps)),
-      startStreamReader(ctx, { name: 'orchestrator-relay', tableName: resources.tables.events, handle: relayHandler(deps) }),
-      startReconciler(deps, config.RECONCILE_INTERVAL_MS, config.EXECUTION_DEADLINE_MS),
+      await startStreamReader(ctx, {
+        name: 'orchestrator-relay',
+        tableName: resources.tables.events,
+        handle: relayHandler(deps),
+        onRecordsLost: async () => void (await catchUpFromLog(deps)),
+      }),
+      startReconciler(deps, config.RECONCILE_INTERVAL_MS, config.RECONCILE_GRACE_MS),
     ];
   },
 });

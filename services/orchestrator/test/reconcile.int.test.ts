@@ -4,8 +4,8 @@
  */
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildStream, newEvent, parseEvent } from '@flotilla/events';
-import { createLogger, EventStore, IdempotencyStore, locate, Records, startExecutionOnce } from '@flotilla/platform';
+import { buildStream, createEventId, foldBuild, newEvent, parseEvent } from '@flotilla/events';
+import { BuildProjections, createLogger, EventStore, IdempotencyStore, locate, Records, startExecutionOnce } from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { executionStatus } from '@flotilla/platform';
 import { executionArn, executionName } from '../src/domain/execution.ts';
@@ -60,13 +60,43 @@ it('fails a build whose execution was aborted without telling the orchestrator, 
   await eventually(async () => ((await executionStatus(aws.sfn, arn)).status === 'ABORTED' ? true : undefined), { description: 'the execution to be aborted' });
   await deps.inFlight.put({ pk: IN_FLIGHT_PK, sk: buildId }, { executionArn: arn, startedAt: new Date(Date.now() - 60_000).toISOString(), stream });
 
-  // Younger than the deadline: left alone.
+  // Ended within the grace: deploy.finished may still come, so it is left alone.
   expect(await reconcileOnce(deps, 10 * 60_000)).toBe(0);
-  expect(await reconcileOnce(deps, 1_000)).toBe(1);
+  const later = Date.now() + 5_000;
+  expect(await reconcileOnce(deps, 1_000, later)).toBe(1);
   const events = (await deps.store.readStream(stream)).map(parseEvent);
   expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started', 'build.failed']);
   expect(events[2]?.type === 'build.failed' && events[2].data.reason).toMatch(/^execution ABORTED/);
   expect(await deps.inFlight.list(IN_FLIGHT_PK)).toEqual([]);
   // A second pass finds nothing left to do.
-  expect(await reconcileOnce(deps, 1_000)).toBe(0);
+  expect(await reconcileOnce(deps, 1_000, later)).toBe(0);
+});
+
+it('sees a PENDING build nobody tracks, whose build.requested was never relayed, and moves it on', async () => {
+  const buildId = createEventId();
+  const stream = buildStream(buildId);
+  await deps.store.append(
+    stream,
+    [
+      newEvent({
+        type: 'build.requested',
+        data: { buildId, repo: 'payments-api', env: 'prod', version: '2.0.0', branch: 'main', commit: 'abc1234', regions: ['us-east-1'], hostsPerRegion: 1, source: { door: 'http', key: buildId } },
+        correlationId: buildId,
+        causationId: 'test',
+      }),
+    ],
+    0,
+  );
+  // Only the build list knows it (as the projector left it): no in-flight record, no relay.
+  const projections = new BuildProjections(aws.dynamodb, deps.locator.names.tables);
+  await projections.writeListRow(foldBuild((await deps.store.readStream(stream)).map(parseEvent)));
+  // A broken list entry (its stream holds an event this code cannot read) must not stall the rest.
+  const broken = createEventId();
+  await deps.store.append(buildStream(broken), [{ ...newEvent({ type: 'build.succeeded', data: {}, correlationId: 'c', causationId: 'k' }), schemaVersion: 99 }], 0);
+  await deps.inFlight.put({ pk: IN_FLIGHT_PK, sk: broken }, { stream: buildStream(broken) });
+
+  // A minute on, past the grace.
+  await reconcileOnce({ ...deps, syncQueueUrls: { 'us-east-1': 'https://sqs.invalid/us-east-1' } }, 30_000, Date.now() + 60_000);
+  const events = (await deps.store.readStream(stream)).map(parseEvent);
+  expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started']);
 });

@@ -9,6 +9,12 @@ export const config = parseEnv(
     MAX_HOST_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3).describe('Transfers tried per host before it is failed'),
     MIN_HEALTHY_PERCENT: z.coerce.number().min(0).max(100).default(100).describe('Share of hosts that must sync for the region to succeed'),
     BUCKET_FANOUT: z.coerce.number().int().min(1).max(100).default(4).describe('Hosts the regional bucket seeds per round'),
+    RECOUNT_WINDOW_MS: z.coerce
+      .number()
+      .int()
+      .min(60_000)
+      .default(24 * 3_600_000)
+      .describe('When the host stream lost records (emulator restart), builds requested this recently get their counters recounted'),
     HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests in flight per region'),
   },
   process.env,

@@ -1,13 +1,25 @@
-/** Wiring only: one sync worker per region queue, the host-counter stream reader, health, shutdown. */
+/** Wiring only: the host-counter stream reader, then one sync worker per region queue, health, shutdown. */
 import { Records, REGIONS, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { countersHandler } from './handlers/counters.ts';
+import { recountRecentBuilds } from './handlers/recount.ts';
 import { syncTask, syncTaskSchema } from './handlers/sync.ts';
 
 await startService({
   name: 'region-sync',
   config,
   workers: async (ctx) => {
+    const counters = new Records(ctx.aws.dynamodb, ctx.resources.tables.projections);
+    // First: the counter reader, which recounts from the host records if its stream lost records.
+    // Only then the sync workers, the one writer of host records, so no write races the recount.
+    const reader = await startStreamReader(ctx, {
+      name: 'host-counters',
+      tableName: ctx.resources.tables.hosts,
+      // Each distinct build and region in a batch is one write in the checkpoint's transaction (max 100).
+      batchSize: 99,
+      handle: countersHandler(counters),
+      onRecordsLost: async () => void (await recountRecentBuilds({ aws: ctx.aws, names: ctx.resources, counters, logger: ctx.logger }, config.RECOUNT_WINDOW_MS)),
+    });
     const work = syncTask({
       aws: ctx.aws,
       store: ctx.store,
@@ -20,13 +32,6 @@ await startService({
         startTaskWorker(ctx, ctx.resources.syncQueue(region), { name: `sync-${region}`, logger: ctx.logger.child({ region }), parseInput: (input) => syncTaskSchema.parse(input), work }),
       ),
     );
-    const counters = startStreamReader(ctx, {
-      name: 'host-counters',
-      tableName: ctx.resources.tables.hosts,
-      // Each distinct build and region in a batch is one write in the checkpoint's transaction (max 100).
-      batchSize: 99,
-      handle: countersHandler(new Records(ctx.aws.dynamodb, ctx.resources.tables.projections)),
-    });
-    return [...workers, counters];
+    return [...workers, reader];
   },
 });

@@ -1,5 +1,5 @@
 /** What the orchestrator's handlers share: clients, stores, and the resolved names of the stack. */
-import type { AwsClients, EventStore, IdempotencyStore, Locator, Logger, Records } from '@flotilla/platform';
+import type { AwsClients, EventStore, IdempotencyStore, Locator, Logger, Records, TransactWriteItem } from '@flotilla/platform';
 
 export interface OrchestratorDeps {
   aws: AwsClients;
@@ -14,3 +14,15 @@ export interface OrchestratorDeps {
 }
 
 export const IN_FLIGHT_PK = 'in-flight';
+
+/**
+ * The relay's watermark: the newest event id it has relayed, committed with each checkpoint. After
+ * the stream lost its records, catch-up reads the log from here (checkpoints table).
+ */
+export const WATERMARK_KEY = { pk: 'relay', sk: 'watermark' };
+
+export function watermarkWrite(checkpoints: Records, lastEventId: string): TransactWriteItem {
+  const write = checkpoints.updateInTransaction(WATERMARK_KEY, { set: { lastEventId, updatedAt: new Date().toISOString() } });
+  if (!write) throw new Error('watermark update is empty');
+  return write;
+}

@@ -1,48 +1,99 @@
 /**
- * Catches executions that ended without their deploy.finished message: for each build in flight
- * longer than the deadline, DescribeExecution; FAILED, TIMED_OUT or ABORTED append build.failed,
- * SUCCEEDED appends build.succeeded. Runs at start and then periodically.
+ * The reconciler, at start and then periodically: every build that has not ended is checked on
+ * its own, from the log (the truth) and its execution. It finds them in the in-flight list and in
+ * the build list's PENDING and IN_PROGRESS rows, so a build that was never tracked is seen too
+ * (review M6); one entry that fails is logged and the rest go on.
+ *   - PENDING longer than the grace: its latest event is relayed again (build.started follows).
+ *   - IN_PROGRESS with no execution after the grace: build.started is relayed again (it starts).
+ *   - An execution that ended more than the grace ago without its deploy.finished handled
+ *     (FAILED, TIMED_OUT, ABORTED, or States.ServiceRestart after an emulator restart; or
+ *     SUCCEEDED): the terminal event is appended.
+ * The grace lets the normal path (the relay, deploy.finished) act first.
  */
-import { newEvent } from '@flotilla/events';
-import { decideAndAppend, executionStatus } from '@flotilla/platform';
+import { buildStream, isTerminal, newEvent, timeOfId, type BuildEvent } from '@flotilla/events';
+import { decideAndAppend, executionStatus, listBuilds, loadBuild } from '@flotilla/platform';
 import { decideFailure } from '../domain/decide.ts';
 import { IN_FLIGHT_PK, type OrchestratorDeps } from './deps.ts';
+import { relayRecord } from './relay.ts';
 
-export async function reconcileOnce(deps: OrchestratorDeps, deadlineMs: number, now = Date.now()): Promise<number> {
+export type ReconcileAction = 'none' | 'relayed' | 'settled' | 'untracked';
+
+/** Build ids of every build that may not have ended: tracked in flight, or listed PENDING or IN_PROGRESS. */
+async function unfinishedBuilds(deps: OrchestratorDeps): Promise<string[]> {
+  const ids = new Set((await deps.inFlight.list(IN_FLIGHT_PK)).map((r) => r.sk));
+  for (const status of ['PENDING', 'IN_PROGRESS'] as const) {
+    let cursor: string | undefined;
+    do {
+      const page = await listBuilds(deps.aws.dynamodb, deps.locator.names.tables.builds, { status }, { limit: 100, cursor });
+      for (const build of page.builds) ids.add(build.buildId);
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+  return [...ids];
+}
+
+export async function reconcileBuild(deps: OrchestratorDeps, buildId: string, graceMs: number, now = Date.now()): Promise<ReconcileAction> {
+  const stream = buildStream(buildId);
+  const { history, state } = await loadBuild(deps.store, stream);
+  const latest = history.at(-1);
+  const untrack = () => deps.inFlight.delete({ pk: IN_FLIGHT_PK, sk: buildId });
+  if (!latest || isTerminal(state.status)) {
+    await untrack();
+    return 'untracked';
+  }
+  const older = (event: BuildEvent) => now - timeOfId(event.id) >= graceMs;
+  if (state.status === 'PENDING') {
+    if (!older(latest)) return 'none';
+    await relayRecord(deps, latest);
+    return 'relayed';
+  }
+  const started = history.findLast((e) => e.type === 'build.started');
+  if (!started || !state.executionArn) return 'none';
+  const { status, error, cause, stopDate } = await executionStatus(deps.aws.sfn, state.executionArn);
+  if (status === 'NOT_FOUND') {
+    if (!older(started)) return 'none';
+    await relayRecord(deps, started);
+    return 'relayed';
+  }
+  if (status === 'RUNNING' || status === 'PENDING_REDRIVE') return 'none';
+  if (stopDate && now - stopDate.getTime() < graceMs) return 'none';
+  const meta = { correlationId: state.request?.buildId ?? buildId, causationId: state.executionArn, now };
+  await decideAndAppend(deps.store, stream, (current, events) =>
+    status === 'SUCCEEDED'
+      ? current.status === 'IN_PROGRESS'
+        ? [newEvent({ type: 'build.succeeded', data: {}, ...meta })]
+        : []
+      : decideFailure(current, events, `execution ${status}${error ? `: ${error}` : ''}${cause ? ` (${cause})` : ''}`, meta),
+  );
+  await untrack();
+  deps.logger.warn({ stream, status, error }, 'reconciled an execution that ended without deploy.finished');
+  return 'settled';
+}
+
+/** One pass over every unfinished build; returns how many were settled (a terminal event appended). */
+export async function reconcileOnce(deps: OrchestratorDeps, graceMs: number, now = Date.now()): Promise<number> {
   let settled = 0;
-  const inFlight = await deps.inFlight.list<{ executionArn: string; startedAt: string; stream: string }>(IN_FLIGHT_PK);
-  for (const build of inFlight) {
-    if (now - Date.parse(build.startedAt) < deadlineMs) continue;
-    const { status, error, cause } = await executionStatus(deps.aws.sfn, build.executionArn);
-    if (status === 'RUNNING' || status === 'PENDING_REDRIVE') continue;
-    const meta = { correlationId: build.sk, causationId: build.executionArn, now: Date.now() };
-    await decideAndAppend(deps.store, build.stream, (state, history) =>
-      status === 'SUCCEEDED'
-        ? state.status === 'IN_PROGRESS'
-          ? [newEvent({ type: 'build.succeeded', data: {}, ...meta })]
-          : []
-        : decideFailure(state, history, `execution ${status}${error ? `: ${error}` : ''}${cause ? ` (${cause})` : ''}`, meta),
-    );
-    await deps.inFlight.delete({ pk: IN_FLIGHT_PK, sk: build.sk });
-    deps.logger.warn({ stream: build.stream, status }, 'reconciled an execution that ended without deploy.finished');
-    settled++;
+  for (const buildId of await unfinishedBuilds(deps)) {
+    try {
+      if ((await reconcileBuild(deps, buildId, graceMs, now)) === 'settled') settled++;
+    } catch (error) {
+      deps.logger.error({ err: error, buildId }, 'reconcile of one build failed; going on with the rest');
+    }
   }
   return settled;
 }
 
-export function startReconciler(deps: OrchestratorDeps, intervalMs: number, deadlineMs: number) {
-  let timer: NodeJS.Timeout | undefined;
+export function startReconciler(deps: OrchestratorDeps, intervalMs: number, graceMs: number) {
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
-    running = reconcileOnce(deps, deadlineMs).catch((error: unknown) => deps.logger.error({ err: error }, 'reconcile failed'));
+    running = reconcileOnce(deps, graceMs).catch((error: unknown) => deps.logger.error({ err: error }, 'reconcile failed'));
   };
   tick();
-  timer = setInterval(tick, intervalMs);
+  const timer = setInterval(tick, intervalMs);
   return {
     name: 'reconciler',
     async stop() {
       clearInterval(timer);
-      timer = undefined;
       await running;
     },
   };

@@ -17,9 +17,10 @@ import {
   startExecutionOnce,
   stopExecution,
   type StreamBatch,
+  type TransactWriteItem,
 } from '@flotilla/platform';
 import { decideFailure, react, type Reaction } from '../domain/decide.ts';
-import { IN_FLIGHT_PK, type OrchestratorDeps } from './deps.ts';
+import { IN_FLIGHT_PK, watermarkWrite, type OrchestratorDeps } from './deps.ts';
 
 async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Reaction): Promise<void> {
   switch (reaction.kind) {
@@ -77,24 +78,36 @@ export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope):
   }
 }
 
+/**
+ * Relays one record of the log: publish and act. A record that can never be acted on fails its
+ * build with the reason, and the caller moves on; a retryable error is thrown, to hold the shard.
+ */
+export async function relayRecord(deps: OrchestratorDeps, envelope: EventEnvelope): Promise<void> {
+  const logger = deps.logger.child({ stream: envelope.stream, type: envelope.type, version: envelope.version, correlationId: envelope.correlationId });
+  try {
+    await relayOne({ ...deps, logger }, envelope);
+  } catch (error) {
+    if (isRetryable(error)) throw error;
+    const reason = `orchestrator could not act on ${envelope.type} v${envelope.version}: ${(error as Error).message}`;
+    logger.error({ err: error }, 'record cannot be acted on: failing the build');
+    if (buildIdOfStream(envelope.stream)) {
+      await decideAndAppend(deps.store, envelope.stream, (state, history) =>
+        decideFailure(state, history, reason, { correlationId: envelope.correlationId, causationId: envelope.id, now: Date.now() }),
+      );
+    }
+  }
+}
+
+/** The stream reader's handler: each record relayed, and the relay's watermark committed with the checkpoint. */
 export function relayHandler(deps: OrchestratorDeps) {
-  return async (batch: StreamBatch): Promise<void> => {
+  return async (batch: StreamBatch): Promise<TransactWriteItem[]> => {
+    let last: string | undefined;
     for (const record of batch.records) {
       const envelope = record.eventName === 'INSERT' ? eventFromStreamRecord(record) : undefined;
       if (!envelope) continue;
-      const logger = deps.logger.child({ stream: envelope.stream, type: envelope.type, version: envelope.version, correlationId: envelope.correlationId });
-      try {
-        await relayOne({ ...deps, logger }, envelope);
-      } catch (error) {
-        if (isRetryable(error)) throw error;
-        const reason = `orchestrator could not act on ${envelope.type} v${envelope.version}: ${(error as Error).message}`;
-        logger.error({ err: error }, 'record cannot be acted on: failing the build');
-        if (buildIdOfStream(envelope.stream)) {
-          await decideAndAppend(deps.store, envelope.stream, (state, history) =>
-            decideFailure(state, history, reason, { correlationId: envelope.correlationId, causationId: envelope.id, now: Date.now() }),
-          );
-        }
-      }
+      await relayRecord(deps, envelope);
+      if (!last || envelope.id > last) last = envelope.id;
     }
+    return last ? [watermarkWrite(deps.inFlight, last)] : [];
   };
 }
