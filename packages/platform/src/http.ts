@@ -5,7 +5,7 @@
  * body `{ error, message, fields? }` and a 5xx never leaks internals.
  */
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -87,14 +87,14 @@ export function errorAnswer(error: unknown): { status: number; body: ErrorBody }
       return { status: 413, body: { error: 'body_too_large', message: `request body over ${MAX_BODY_BYTES} bytes` } };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, body: { error: 'unsupported_media_type', message: 'request body must be application/json' } };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_json', message: 'request body is not JSON' } };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: { error: 'invalid_json', message: 'request body is empty but content-type is application/json' } };
     default:
       break;
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  // Fastify's JSON parser marks a body it cannot parse as a 400 SyntaxError.
-  if (status === 400 && error instanceof SyntaxError) return { status, body: { error: 'invalid_json', message: 'request body is not JSON' } };
   if (status >= 400 && status < 500) return { status, body: { error: 'bad_request', message: e.message ?? 'bad request' } };
   return { status: 500, body: { error: 'internal', message: 'internal error' } };
 }
@@ -137,7 +137,12 @@ function fastifyLogger(logger: Logger): FastifyBaseLogger {
 /** The app, ready but not listening: what tests inject() into and what startHttpServer serves. */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
   const { logger, service, checks = {}, routes } = options;
-  const app = Fastify({ loggerInstance: fastifyLogger(logger), disableRequestLogging: true, bodyLimit: MAX_BODY_BYTES });
+  const app = Fastify({
+    loggerInstance: fastifyLogger(logger),
+    // Requests are logged once, by the onResponse hook below, at debug.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: Fastify would otherwise read text/plain bodies as strings.
