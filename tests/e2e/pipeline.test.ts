@@ -232,7 +232,7 @@ describe('three doors, one pipeline', () => {
     expect(res.status).toBe(400);
     const body = (await res.json()) as { fields: string[] };
     expect(body.fields.join('\n')).toMatch(/^env: /m);
-    expect(body.fields.join('\n')).toMatch(/^regions: /m);
+    expect(body.fields.join('\n')).toMatch(/^regions\.0: must be one of: /m);
     const unknown = await api('/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4');
     expect(unknown.status).toBe(404);
     const missingKey = await api('/builds', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request()) });
@@ -252,6 +252,28 @@ describe('three doors, one pipeline', () => {
     let requested = 0;
     for await (const page of store.readAll({ since })) requested += page.filter((e) => JSON.stringify(e.data).includes(requestId)).length;
     expect(requested).toBe(0);
+  });
+});
+
+describe('an intake key is bound to its request', () => {
+  it('a second SNS message with the same requestId but a different request is dead-lettered naming the key', async () => {
+    const requestId = `reused-${Date.now()}`;
+    const first = { type: 'build.requested', requestId, ...request({ regions: ['us-east-1'], hostsPerRegion: 5 }) };
+    await awslocal(['sns', 'publish', '--topic-arn', where.topicArn(where.names.topics.intake), '--message', JSON.stringify(first)]);
+    const buildId = await buildFromDoor('sns', (k) => k === requestId);
+    await awslocal(['sns', 'publish', '--topic-arn', where.topicArn(where.names.topics.intake), '--message', JSON.stringify({ ...first, hostsPerRegion: 6 })]);
+    const dlq = await where.queueUrl(`${where.names.queues.intake}-dlq`);
+    const dead = await eventually(async () => {
+      const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlq, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+      return out.Messages?.find((m) => m.Body?.includes(requestId));
+    }, { timeoutMs: 20_000, description: 'the dead-lettered intake message' });
+    expect(JSON.parse(dead.Body ?? '{}')).toMatchObject({ requestId, hostsPerRegion: 6 });
+    expect(dead.MessageAttributes?.FailureName?.StringValue).toBe('IdempotencyKeyReusedError');
+    expect(dead.MessageAttributes?.FailureReason?.StringValue).toContain(requestId);
+    expect(dead.MessageAttributes?.FailureReason?.StringValue).toContain(buildId);
+    // The first request's build goes on as asked.
+    expect((await finalStatus(buildId)).status).toBe('SUCCESS');
+    expect((await history(buildId)).filter((e) => e.type === 'build.requested')).toHaveLength(1);
   });
 });
 

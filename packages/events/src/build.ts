@@ -19,10 +19,8 @@ export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex
 export const buildIdSchema = z.string().regex(ULID_PATTERN, 'must be a ULID');
 export const MAX_HOSTS_PER_REGION = 100_000;
 export const hostsPerRegionSchema = z.number().int().min(1).max(MAX_HOSTS_PER_REGION);
-const regionListSchema = z
-  .array(z.string().min(1))
-  .min(1)
-  .refine((list) => new Set(list).size === list.length, 'regions must be unique');
+const uniqueRegions = (list: readonly string[]) => new Set(list).size === list.length;
+const regionListSchema = z.array(z.string().min(1)).min(1).refine(uniqueRegions, 'regions must be unique');
 
 export const artifactLocationSchema = z.object({ bucket: z.string().min(1), key: z.string().min(1), sha256: sha256Schema });
 
@@ -30,19 +28,21 @@ export const doorSchema = z.enum(['http', 'sns', 's3']);
 export type Door = z.infer<typeof doorSchema>;
 
 /**
- * What a caller asks for, the same at every door. `allowedRegions` is the configured region list:
- * a request naming another region is refused at the door.
+ * What a caller asks for, the same at every door. `allowedRegions` is the configured region list,
+ * checked as an enum so that the allowed values are part of the schema (and of the OpenAPI
+ * document): a request naming another region is refused at the door, with the list.
  */
 export function buildRequestSchema(allowedRegions: readonly string[]) {
+  const [first, ...rest] = allowedRegions;
+  if (first === undefined) throw new RangeError('buildRequestSchema needs at least one allowed region');
+  const region = z.enum([first, ...rest], { error: () => `must be one of: ${allowedRegions.join(', ')}` });
   return z.object({
     repo: repoSchema,
     env: envSchema,
     version: versionSchema,
     branch: branchSchema,
     commit: commitSchema,
-    regions: regionListSchema.refine((list) => list.every((r) => allowedRegions.includes(r)), {
-      message: `each region must be one of: ${allowedRegions.join(', ')}`,
-    }),
+    regions: z.array(region).min(1).refine(uniqueRegions, 'regions must be unique'),
     hostsPerRegion: hostsPerRegionSchema,
   });
 }

@@ -82,3 +82,16 @@ export function isRetryable(error: unknown): boolean {
     ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
   );
 }
+
+/**
+ * An intake key that already made a build was sent again with a different request. Answering
+ * with the first build would hide the change; making a second build would break the key's promise.
+ * Not retryable: the same message can never succeed (HTTP answers 422, the SNS door dead-letters).
+ */
+export class IdempotencyKeyReusedError extends FlotillaError {
+  readonly retryable = false;
+
+  constructor(door: string, key: string, buildId: string) {
+    super(`${door} key ${key} was already used for build ${buildId} with a different request`, { door, key, buildId });
+  }
+}

@@ -47,6 +47,16 @@ export interface ReadAllOptions {
   pageSize?: number;
   /** Day buckets read ahead in parallel. */
   concurrency?: number;
+  /** Only events whose id sorts after this one (a reader resuming where it stopped). */
+  afterId?: string;
+}
+
+export interface ReadLatestOptions {
+  /** Oldest instant to look back to (inclusive, rounded down to its day bucket). */
+  since: Date;
+  /** Newest instant to read from; default now. */
+  until?: Date;
+  pageSize?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -55,6 +65,9 @@ const DAY_MS = 86_400_000;
 export function bucketOfId(id: string): string {
   return new Date(decodeTime(id)).toISOString().slice(0, 10);
 }
+
+/** The instant an event id was made (a ULID's timestamp): where a reader resuming after it starts. */
+export const instantOfId = (id: string): Date => new Date(decodeTime(id));
 
 /** Every day bucket from `since` to `until`, inclusive, in order. */
 export function bucketsBetween(since: Date, until: Date): string[] {
@@ -213,8 +226,8 @@ export class EventStore {
    * buckets are fetched ahead in parallel while earlier ones are consumed.
    */
   async *readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope[]> {
-    const { since, until = new Date(), pageSize = 500, concurrency = 4 } = options;
-    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize) }));
+    const { since, until = new Date(), pageSize = 500, concurrency = 4, afterId } = options;
+    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize, true, afterId) }));
     // Each bucket's first page is requested ahead; later pages follow as the consumer pulls.
     const ahead: Array<Promise<IteratorResult<EventEnvelope[]>>> = [];
     const startNext = (): void => {
@@ -237,16 +250,27 @@ export class EventStore {
     }
   }
 
-  async *#bucketPages(bucket: string, pageSize: number): AsyncGenerator<EventEnvelope[]> {
+  /**
+   * The log newest first, page by page, from `until` back to `since`: the tail of the log (the
+   * newest N events) without reading it from the start. Buckets are read one at a time, so a
+   * caller that stops early reads only what it used.
+   */
+  async *readLatest(options: ReadLatestOptions): AsyncGenerator<EventEnvelope[]> {
+    const { since, until = new Date(), pageSize = 100 } = options;
+    for (const bucket of bucketsBetween(since, until).reverse()) yield* this.#bucketPages(bucket, pageSize, false);
+  }
+
+  async *#bucketPages(bucket: string, pageSize: number, forward: boolean, afterId?: string): AsyncGenerator<EventEnvelope[]> {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.#db.send(
         new QueryCommand({
           TableName: this.#table,
           IndexName: GLOBAL_ORDER_INDEX,
-          KeyConditionExpression: '#b = :b',
-          ExpressionAttributeNames: { '#b': 'bucket' },
-          ExpressionAttributeValues: { ':b': { S: bucket } },
+          KeyConditionExpression: afterId ? '#b = :b AND #id > :after' : '#b = :b',
+          ExpressionAttributeNames: { '#b': 'bucket', ...(afterId ? { '#id': 'id' } : {}) },
+          ExpressionAttributeValues: { ':b': { S: bucket }, ...(afterId ? { ':after': { S: afterId } } : {}) },
+          ScanIndexForward: forward,
           Limit: pageSize,
           ExclusiveStartKey: startKey,
         }),

@@ -114,12 +114,26 @@ export class IdempotencyStore {
 
   /**
    * Maps `key` to `value` once: the first caller's value wins and every later caller gets it back
-   * (an intake key mapped to the build id it created).
+   * (an intake key mapped to the build id it created). With a `fingerprint` (of the request the key
+   * was sent with), a later caller learns whether its request is the one that made the mapping;
+   * a mapping stored before fingerprints existed has none and counts as a match.
    */
-  async mapOnce(key: string, value: string, retainDays = 30): Promise<{ value: string; existing: boolean }> {
-    if (await this.#putIf(key, { status: { S: 'MAPPED' }, value: { S: value } }, retainDays, 'attribute_not_exists(pk)')) return { value, existing: false };
-    const stored = (await this.#read(key))?.value?.S;
-    if (stored === undefined) throw new IdempotencyInProgressError(`key ${key} is held by a running effect`, { key });
-    return { value: stored, existing: true };
+  async mapOnce(key: string, value: string, options: { fingerprint?: string; retainDays?: number } = {}): Promise<MapOnceResult> {
+    const { fingerprint, retainDays = 30 } = options;
+    const fields: Record<string, AttributeValue> = { status: { S: 'MAPPED' }, value: { S: value }, ...(fingerprint ? { fingerprint: { S: fingerprint } } : {}) };
+    if (await this.#putIf(key, fields, retainDays, 'attribute_not_exists(pk)')) return { value, existing: false, sameRequest: true };
+    const stored = await this.#read(key);
+    const storedValue = stored?.value?.S;
+    if (storedValue === undefined) throw new IdempotencyInProgressError(`key ${key} is held by a running effect`, { key });
+    const storedFingerprint = stored?.fingerprint?.S;
+    return { value: storedValue, existing: true, sameRequest: storedFingerprint === undefined || fingerprint === undefined || storedFingerprint === fingerprint };
   }
+}
+
+export interface MapOnceResult {
+  value: string;
+  /** True when the key was mapped before this call. */
+  existing: boolean;
+  /** False only when both this call and the stored mapping carry fingerprints, and they differ. */
+  sameRequest: boolean;
 }

@@ -6,6 +6,7 @@ export * from './resources.ts';
 export * from './event-store.ts';
 export * from './retry.ts';
 export * from './service.ts';
+export * from './http.ts';
 export * from './shard-planner.ts';
 export * from './consumer.ts';
 export * from './idempotency.ts';

@@ -2,11 +2,13 @@
  * Intake: the three doors (HTTP, SNS, S3) end here, in one `build.requested` event. Each door's
  * key (Idempotency-Key, requestId, bucket+key+eTag) is mapped once to a build id by a conditional
  * put, and the event is appended at expected version 0 of that build's stream, so a repeated or
- * redelivered request finds the same build and never makes a second one. Callers validate the
- * request first (buildRequestSchema): nothing invalid reaches the log.
+ * redelivered request finds the same build and never makes a second one. The mapping also keeps
+ * a fingerprint of the request the key came with: the same key with a different request is
+ * refused (IdempotencyKeyReusedError) rather than answered with a build it did not ask for.
+ * Callers validate the request first (buildRequestSchema): nothing invalid reaches the log.
  */
 import { buildStream, createEventId, newEvent, type BuildRequest, type EventData } from '@flotilla/events';
-import { ConcurrencyError } from './errors.ts';
+import { ConcurrencyError, IdempotencyKeyReusedError } from './errors.ts';
 import type { EventStore } from './event-store.ts';
 import { hashKey, type IdempotencyStore } from './idempotency.ts';
 
@@ -27,10 +29,22 @@ export interface IntakeResult {
   duplicate: boolean;
 }
 
+/**
+ * A digest of the request as it will be built: after the door applied its defaults, with the
+ * fields in a fixed order and regions as a set (sorted), so `[a, b]` and `[b, a]` are one request.
+ */
+export function requestFingerprint(request: BuildRequest): string {
+  const { repo, env, version, branch, commit, regions, hostsPerRegion } = request;
+  return hashKey(JSON.stringify([repo, env, version, branch, commit, [...regions].sort(), hostsPerRegion]));
+}
+
 export async function requestBuild(deps: { store: EventStore; idempotency: IdempotencyStore }, intake: IntakeRequest): Promise<IntakeResult> {
   const now = intake.now ?? Date.now();
-  const mapped = await deps.idempotency.mapOnce(`intake#${intake.door}#${hashKey(intake.key)}`, createEventId(now));
+  const mapped = await deps.idempotency.mapOnce(`intake#${intake.door}#${hashKey(intake.key)}`, createEventId(now), {
+    fingerprint: requestFingerprint(intake.request),
+  });
   const buildId = mapped.value;
+  if (!mapped.sameRequest) throw new IdempotencyKeyReusedError(intake.door, intake.key, buildId);
   const event = newEvent({
     type: 'build.requested',
     data: { buildId, ...intake.request, source: { door: intake.door, key: intake.key }, ...(intake.artifact ? { artifact: intake.artifact } : {}) },

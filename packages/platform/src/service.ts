@@ -1,95 +1,17 @@
 /**
- * The lifecycle every service shares: an HTTP server answering GET /health (plus any routes the
- * service adds), and graceful shutdown on SIGTERM/SIGINT: stop taking work, drain what is in
- * flight, close the server, then exit. node:http is enough here: the health route and a handful
- * of API routes do not need a framework's router.
+ * The lifecycle every service shares: the HTTP server (./http.ts: GET /health, GET /openapi.json
+ * and the service's own routes), and graceful shutdown on SIGTERM/SIGINT: stop taking work, drain
+ * what is in flight, close the server, then exit.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createAwsClients, type AwsClients } from './aws.ts';
 import type { platformEnvShape } from './config.ts';
 import { EventStore } from './event-store.ts';
+import { startHttpServer, type HttpRoutes, type RunningHttpServer } from './http.ts';
 import { IdempotencyStore } from './idempotency.ts';
 import { locate, type Locator } from './locate.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { resourceNames, type ResourceNames } from './resources.ts';
 import type { z } from 'zod';
-
-export type HealthCheck = () => Promise<void>;
-
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
-
-export interface HttpServerOptions {
-  port: number;
-  logger: Logger;
-  service: string;
-  /** Named dependency checks; /health answers 503 naming each one that throws. */
-  checks?: Record<string, HealthCheck>;
-  /** Tried in order before the 404; a handler returns true when it answered. */
-  routes?: RouteHandler[];
-}
-
-export interface RunningHttpServer {
-  server: Server;
-  port: number;
-  close(): Promise<void>;
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-async function health(service: string, checks: Record<string, HealthCheck>) {
-  const results = await Promise.all(
-    Object.entries(checks).map(async ([name, check]) => {
-      try {
-        await check();
-        return [name, 'ok'] as const;
-      } catch (error) {
-        return [name, error instanceof Error ? error.message : String(error)] as const;
-      }
-    }),
-  );
-  const ok = results.every(([, r]) => r === 'ok');
-  return { status: ok ? 200 : 503, body: { service, status: ok ? 'ok' : 'unhealthy', checks: Object.fromEntries(results) } };
-}
-
-export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const { port, logger, service, checks = {}, routes = [] } = options;
-  const server = createServer((req, res) => {
-    void (async () => {
-      try {
-        if (req.method === 'GET' && req.url === '/health') {
-          const { status, body } = await health(service, checks);
-          sendJson(res, status, body);
-          return;
-        }
-        for (const route of routes) if (await route(req, res)) return;
-        sendJson(res, 404, { error: 'not_found', message: `no route for ${req.method} ${req.url}` });
-      } catch (error) {
-        logger.error({ err: error, url: req.url }, 'request failed');
-        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: 'internal error' });
-        else res.end();
-      }
-    })();
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '0.0.0.0', resolve);
-  });
-  const actualPort = (server.address() as AddressInfo).port;
-  logger.info({ port: actualPort }, 'http server listening');
-  return {
-    server,
-    port: actualPort,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 export interface Stoppable {
   name: string;
@@ -146,7 +68,8 @@ export interface ServiceContext {
 export interface StartServiceOptions {
   name: string;
   config: PlatformConfig;
-  routes?: (ctx: Omit<ServiceContext, 'http'>) => RouteHandler[];
+  /** The service's routes, as a Fastify plugin (see ./http.ts). */
+  routes?: (ctx: Omit<ServiceContext, 'http'>) => HttpRoutes;
   /** Started before the HTTP server; stopped first on shutdown, in order. */
   workers?: (ctx: Omit<ServiceContext, 'http'>) => Promise<Stoppable[]>;
 }
@@ -172,7 +95,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
       logger,
       service: name,
       checks: { eventsTable: () => store.ping() },
-      routes: options.routes?.(base) ?? [],
+      routes: options.routes?.(base),
     });
     stopOnSignals(logger, [...workers, { name: 'http', stop: () => http.close() }, { name: 'aws', stop: () => Promise.resolve(aws.destroy()) }]);
     return { ...base, http };

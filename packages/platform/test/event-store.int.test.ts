@@ -125,4 +125,24 @@ describe('global order replay', () => {
     expect(read).toEqual([...appended].sort());
     expect(pages).toBeGreaterThanOrEqual(10);
   });
+
+  it('reads the tail newest first, and resumes after an event id', async () => {
+    const since = new Date();
+    const stream = `build-${createEventId()}`;
+    const events = Array.from({ length: 12 }, () => started());
+    await store.append(stream, events, 0);
+    const ids = events.map((e) => e.id);
+
+    const newest: string[] = [];
+    // Ours are the newest: reading stops once they are all seen, as an API tail read does.
+    for await (const page of store.readLatest({ since, pageSize: 5 })) {
+      newest.push(...page.filter((e) => e.stream === stream).map((e) => e.id));
+      if (newest.length >= ids.length) break;
+    }
+    expect(newest).toEqual([...ids].reverse());
+
+    const after: string[] = [];
+    for await (const page of store.readAll({ since, afterId: ids[6], pageSize: 5 })) after.push(...page.filter((e) => e.stream === stream).map((e) => e.id));
+    expect(after).toEqual(ids.slice(7));
+  });
 });

@@ -1,16 +1,19 @@
 /** Idempotent effects against the emulator: once per key, stored outcomes, leases, first-wins mapping. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdempotencyInProgressError, IdempotencyStore, resourceNames } from '@flotilla/platform';
+import { buildStream } from '@flotilla/events';
+import { EventStore, IdempotencyInProgressError, IdempotencyKeyReusedError, IdempotencyStore, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
 let stack: TestStack;
 let store: IdempotencyStore;
+let events: EventStore;
 const key = (label: string) => `${label}#${Math.random().toString(36).slice(2)}`;
 
 beforeAll(async () => {
   stack = await deployTestStack(aws, uniquePrefix('idempotency'));
   store = new IdempotencyStore(aws.dynamodb, resourceNames(stack.prefix).tables.idempotency);
+  events = new EventStore(aws.dynamodb, resourceNames(stack.prefix).tables.events);
 });
 afterAll(async () => {
   await stack.destroy();
@@ -73,8 +76,21 @@ describe('runOnce', () => {
 describe('mapOnce', () => {
   it('keeps the first value for a key and hands it to every later caller', async () => {
     const k = key('map');
-    expect(await store.mapOnce(k, 'build-A')).toEqual({ value: 'build-A', existing: false });
-    expect(await store.mapOnce(k, 'build-B')).toEqual({ value: 'build-A', existing: true });
+    expect(await store.mapOnce(k, 'build-A')).toEqual({ value: 'build-A', existing: false, sameRequest: true });
+    expect(await store.mapOnce(k, 'build-B')).toEqual({ value: 'build-A', existing: true, sameRequest: true });
+  });
+
+  it('tells a later caller whether its fingerprint is the one stored with the mapping', async () => {
+    const k = key('fingerprint');
+    expect(await store.mapOnce(k, 'build-A', { fingerprint: 'f1' })).toEqual({ value: 'build-A', existing: false, sameRequest: true });
+    expect(await store.mapOnce(k, 'build-B', { fingerprint: 'f1' })).toEqual({ value: 'build-A', existing: true, sameRequest: true });
+    expect(await store.mapOnce(k, 'build-C', { fingerprint: 'f2' })).toEqual({ value: 'build-A', existing: true, sameRequest: false });
+  });
+
+  it('counts a mapping stored before fingerprints existed as a match', async () => {
+    const k = key('legacy');
+    await store.mapOnce(k, 'build-A');
+    expect(await store.mapOnce(k, 'build-B', { fingerprint: 'f1' })).toEqual({ value: 'build-A', existing: true, sameRequest: true });
   });
 
   it('lets exactly one of many racing callers win', async () => {
@@ -82,5 +98,25 @@ describe('mapOnce', () => {
     const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.mapOnce(k, `build-${i}`)));
     expect(new Set(results.map((r) => r.value)).size).toBe(1);
     expect(results.filter((r) => !r.existing)).toHaveLength(1);
+  });
+});
+
+describe('requestBuild: an intake key is bound to its request', () => {
+  const request = { repo: 'payments-api', env: 'prod', version: '1.4.2', branch: 'main', commit: 'abc1234', regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 5 };
+
+  it('a repeat (regions in another order) finds the same build; a different request under the key is refused, naming it', async () => {
+    const deps = { store: events, idempotency: store };
+    const k = key('intake');
+    const first = await requestBuild(deps, { door: 'http', key: k, request });
+    expect(first.duplicate).toBe(false);
+    const repeat = await requestBuild(deps, { door: 'http', key: k, request: { ...request, regions: ['eu-west-1', 'us-east-1'] } });
+    expect(repeat).toEqual({ buildId: first.buildId, duplicate: true });
+    const error = await requestBuild(deps, { door: 'http', key: k, request: { ...request, hostsPerRegion: 6 } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
+    expect((error as IdempotencyKeyReusedError).retryable).toBe(false);
+    expect((error as Error).message).toContain(k);
+    expect((error as Error).message).toContain(first.buildId);
+    // Only the first request reached the log.
+    expect((await events.readStream(buildStream(first.buildId))).map((e) => e.type)).toEqual(['build.requested']);
   });
 });

@@ -1,15 +1,16 @@
 /** Wiring only: the HTTP API, the projector, the build task worker, health and graceful shutdown. */
 import { BuildProjections, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
-import { apiRoutes } from './handlers/api.ts';
 import { buildTask, buildTaskSchema } from './handlers/build-task.ts';
 import { projector } from './handlers/projector.ts';
+import { buildApi } from './http/index.ts';
 
 await startService({
   name: 'build',
   config,
   routes: ({ aws, store, idempotency, logger, resources }) =>
-    apiRoutes({
+    buildApi({
+      aws,
       store,
       idempotency,
       projections: new BuildProjections(aws.dynamodb, resources.tables),

@@ -1,0 +1,203 @@
+/**
+ * The HTTP side of every service: a Fastify app with zod route schemas (validated and serialized
+ * by fastify-type-provider-zod), an OpenAPI document generated from those schemas at
+ * GET /openapi.json, GET /health, and one error handler, so that every error answers the same
+ * body `{ error, message, fields? }` and a 5xx never leaks internals.
+ */
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type FastifyPluginAsyncZod,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { IdempotencyKeyReusedError } from './errors.ts';
+import { InvalidCursorError, InvalidListFilterError } from './projections/build-list.ts';
+import type { Logger } from './logger.ts';
+
+export type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+
+/** A service's routes: a Fastify plugin whose route schemas are zod schemas. */
+export type HttpRoutes = FastifyPluginAsyncZod;
+
+export type HealthCheck = () => Promise<void>;
+
+/** Request bodies above this are refused with 413 before they are read. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The body of every error answer. */
+export const errorBodySchema = z
+  .object({
+    error: z.string().describe('Stable, machine-readable code, e.g. invalid_request, not_found'),
+    message: z.string().describe('What went wrong, for a person'),
+    fields: z.array(z.string()).optional().describe('One `path: message` line per invalid field'),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+export const healthSchema = z.object({
+  service: z.string(),
+  status: z.enum(['ok', 'unhealthy']),
+  checks: z.record(z.string(), z.string()).describe("Each dependency check: 'ok' or why it failed"),
+});
+
+/** An answer a handler chooses: thrown, it becomes `status` with `{ error, message, fields }`. */
+export class HttpError extends Error {
+  readonly statusCode: number;
+  readonly body: ErrorBody;
+
+  constructor(statusCode: number, error: string, message: string, fields?: string[]) {
+    super(message);
+    this.name = 'HttpError';
+    this.statusCode = statusCode;
+    this.body = { error, message, ...(fields ? { fields } : {}) };
+  }
+}
+
+export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+
+/** `idempotency-key` -> `Idempotency-Key`: header errors name the header as callers write it. */
+const headerName = (name: string) => name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => `${dash}${c.toUpperCase()}`);
+
+const WHERE: Record<string, string> = { body: 'request body', headers: 'headers', querystring: 'query', params: 'path' };
+
+/** `/regions/0` -> `regions.0`, the same `path: message` lines the other doors write. */
+function fieldLine(context: string | undefined, instancePath: string, message: string | undefined): string {
+  const parts = instancePath.split('/').filter(Boolean);
+  const path = context === 'headers' ? parts.map(headerName).join('.') : parts.join('.');
+  return `${path || '(root)'}: ${message ?? 'invalid'}`;
+}
+
+/** Maps any error to the answer: status and body. Exported for its unit test. */
+export function errorAnswer(error: unknown): { status: number; body: ErrorBody } {
+  if (error instanceof HttpError) return { status: error.statusCode, body: error.body };
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const fields = error.validation.map((v) => fieldLine(error.validationContext, v.instancePath, v.message));
+    const where = WHERE[error.validationContext ?? ''] ?? 'request';
+    return { status: 400, body: { error: 'invalid_request', message: `invalid ${where}: ${fields.join('; ')}`, fields } };
+  }
+  if (error instanceof IdempotencyKeyReusedError) return { status: 422, body: { error: 'idempotency_key_reused', message: error.message } };
+  if (error instanceof InvalidCursorError) return { status: 400, body: { error: 'invalid_cursor', message: error.message, fields: [`cursor: ${error.message}`] } };
+  if (error instanceof InvalidListFilterError) return { status: 400, body: { error: 'invalid_request', message: error.message } };
+  const e = error as Partial<FastifyError>;
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: { error: 'body_too_large', message: `request body over ${MAX_BODY_BYTES} bytes` } };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, body: { error: 'unsupported_media_type', message: 'request body must be application/json' } };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_json', message: 'request body is not JSON' } };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, body: { error: 'invalid_json', message: 'request body is empty but content-type is application/json' } };
+    default:
+      break;
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
+  if (status >= 400 && status < 500) return { status, body: { error: 'bad_request', message: e.message ?? 'bad request' } };
+  return { status: 500, body: { error: 'internal', message: 'internal error' } };
+}
+
+export interface HttpAppOptions {
+  logger: Logger;
+  service: string;
+  /** Named dependency checks; /health answers 503 naming each one that throws. */
+  checks?: Record<string, HealthCheck>;
+  routes?: HttpRoutes;
+  /** Version shown in the OpenAPI document. */
+  version?: string;
+}
+
+async function health(service: string, checks: Record<string, HealthCheck>) {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      try {
+        await check();
+        return [name, 'ok'] as const;
+      } catch (error) {
+        return [name, error instanceof Error ? error.message : String(error)] as const;
+      }
+    }),
+  );
+  const ok = results.every(([, r]) => r === 'ok');
+  return { ok, body: { service, status: ok ? ('ok' as const) : ('unhealthy' as const), checks: Object.fromEntries(results) } };
+}
+
+/**
+ * Fastify's own logger is the service's pino logger, raised to warn: its warnings and errors are
+ * kept, its per-request and listening lines at info are not (the service logs what it does, and
+ * the one listening line scripts/fleet.ts waits for).
+ */
+function fastifyLogger(logger: Logger): FastifyBaseLogger {
+  const level = logger.levels.values[logger.level] ?? 0;
+  return logger.child({ component: 'http' }, { level: level >= (logger.levels.values.warn ?? 40) ? logger.level : 'warn' });
+}
+
+/** The app, ready but not listening: what tests inject() into and what startHttpServer serves. */
+export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
+  const { logger, service, checks = {}, routes } = options;
+  const app = Fastify({
+    loggerInstance: fastifyLogger(logger),
+    // Requests are logged once, by the onResponse hook below, at debug.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: Fastify would otherwise read text/plain bodies as strings.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = errorAnswer(error);
+    if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    else logger.debug({ method: request.method, url: request.url, status, error: body.error }, 'request refused');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }));
+  app.addHook('onResponse', (request, reply, done) => {
+    logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    done();
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: `flotilla ${service}`, version: options.version ?? '0.1.0' },
+    },
+    transform: jsonSchemaTransform,
+    // Schemas given an id with .meta({ id }) become components the routes refer to.
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  const typed = app.withTypeProvider<ZodTypeProvider>();
+  typed.get(
+    '/health',
+    { schema: { summary: 'Whether the service and its dependencies answer', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
+    async (_request, reply) => {
+      const { ok, body } = await health(service, checks);
+      return reply.code(ok ? 200 : 503).send(body);
+    },
+  );
+  typed.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  if (routes) await typed.register(routes);
+  await app.ready();
+  return app;
+}
+
+export interface RunningHttpServer {
+  app: FastifyInstance;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: HttpAppOptions & { port: number; host?: string }): Promise<RunningHttpServer> {
+  const app = await buildHttpApp(options);
+  await app.listen({ port: options.port, host: options.host ?? '0.0.0.0' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  options.logger.info({ port }, 'http server listening');
+  return { app, port, close: () => app.close() };
+}

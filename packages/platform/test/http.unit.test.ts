@@ -1,0 +1,45 @@
+/** The shared HTTP app without AWS: a failing route never leaks its error, a failing check answers 503. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildHttpApp, createLogger, HttpError, type HttpRoutes } from '@flotilla/platform';
+
+const routes: HttpRoutes = (app) => {
+  app.get('/boom', () => {
+    throw new Error('connection string postgres://user:secret@db');
+  });
+  app.get('/teapot', () => {
+    throw new HttpError(418, 'teapot', 'short and stout', ['spout: missing']);
+  });
+  return Promise.resolve();
+};
+
+let app: Awaited<ReturnType<typeof buildHttpApp>>;
+beforeAll(async () => {
+  app = await buildHttpApp({
+    logger: createLogger('test', 'silent'),
+    service: 'test',
+    checks: { ok: () => Promise.resolve(), table: () => Promise.reject(new Error('table gone')) },
+    routes,
+  });
+});
+afterAll(() => app.close());
+
+describe('the shared HTTP app', () => {
+  it('answers a 5xx as internal, without the error text', async () => {
+    const res = await app.inject({ method: 'GET', url: '/boom' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'internal', message: 'internal error' });
+    expect(res.body).not.toContain('secret');
+  });
+
+  it('answers an HttpError with its status and body', async () => {
+    const res = await app.inject({ method: 'GET', url: '/teapot' });
+    expect(res.statusCode).toBe(418);
+    expect(res.json()).toEqual({ error: 'teapot', message: 'short and stout', fields: ['spout: missing'] });
+  });
+
+  it('answers /health 503 naming the check that failed', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ service: 'test', status: 'unhealthy', checks: { ok: 'ok', table: 'table gone' } });
+  });
+});

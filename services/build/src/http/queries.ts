@@ -1,0 +1,91 @@
+/**
+ * What the routes read, named: a build's history, its view (now or as it was), its host counters,
+ * the build list, and pages of the global log. Storage goes through the platform's EventStore and
+ * BuildProjections.
+ */
+import { buildStream, foldBuild, parseEvent, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
+import { instantOfId, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger } from '@flotilla/platform';
+import { buildView, eventsAt, type BuildView, type PointInTime } from '../domain/view.ts';
+
+export interface ApiDeps {
+  aws: AwsClients;
+  store: EventStore;
+  idempotency: IdempotencyStore;
+  projections: BuildProjections;
+  logger: Logger;
+  defaults: { regions: string[]; hostsPerRegion: number };
+  ssePollMs: number;
+}
+
+export async function history(store: EventStore, buildId: string, afterVersion = 0): Promise<BuildEvent[]> {
+  return (await store.readStream(buildStream(buildId), afterVersion)).map((e) => parseEvent(e));
+}
+
+/** The build's view now, with live host counters; undefined for a build that does not exist. */
+export async function currentView(deps: Pick<ApiDeps, 'store' | 'projections'>, buildId: string): Promise<BuildView | undefined> {
+  // The projection answers; a build it has not seen yet is folded from the log directly.
+  let state: BuildState | undefined = await deps.projections.readView(buildId);
+  if (!state) {
+    const events = await history(deps.store, buildId);
+    state = events.length ? foldBuild(events) : undefined;
+  }
+  return state && buildView(state, await deps.projections.readCounters(buildId));
+}
+
+/** The build's view as it was at `at`, folded from the log; undefined if it did not exist yet. */
+export async function viewAt(deps: Pick<ApiDeps, 'store'>, buildId: string, at: PointInTime): Promise<BuildView | undefined> {
+  return buildView(foldBuild(eventsAt(await history(deps.store, buildId), at)));
+}
+
+/** Reading the global log stops after this many events, so a narrow filter cannot make one request read it all. */
+export const MAX_EVENTS_EXAMINED = 5_000;
+/** How far back the newest-first read looks. */
+const TAIL_LOOKBACK_DAYS = 30;
+
+export interface LogPageRequest {
+  after?: string;
+  type?: string;
+  buildId?: string;
+  limit: number;
+}
+
+export interface LogPage {
+  events: EventEnvelope[];
+  /** The last event id looked at (kept or filtered out), to resume after; null when nothing was. */
+  next: string | null;
+}
+
+/**
+ * A page of the global log, oldest first. With `after`: the events after it, in order. Without:
+ * the newest `limit` events that pass the filters. `next` advances past events the filters
+ * dropped, so a reader polling with it never re-reads them.
+ */
+export async function logPage(store: EventStore, page: LogPageRequest, now = new Date()): Promise<LogPage> {
+  const stream = page.buildId ? buildStream(page.buildId) : undefined;
+  const keep = (e: EventEnvelope) => (page.type === undefined || e.type === page.type) && (stream === undefined || e.stream === stream);
+  const kept: EventEnvelope[] = [];
+  let examined = 0;
+  if (page.after !== undefined) {
+    let next: string = page.after;
+    for await (const events of store.readAll({ since: instantOfId(page.after), until: now, afterId: page.after, pageSize: Math.min(500, page.limit * 2) })) {
+      for (const e of events) {
+        examined++;
+        next = e.id;
+        if (keep(e)) kept.push(e);
+        if (kept.length >= page.limit || examined >= MAX_EVENTS_EXAMINED) return { events: kept, next };
+      }
+    }
+    return { events: kept, next };
+  }
+  let newest: string | null = null;
+  const since = new Date(now.getTime() - TAIL_LOOKBACK_DAYS * 86_400_000);
+  read: for await (const events of store.readLatest({ since, until: now, pageSize: Math.min(500, page.limit * 2) })) {
+    for (const e of events) {
+      examined++;
+      newest ??= e.id;
+      if (keep(e)) kept.push(e);
+      if (kept.length >= page.limit || examined >= MAX_EVENTS_EXAMINED) break read;
+    }
+  }
+  return { events: kept.reverse(), next: newest };
+}

@@ -1,0 +1,396 @@
+/**
+ * The build API as the service serves it (the platform's Fastify app with the build routes),
+ * driven with inject() against a stack of its own in the emulator: intake and its idempotency,
+ * every error answer, the view now and as it was, the live stream, the global log, and the
+ * OpenAPI document.
+ */
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildStream, newEvent, parseEvent, type PendingEvent } from '@flotilla/events';
+import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
+import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { buildApi } from '../src/http/index.ts';
+
+const aws = testAwsClients();
+let stack: TestStack;
+let app: Awaited<ReturnType<typeof buildHttpApp>>;
+let store: EventStore;
+let idempotency: IdempotencyStore;
+let projections: BuildProjections;
+
+beforeAll(async () => {
+  stack = await deployTestStack(aws, uniquePrefix('build-api'));
+  const names = resourceNames(stack.prefix);
+  store = new EventStore(aws.dynamodb, names.tables.events);
+  idempotency = new IdempotencyStore(aws.dynamodb, names.tables.idempotency);
+  projections = new BuildProjections(aws.dynamodb, names.tables);
+  const logger = createLogger('build', 'silent');
+  app = await buildHttpApp({
+    logger,
+    service: 'build',
+    checks: { eventsTable: () => store.ping() },
+    routes: buildApi({
+      aws,
+      store,
+      idempotency,
+      projections,
+      logger,
+      defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
+      ssePollMs: 50,
+    }),
+  });
+});
+afterAll(async () => {
+  await app?.close();
+  await stack?.destroy();
+  aws.destroy();
+});
+
+type ErrorBody = { error: string; message: string; fields?: string[] };
+
+const request = (overrides: Record<string, unknown> = {}) => ({
+  repo: 'payments-api',
+  env: 'prod',
+  version: `1.${Math.floor(Math.random() * 1e6)}.0`,
+  branch: 'main',
+  commit: 'abc1234',
+  regions: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
+  hostsPerRegion: 20,
+  ...overrides,
+});
+
+let keys = 0;
+const newKey = (label: string) => `${label}-${Date.now()}-${++keys}`;
+
+const post = (body: unknown, key?: string, headers: Record<string, string> = {}) =>
+  app.inject({
+    method: 'POST',
+    url: '/builds',
+    headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }), ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+describe('POST /builds', () => {
+  it('answers 202 with the build id, its links and a Location', async () => {
+    const res = await post(request(), newKey('ok'));
+    expect(res.statusCode).toBe(202);
+    const body = res.json<{ buildId: string; status: string; duplicate: boolean; links: Record<string, string> }>();
+    expect(body).toMatchObject({ status: 'PENDING', duplicate: false });
+    expect(body.links).toEqual({ self: `/builds/${body.buildId}`, events: `/builds/${body.buildId}/events`, stream: `/builds/${body.buildId}/stream` });
+    expect(res.headers.location).toBe(`/builds/${body.buildId}`);
+    const events = (await store.readStream(buildStream(body.buildId))).map((e) => e.type);
+    expect(events).toEqual(['build.requested']);
+  });
+
+  it('a repeat of the same request under its key, regions in any order, finds the same build', async () => {
+    const key = newKey('repeat');
+    const body = request();
+    const first = (await post(body, key)).json<{ buildId: string; duplicate: boolean }>();
+    const again = await post(body, key);
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toMatchObject({ buildId: first.buildId, duplicate: true });
+    const reordered = await post({ ...body, regions: [...body.regions].reverse() }, key);
+    expect(reordered.statusCode).toBe(202);
+    expect(reordered.json()).toMatchObject({ buildId: first.buildId, duplicate: true });
+    expect(await store.readStream(buildStream(first.buildId))).toHaveLength(1);
+  });
+
+  it('a repeat that leaves out regions and hosts matches the request with the defaults written out', async () => {
+    const key = newKey('defaults');
+    const { regions: _regions, hostsPerRegion: _hosts, ...bare } = request();
+    const first = (await post(bare, key)).json<{ buildId: string }>();
+    const explicit = await post({ ...bare, regions: ['eu-west-1', 'us-east-1'], hostsPerRegion: 10 }, key);
+    expect(explicit.json()).toMatchObject({ buildId: first.buildId, duplicate: true });
+  });
+
+  it('answers 422 idempotency_key_reused, naming the key, for a different request under a used key', async () => {
+    const key = newKey('reused');
+    const body = request();
+    const first = (await post(body, key)).json<{ buildId: string }>();
+    const res = await post({ ...body, hostsPerRegion: 21 }, key);
+    expect(res.statusCode).toBe(422);
+    const error = res.json<ErrorBody>();
+    expect(error.error).toBe('idempotency_key_reused');
+    expect(error.message).toContain(key);
+    expect(await store.readStream(buildStream(first.buildId))).toHaveLength(1);
+  });
+
+  it('answers 400 naming each bad field; a bad region lists the allowed ones', async () => {
+    const res = await post(request({ env: 'PROD!', regions: ['us-east-1', 'mars-1'], hostsPerRegion: 0 }), newKey('bad'));
+    expect(res.statusCode).toBe(400);
+    const body = res.json<ErrorBody>();
+    expect(body.error).toBe('invalid_request');
+    const fields = (body.fields ?? []).join('\n');
+    expect(fields).toMatch(/^env: 1-12 characters/m);
+    expect(fields).toMatch(/^hostsPerRegion: /m);
+    expect(fields).toContain(`regions.1: must be one of: ${REGIONS.join(', ')}`);
+    expect(body.message).toContain('regions.1');
+  });
+
+  it('answers 400 for a region named twice and for a body that is not an object', async () => {
+    const twice = await post(request({ regions: ['us-east-1', 'us-east-1'] }), newKey('twice'));
+    expect(twice.statusCode).toBe(400);
+    expect(twice.json<ErrorBody>().fields).toEqual(['regions: regions must be unique']);
+    const list = await post([], newKey('list'));
+    expect(list.statusCode).toBe(400);
+    expect(list.json<ErrorBody>().fields?.[0]).toMatch(/^\(root\): /);
+  });
+
+  it('answers 400 naming Idempotency-Key when the header is missing or too long', async () => {
+    const missing = await post(request(), undefined);
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json<ErrorBody>()).toMatchObject({ error: 'invalid_request', fields: ['Idempotency-Key: required (1-256 characters)'] });
+    const long = await post(request(), 'k'.repeat(257));
+    expect(long.statusCode).toBe(400);
+    expect(long.json<ErrorBody>().fields).toEqual(['Idempotency-Key: at most 256 characters']);
+  });
+
+  it('answers 413 body_too_large for a body over 64 KiB', async () => {
+    const res = await post(request({ padding: 'x'.repeat(65 * 1024) }), newKey('large'));
+    expect(res.statusCode).toBe(413);
+    expect(res.json<ErrorBody>()).toMatchObject({ error: 'body_too_large' });
+  });
+
+  it('answers 415 for a body that is not application/json, and 400 invalid_json for malformed JSON', async () => {
+    const text = await post('repo=payments-api', newKey('text'), { 'content-type': 'text/plain' });
+    expect(text.statusCode).toBe(415);
+    expect(text.json<ErrorBody>()).toMatchObject({ error: 'unsupported_media_type' });
+    const form = await post('repo=payments-api', newKey('form'), { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(form.statusCode).toBe(415);
+    const malformed = await post('{"repo": ', newKey('malformed'));
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json<ErrorBody>()).toEqual({ error: 'invalid_json', message: 'request body is not JSON' });
+  });
+});
+
+describe('GET /builds/:id', () => {
+  it('answers 404 not_found for an unknown build, 400 for an id that is not a ULID, 404 for an unknown route', async () => {
+    const unknown = await app.inject({ method: 'GET', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json<ErrorBody>().error).toBe('not_found');
+    const notUlid = await app.inject({ method: 'GET', url: '/builds/not-a-ulid' });
+    expect(notUlid.statusCode).toBe(400);
+    expect(notUlid.json<ErrorBody>()).toMatchObject({ error: 'invalid_request', fields: ['id: must be a ULID'] });
+    const events = await app.inject({ method: 'GET', url: '/builds/not-a-ulid/events' });
+    expect(events.statusCode).toBe(400);
+    const route = await app.inject({ method: 'GET', url: '/nowhere' });
+    expect(route.statusCode).toBe(404);
+    expect(route.json<ErrorBody>()).toEqual({ error: 'not_found', message: 'no route for GET /nowhere' });
+  });
+
+  describe('now and as it was', () => {
+    const t0 = Date.now() - 60_000;
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    let buildId: string;
+
+    beforeAll(async () => {
+      ({ buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('history'), request: request({ regions: ['us-east-1'] }), now: t0 }));
+      const later = (event: PendingEvent, ms: number): PendingEvent => ({ ...event, occurredAt: at(ms) });
+      const started = later(newEvent({ type: 'build.started', data: { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:x:y' }, correlationId: buildId, causationId: 'test' }), 10_000);
+      const failed = later(newEvent({ type: 'build.failed', data: { reason: 'test', failedRegions: [{ region: 'us-east-1', reason: 'test' }] }, correlationId: buildId, causationId: 'test' }), 20_000);
+      await store.append(buildStream(buildId), [started, failed], 1);
+    });
+
+    it('answers the current view, with live host counters', async () => {
+      const res = await app.inject({ method: 'GET', url: `/builds/${buildId}` });
+      expect(res.statusCode).toBe(200);
+      const view = res.json<{ status: string; lastVersion: number; failure: { reason: string }; regions: Record<string, { progress?: unknown }> }>();
+      expect(view).toMatchObject({ status: 'FAILED', lastVersion: 3, failure: { reason: 'test' } });
+      expect(view.regions['us-east-1']?.progress).toEqual({ expectedHosts: 20, hosts: 0, synced: 0, failed: 0, percent: 0 });
+    });
+
+    it('?at=<version> folds the events up to that version, without host counters', async () => {
+      const one = (await app.inject({ method: 'GET', url: `/builds/${buildId}?at=1` })).json<{ status: string; lastVersion: number; regions: Record<string, object> }>();
+      expect(one).toMatchObject({ status: 'PENDING', lastVersion: 1 });
+      expect(one.regions['us-east-1']).toEqual({ replicated: false, synced: false });
+      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=2` })).json()).toMatchObject({ status: 'IN_PROGRESS', lastVersion: 2 });
+      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=99` })).json()).toMatchObject({ status: 'FAILED', lastVersion: 3 });
+    });
+
+    it('?at=<ISO time> folds the events that had occurred by then; before the build, 404', async () => {
+      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=${at(5_000)}` })).json()).toMatchObject({ status: 'PENDING', lastVersion: 1 });
+      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=${at(10_000)}` })).json()).toMatchObject({ status: 'IN_PROGRESS', lastVersion: 2 });
+      const before = await app.inject({ method: 'GET', url: `/builds/${buildId}?at=${at(-1_000)}` });
+      expect(before.statusCode).toBe(404);
+      expect(before.json<ErrorBody>().error).toBe('not_found');
+    });
+
+    it('?at= that is neither a version nor a time is a 400 naming it', async () => {
+      const res = await app.inject({ method: 'GET', url: `/builds/${buildId}?at=yesterday` });
+      expect(res.statusCode).toBe(400);
+      expect(res.json<ErrorBody>().fields).toEqual(['at: must be a version number (1, 2, ...) or an ISO-8601 time']);
+    });
+
+    it('GET /builds/:id/events answers the slice of the log in version order', async () => {
+      const res = await app.inject({ method: 'GET', url: `/builds/${buildId}/events` });
+      expect(res.statusCode).toBe(200);
+      const body = res.json<{ buildId: string; events: Array<{ version: number; type: string }> }>();
+      expect(body.buildId).toBe(buildId);
+      expect(body.events.map((e) => [e.version, e.type])).toEqual([[1, 'build.requested'], [2, 'build.started'], [3, 'build.failed']]);
+    });
+
+    it('GET /builds/:id/stream sends every event as a server-sent event and ends with the build; Last-Event-ID resumes', async () => {
+      const all = await app.inject({ method: 'GET', url: `/builds/${buildId}/stream` });
+      expect(all.statusCode).toBe(200);
+      expect(all.headers['content-type']).toBe('text/event-stream');
+      expect([...all.body.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['build.requested', 'build.started', 'build.failed']);
+      const resumed = await app.inject({ method: 'GET', url: `/builds/${buildId}/stream`, headers: { 'last-event-id': '1' } });
+      expect([...resumed.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([2, 3]);
+    });
+  });
+});
+
+describe('GET /events', () => {
+  type Page = { events: Array<{ id: string; type: string; stream: string }>; next: string | null };
+  const page = async (query: string) => {
+    const res = await app.inject({ method: 'GET', url: `/events${query}` });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json<Page>();
+  };
+  let ids: string[];
+
+  beforeAll(async () => {
+    // A build of three events, appended now so that it is the newest in this stack's log.
+    const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('log'), request: request() });
+    const started = newEvent({ type: 'build.started', data: { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:x:z' }, correlationId: buildId, causationId: 'test' });
+    const succeeded = newEvent({ type: 'build.succeeded', data: {}, correlationId: buildId, causationId: 'test' });
+    await store.append(buildStream(buildId), [started, succeeded], 1);
+    ids = (await store.readStream(buildStream(buildId))).map((e) => e.id);
+  });
+
+  it('without after: the newest events, oldest first, and next is the newest id', async () => {
+    const newest = await page('?limit=2');
+    expect(newest.events.map((e) => e.id)).toEqual(ids.slice(1));
+    expect(newest.next).toBe(ids[2]);
+    const whole = await page('');
+    expect(whole.events.length).toBeGreaterThan(3);
+    expect(whole.events.map((e) => e.id)).toEqual([...whole.events.map((e) => e.id)].sort());
+  });
+
+  it('with after: the events after it, in order, with next to read on', async () => {
+    const first = await page(`?after=${ids[0]}&limit=1`);
+    expect(first.events.map((e) => e.id)).toEqual([ids[1]]);
+    expect(first.next).toBe(ids[1]);
+    const rest = await page(`?after=${first.next}`);
+    expect(rest.events.map((e) => e.id)).toEqual([ids[2]]);
+    const none = await page(`?after=${ids[2]}`);
+    expect(none).toEqual({ events: [], next: ids[2] });
+  });
+
+  it('filters by type and by build; next advances past what the filters dropped', async () => {
+    const requested = await page(`?type=build.requested&limit=500`);
+    expect(requested.events.length).toBeGreaterThan(1);
+    expect(requested.events.every((e) => e.type === 'build.requested')).toBe(true);
+    const after = await page(`?after=${ids[0]}&type=build.requested`);
+    expect(after).toEqual({ events: [], next: ids[2] });
+    const stream = (await page(`?after=${ids[0]}`)).events[0]?.stream ?? '';
+    const ofBuild = await page(`?buildId=${stream.replace('build-', '')}`);
+    expect(ofBuild.events.map((e) => e.id)).toEqual(ids);
+  });
+
+  it('refuses an unknown type, a bad after and a limit out of range, naming them', async () => {
+    const res = await app.inject({ method: 'GET', url: '/events?type=build.exploded&after=nope&limit=501' });
+    expect(res.statusCode).toBe(400);
+    const fields = res.json<ErrorBody>().fields ?? [];
+    expect(fields.map((f) => f.split(':')[0]).sort()).toEqual(['after', 'limit', 'type']);
+  });
+});
+
+/** What the projector does for a build's events (no projector runs in this test). */
+async function project(buildId: string): Promise<void> {
+  const readStream = async (stream: string, after: number) => (await store.readStream(stream, after)).map((e) => parseEvent(e));
+  for (const event of await readStream(buildStream(buildId), 0)) await projections.project(event, buildId, readStream);
+}
+
+describe('GET /builds', () => {
+  type Page = { builds: Array<{ buildId: string; repo: string; status: string; door: string; key: string }>; nextCursor?: string };
+  const repo = `list-${Date.now().toString(36)}`;
+  const made: string[] = [];
+
+  beforeAll(async () => {
+    for (let i = 0; i < 5; i++) {
+      const { buildId } = (await post(request({ repo, env: i % 2 ? 'staging' : 'prod' }), `${repo}-${i}`)).json<{ buildId: string }>();
+      await project(buildId);
+      made.unshift(buildId);
+    }
+  });
+
+  it('lists builds newest first, filtered, in pages with a cursor', async () => {
+    const first = await app.inject({ method: 'GET', url: `/builds?repo=${repo}&limit=3` });
+    expect(first.statusCode).toBe(200);
+    const page1 = first.json<Page>();
+    expect(page1.builds.map((b) => b.buildId)).toEqual(made.slice(0, 3));
+    const page2 = (await app.inject({ method: 'GET', url: `/builds?repo=${repo}&limit=3&cursor=${page1.nextCursor ?? ''}` })).json<Page>();
+    expect(page2.builds.map((b) => b.buildId)).toEqual(made.slice(3));
+    expect(page2.nextCursor).toBeUndefined();
+    const staging = (await app.inject({ method: 'GET', url: `/builds?repo=${repo}&env=staging&status=PENDING` })).json<Page>();
+    expect(staging.builds.map((b) => b.buildId)).toEqual([made[1], made[3]]);
+  });
+
+  it('looks a build up by its door and key', async () => {
+    const res = await app.inject({ method: 'GET', url: `/builds?door=http&key=${repo}-2` });
+    expect(res.json<Page>().builds).toEqual([expect.objectContaining({ buildId: made[2], door: 'http', key: `${repo}-2`, repo, status: 'PENDING' })]);
+  });
+
+  it('answers 400 for a bad filter, a key without its door, a bad cursor and a limit out of range', async () => {
+    for (const [query, field] of [
+      ['status=DONE', /^status: /],
+      ['since=yesterday', /^since: /],
+      ['limit=101', /^limit: /],
+      ['cursor=bm9wZQ', /^cursor: /],
+    ] as const) {
+      const res = await app.inject({ method: 'GET', url: `/builds?repo=${repo}&${query}` });
+      expect(res.statusCode, query).toBe(400);
+      expect(res.json<ErrorBody>().fields?.join('\n'), query).toMatch(field);
+    }
+    const keyOnly = await app.inject({ method: 'GET', url: '/builds?key=k' });
+    expect(keyOnly.statusCode).toBe(400);
+    expect(keyOnly.json<ErrorBody>()).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/key needs door/) as unknown });
+  });
+});
+
+describe('POST /builds/:id/cancel', () => {
+  it('ends a build FAILED with reason cancelled, once; a second cancel answers 409', async () => {
+    const { buildId } = (await post(request(), newKey('cancel'))).json<{ buildId: string }>();
+    const res = await app.inject({ method: 'POST', url: `/builds/${buildId}/cancel` });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ buildId, status: 'FAILED', reason: 'cancelled' });
+    const again = await app.inject({ method: 'POST', url: `/builds/${buildId}/cancel` });
+    expect(again.statusCode).toBe(409);
+    expect(again.json<ErrorBody>()).toMatchObject({ error: 'already_finished', message: `build ${buildId} already ended FAILED` });
+    const events = (await store.readStream(buildStream(buildId))).map((e) => [e.type, e.data]);
+    expect(events).toEqual([
+      ['build.requested', expect.anything()],
+      ['build.failed', { reason: 'cancelled', failedRegions: [] }],
+    ]);
+  });
+
+  it('answers 404 for an unknown build and 400 for an id that is not a ULID', async () => {
+    expect((await app.inject({ method: 'POST', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4/cancel' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'POST', url: '/builds/nope/cancel' })).statusCode).toBe(400);
+  });
+});
+
+describe('GET /openapi.json and /health', () => {
+  it('is a valid OpenAPI 3 document listing every route and the allowed regions', async () => {
+    const res = await app.inject({ method: 'GET', url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json<{
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, { items?: { enum?: string[] } }> } }> } }>>;
+    }>();
+    const result = await new Validator().validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health']);
+    const regions = doc.paths['/builds']?.post?.requestBody?.content['application/json']?.schema.properties.regions;
+    expect(regions?.items?.enum).toEqual([...REGIONS]);
+  });
+
+  it('GET /health answers 200 with each check', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ service: 'build', status: 'ok', checks: { eventsTable: 'ok' } });
+  });
+});
