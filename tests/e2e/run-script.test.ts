@@ -90,6 +90,7 @@ async function privateEmulator() {
     // Stops only an emulator this test started on its own port (a no-op otherwise).
     await run('bash', [EMULATOR_SCRIPT, 'stop'], { env }).catch(() => undefined);
     rmSync(stateDir, { recursive: true, force: true });
+    rmSync(join(ROOT, '.run', `emulator-${port}`), { recursive: true, force: true }); // its pid file and log
   });
   return { port, endpoint, stateDir, env };
 }
