@@ -2,6 +2,9 @@
  * Starts and stops Flotilla's services as child processes, each through its package's own start
  * script, the way the README's run command and the end-to-end tests both do. One place knows the
  * fleet (deploy/services.json); callers only choose the stack prefix and per-service overrides.
+ * A caller that must own every process at every moment (the run command's Ctrl-C) hears of each
+ * service as it is spawned (onSpawn) and can abort the start (signal): startFleet then stops every
+ * service it spawned, listening or not, before it rejects.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +17,13 @@ const LISTEN_TIMEOUT_MS = 30_000;
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const SERVICES = fleetFile.services;
 export type ServiceName = (typeof SERVICES)[number]['name'];
+/** The lowest port in deploy/services.json; each service keeps its offset from it under --port-base. */
+export const DEFAULT_PORT_BASE = Math.min(...SERVICES.map((s) => s.port));
+
+/** The port each service listens on when the fleet starts at `base` (deploy/services.json's offsets). */
+export function servicePorts(base: number = DEFAULT_PORT_BASE): { name: ServiceName; port: number }[] {
+  return SERVICES.map((s) => ({ name: s.name, port: s.port - DEFAULT_PORT_BASE + base }));
+}
 
 export interface FleetOptions {
   prefix: string;
@@ -21,10 +31,23 @@ export interface FleetOptions {
   env: Record<string, string>;
   /** Extra variables for one service, e.g. failure injection. */
   overrides?: Partial<Record<ServiceName, Record<string, string>>>;
-  /** 'fixed' uses the ports in deploy/services.json; 'ephemeral' lets each pick a free one. */
-  ports: 'fixed' | 'ephemeral';
+  /**
+   * 'fixed' uses the ports in deploy/services.json; `{ base }` shifts them all to start at base;
+   * 'ephemeral' lets each pick a free one.
+   */
+  ports: 'fixed' | 'ephemeral' | { base: number };
   /** Each structured log line a service prints, for the caller to show or keep. */
   onLog?: (service: ServiceName, line: string) => void;
+  /** Called as soon as a service's process exists, before it listens. */
+  onSpawn?: (service: ServiceName, child: ChildProcess) => void;
+  /** Aborting stops every service spawned so far and makes startFleet reject with the reason. */
+  signal?: AbortSignal;
+}
+
+function portOf(name: ServiceName, ports: FleetOptions['ports']): number {
+  if (ports === 'ephemeral') return 0;
+  const base = ports === 'fixed' ? DEFAULT_PORT_BASE : ports.base;
+  return servicePorts(base).find((s) => s.name === name)?.port ?? 0;
 }
 
 export interface RunningService {
@@ -61,11 +84,24 @@ function startOne(name: ServiceName, port: number, options: FleetOptions): Promi
     // each service once, with SIGTERM, instead of every process getting the signal at once.
     detached: true,
   });
+  options.onSpawn?.(name, child);
   return new Promise((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`${name} exited with ${code} before listening`));
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      reject(new Error(`${name} exited with ${code} before listening`));
+    };
+    // The caller stops the process (it was reported through onSpawn); this only stops waiting.
+    const onAbort = () => {
+      child.off('exit', onExit);
+      clearTimeout(timer);
+      reject(options.signal?.reason instanceof Error ? options.signal.reason : new Error(`${name}: start aborted`));
+    };
     child.once('exit', onExit);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => {
       child.off('exit', onExit);
+      options.signal?.removeEventListener('abort', onAbort);
       child.kill('SIGKILL');
       reject(new Error(`${name} did not log 'http server listening' within ${LISTEN_TIMEOUT_MS} ms (is LOG_LEVEL above info?)`));
     }, LISTEN_TIMEOUT_MS);
@@ -76,6 +112,7 @@ function startOne(name: ServiceName, port: number, options: FleetOptions): Promi
         try {
           const { port: actual } = JSON.parse(line) as { port: number };
           child.off('exit', onExit);
+          options.signal?.removeEventListener('abort', onAbort);
           clearTimeout(timer);
           resolve({ name, child, url: `http://127.0.0.1:${actual}` });
         } catch {
@@ -97,9 +134,9 @@ async function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function stopAll(services: RunningService[], graceMs: number): Promise<void> {
+async function stopAll(children: ChildProcess[], graceMs: number): Promise<void> {
   await Promise.all(
-    services.map(async ({ child }) => {
+    children.map(async (child) => {
       child.kill('SIGTERM');
       if (!(await waitExit(child, graceMs))) {
         child.kill('SIGKILL');
@@ -110,11 +147,25 @@ async function stopAll(services: RunningService[], graceMs: number): Promise<voi
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  const results = await Promise.allSettled(SERVICES.map((s) => startOne(s.name, options.ports === 'fixed' ? s.port : 0, options)));
+  options.signal?.throwIfAborted();
+  // Every process spawned, listening or not, so a failed or aborted start leaves none behind.
+  const spawned: ChildProcess[] = [];
+  const tracked: FleetOptions = {
+    ...options,
+    onSpawn: (name, child) => {
+      spawned.push(child);
+      options.onSpawn?.(name, child);
+    },
+  };
+  const results = await Promise.allSettled(SERVICES.map((s) => startOne(s.name, portOf(s.name, options.ports), tracked)));
   const services = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  if (options.signal?.aborted) {
+    await stopAll(spawned, 5_000);
+    throw options.signal.reason instanceof Error ? options.signal.reason : new Error('fleet start aborted');
+  }
   if (failed.length > 0) {
-    await stopAll(services, 5_000);
+    await stopAll(spawned, 5_000);
     throw new AggregateError(failed, `fleet failed to start: ${failed.map((e) => e.message).join('; ')}`);
   }
   const find = (name: ServiceName) => {
@@ -126,15 +177,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     services,
     url: (name) => find(name).url,
     async stopService(name, graceMs = 10_000) {
-      await stopAll([find(name)], graceMs);
+      await stopAll([find(name).child], graceMs);
     },
     async startService(name) {
-      const port = options.ports === 'fixed' ? (SERVICES.find((s) => s.name === name)?.port ?? 0) : 0;
-      const started = await startOne(name, port, options);
+      const started = await startOne(name, portOf(name, options.ports), options);
       services.splice(services.indexOf(find(name)), 1, started);
       return started;
     },
-    stop: (graceMs = 10_000) => stopAll(services, graceMs),
+    stop: (graceMs = 10_000) => stopAll(services.map((s) => s.child), graceMs),
   };
 }
 

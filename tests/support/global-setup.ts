@@ -1,6 +1,7 @@
 /**
  * Integration tests find the emulator at AWS_ENDPOINT_URL. When nothing answers there, this setup
- * starts the native emulator with the project's own script and stops it after the run. On a
+ * starts the native emulator with the project's own script and stops it after the run, in memory
+ * (EMULATOR_PERSIST=0): every test run starts from an empty emulator. On a
  * machine with Docker, anything that serves the same endpoint (for example a Testcontainers
  * MiniStack) can supply it instead: the tests themselves are the same either way.
  */
@@ -22,8 +23,9 @@ async function answers(endpoint: string): Promise<boolean> {
 export default async function setup(): Promise<(() => void) | undefined> {
   const endpoint = testEnv.AWS_ENDPOINT_URL;
   if (await answers(endpoint)) return undefined;
-  execFileSync('bash', [emulatorScript, 'start'], { stdio: 'inherit', env: { ...process.env, AWS_ENDPOINT_URL: endpoint } });
+  const env = { ...process.env, AWS_ENDPOINT_URL: endpoint, EMULATOR_PERSIST: '0' };
+  execFileSync('bash', [emulatorScript, 'start'], { stdio: 'inherit', env });
   return () => {
-    execFileSync('bash', [emulatorScript, 'stop'], { stdio: 'inherit', env: { ...process.env, AWS_ENDPOINT_URL: endpoint } });
+    execFileSync('bash', [emulatorScript, 'stop'], { stdio: 'inherit', env });
   };
 }
