@@ -18,10 +18,10 @@ export async function withAws<T>(settings: Settings, work: (clients: AwsClients)
   }
 }
 
-export function explainAwsError(error: unknown, endpoint: string): unknown {
+export function explainAwsError(error: unknown, endpoint: string | undefined): unknown {
   if (error instanceof UserError) return error;
   if (isConnectionFailure(error)) {
-    return new UnreachableError(`cannot reach AWS at ${endpoint} (is the emulator running? ./scripts/run.sh starts it)`, {
+    return new UnreachableError(endpoint ? `cannot reach AWS at ${endpoint} (is the emulator running? ./scripts/run.sh starts it)` : 'cannot reach AWS (network down?)', {
       hint: 'set --endpoint or AWS_ENDPOINT_URL to point elsewhere',
       cause: error,
     });
@@ -29,6 +29,6 @@ export function explainAwsError(error: unknown, endpoint: string): unknown {
   // A non-retryable platform error says what is wrong (no such queue, bad config): show it as is.
   if (error instanceof FlotillaError && !error.retryable) return new UserError(error.message, { cause: error });
   const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  if (e.$metadata) return new UserError(`AWS answered ${e.name ?? 'an error'}: ${e.message ?? ''} (endpoint ${endpoint})`, { cause: error });
+  if (e.$metadata) return new UserError(`AWS answered ${e.name ?? 'an error'}: ${e.message ?? ''} (endpoint ${endpoint ?? 'AWS'})`, { cause: error });
   return error;
 }

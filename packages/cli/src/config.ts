@@ -3,7 +3,7 @@
  * environment variable, which wins over the default. The defaults point at the local stack that
  * ./scripts/run.sh starts (API on 127.0.0.1:8080, prefix `flotilla`, the emulator on
  * 127.0.0.1:4566); on real AWS, set AWS_ENDPOINT_URL to the service endpoint you mean, or pass
- * `--endpoint`.
+ * `--endpoint aws` (or AWS_ENDPOINT_URL=aws) for the real AWS endpoints.
  */
 import { z } from 'zod';
 import { parseEnv, prefixSchema } from '@flotilla/platform';
@@ -13,7 +13,8 @@ export const DEFAULT_PREFIX = 'flotilla';
 export const DEFAULT_AWS_ENDPOINT = 'http://127.0.0.1:4566';
 
 const apiUrlSchema = z.url().describe('Base URL of the build API');
-const endpointSchema = z.url().describe('AWS endpoint for dead-letter and execution look-ups (the local emulator by default)');
+/** `aws` means the real AWS endpoints (the SDK picks them per service); anything else is one endpoint for every service. */
+const endpointSchema = z.union([z.literal('aws'), z.url()]).describe('AWS endpoint for dead-letter and execution look-ups (the local emulator by default; `aws` for real AWS)');
 
 export const cliEnvShape = {
   FLOTILLA_API_URL: apiUrlSchema.default(DEFAULT_API_URL),
@@ -30,7 +31,8 @@ export interface Settings {
   apiUrl: string;
   prefix: string;
   aws: {
-    endpoint: string;
+    /** undefined: the real AWS endpoints. */
+    endpoint: string | undefined;
     region: string;
     /** Static credentials when both are set; the emulator's placeholder pair when only the endpoint is local. */
     credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
@@ -59,12 +61,13 @@ export function resolveSettings(flags: GlobalFlags, env: CliEnv = cliEnv()): Set
     { api: apiUrlSchema.optional(), prefix: prefixSchema.optional(), endpoint: endpointSchema.optional() },
     { api: flags.api || undefined, prefix: flags.prefix || undefined, endpoint: flags.endpoint || undefined },
   );
-  const endpoint = fromFlags.endpoint ?? env.AWS_ENDPOINT_URL;
+  const chosen = fromFlags.endpoint ?? env.AWS_ENDPOINT_URL;
+  const endpoint = chosen === 'aws' ? undefined : chosen;
   const credentials =
     env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
       : // The emulator accepts any credentials; these never leave loopback.
-        isLoopback(endpoint)
+        endpoint !== undefined && isLoopback(endpoint)
         ? { accessKeyId: 'test', secretAccessKey: 'test' }
         : undefined;
   return {

@@ -40,3 +40,11 @@ describe('connection failures', () => {
     expect(isConnectionFailure(new Error('HTTP 500'))).toBe(false);
   });
 });
+
+describe('the AWS endpoint', () => {
+  it('`aws` means the real endpoints: none set, and no placeholder credentials', () => {
+    const s = resolveSettings({ endpoint: 'aws' }, env());
+    expect(s.aws.endpoint).toBeUndefined();
+    expect(s.aws.credentials).toBeUndefined();
+  });
+});
