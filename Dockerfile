@@ -7,6 +7,7 @@ ENV COREPACK_ENABLE_DOWNLOAD_PROMPT=0
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/events/package.json packages/events/
 COPY packages/platform/package.json packages/platform/
+COPY packages/cli/package.json packages/cli/
 COPY services/build/package.json services/build/
 COPY services/replication/package.json services/replication/
 COPY services/region-sync/package.json services/region-sync/

@@ -1,5 +1,5 @@
 /** Step Functions executions: start once (a repeat is "already started"), stop, and read their status. */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, StartExecutionCommand, StopExecutionCommand, type ExecutionStatus, type SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ExecutionAlreadyExists, GetExecutionHistoryCommand, StartExecutionCommand, StopExecutionCommand, type ExecutionStatus, type SFNClient } from '@aws-sdk/client-sfn';
 
 export async function startExecutionOnce(sfn: SFNClient, request: { stateMachineArn: string; name: string; input: unknown }): Promise<'started' | 'already-started'> {
   try {
@@ -40,4 +40,53 @@ export async function stopExecution(sfn: SFNClient, request: { executionArn: str
     if ((error as Error).name === 'ExecutionDoesNotExist') return 'not-running';
     throw error;
   }
+}
+
+export interface ExecutionState {
+  status: ExecutionStatus | 'NOT_FOUND';
+  startedAt?: string | undefined;
+  stoppedAt?: string | undefined;
+  /** The state entered last and not yet exited (for a Map, the latest iteration's), with when. */
+  currentState?: { name: string; enteredAt: string } | undefined;
+  error?: string | undefined;
+  cause?: string | undefined;
+}
+
+/**
+ * Where an execution is now: its status, and from its history (newest first) the state it
+ * entered last without leaving it yet. That is the step a stuck build is waiting on.
+ */
+export async function executionState(sfn: SFNClient, executionArn: string): Promise<ExecutionState> {
+  let described;
+  try {
+    described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'NOT_FOUND' };
+    throw error;
+  }
+  const history = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 100 }));
+  // Newest first: each exit seen is owed an entry further down; an entry nobody owes is still open.
+  // Counted per name, because a Map runs the same state once per region.
+  const exitsOwed = new Map<string, number>();
+  let currentState: ExecutionState['currentState'];
+  for (const event of history.events ?? []) {
+    const exit = event.stateExitedEventDetails?.name;
+    if (exit) exitsOwed.set(exit, (exitsOwed.get(exit) ?? 0) + 1);
+    const entered = event.stateEnteredEventDetails?.name;
+    if (!entered) continue;
+    const owed = exitsOwed.get(entered) ?? 0;
+    if (owed > 0) exitsOwed.set(entered, owed - 1);
+    else {
+      currentState = { name: entered, enteredAt: (event.timestamp ?? new Date(0)).toISOString() };
+      break;
+    }
+  }
+  return {
+    status: described.status ?? 'RUNNING',
+    startedAt: described.startDate?.toISOString(),
+    stoppedAt: described.stopDate?.toISOString(),
+    currentState,
+    error: described.error,
+    cause: described.cause,
+  };
 }

@@ -19,6 +19,7 @@ export * from './stack.ts';
 export * from './intake.ts';
 export * from './decide.ts';
 export * from './executions.ts';
+export * from './dead-letters.ts';
 export * from './objects.ts';
 export * from './records.ts';
 export * from './wiring.ts';

@@ -1,0 +1,178 @@
+/**
+ * The build API client. Every response is parsed with zod (objects stay loose, so `--json` prints
+ * everything the API said, while the fields the CLI reads are checked). Connection failures
+ * become "cannot reach the build API at ..."; error answers become their `message`.
+ */
+import { z } from 'zod';
+import { envelopeSchema } from '@flotilla/events';
+import { ApiError, isConnectionFailure, UnreachableError, UserError } from './errors.ts';
+
+export const statusSchema = z.enum(['PENDING', 'IN_PROGRESS', 'SUCCESS', 'FAILED']);
+export type Status = z.infer<typeof statusSchema>;
+export const doorSchema = z.enum(['http', 'sns', 's3']);
+
+const errorBodySchema = z.object({ error: z.string(), message: z.string(), fields: z.array(z.string()).optional() });
+
+export const submitResponseSchema = z.looseObject({ buildId: z.string(), status: statusSchema, duplicate: z.boolean() });
+export type SubmitResponse = z.infer<typeof submitResponseSchema>;
+
+export const buildSummarySchema = z.looseObject({
+  buildId: z.string(),
+  repo: z.string(),
+  env: z.string(),
+  version: z.string(),
+  status: statusSchema,
+  door: doorSchema,
+  key: z.string(),
+  requestedAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  reason: z.string().optional(),
+});
+export type BuildSummary = z.infer<typeof buildSummarySchema>;
+
+export const buildListSchema = z.looseObject({ builds: z.array(buildSummarySchema), nextCursor: z.string().optional() });
+export type BuildList = z.infer<typeof buildListSchema>;
+
+const progressSchema = z.looseObject({
+  expectedHosts: z.number(),
+  hosts: z.number(),
+  synced: z.number(),
+  failed: z.number(),
+  percent: z.number(),
+});
+
+export const regionViewSchema = z.looseObject({
+  replicated: z.boolean(),
+  replicationFailure: z.string().optional(),
+  synced: z.boolean(),
+  syncFailure: z.string().optional(),
+  hosts: z.number().optional(),
+  syncedHosts: z.number().optional(),
+  failedHosts: z.number().optional(),
+  // Absent from a view as it was at a point in time (`?at=`): no live counters then.
+  progress: progressSchema.optional(),
+});
+export type RegionView = z.infer<typeof regionViewSchema>;
+
+export const buildViewSchema = z.looseObject({
+  buildId: z.string(),
+  status: statusSchema,
+  repo: z.string().optional(),
+  env: z.string().optional(),
+  version: z.string().optional(),
+  branch: z.string().optional(),
+  commit: z.string().optional(),
+  source: z.looseObject({ door: z.string(), key: z.string() }).optional(),
+  executionArn: z.string().optional(),
+  artifact: z.looseObject({ bucket: z.string(), key: z.string() }).optional(),
+  requestedAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  failure: z.looseObject({ reason: z.string(), failedRegions: z.array(z.object({ region: z.string(), reason: z.string() })) }).optional(),
+  lastVersion: z.number(),
+  regions: z.record(z.string(), regionViewSchema),
+});
+export type BuildView = z.infer<typeof buildViewSchema>;
+
+export const eventSchema = envelopeSchema;
+export type Event = z.infer<typeof eventSchema>;
+
+export const buildEventsSchema = z.looseObject({ buildId: z.string(), events: z.array(eventSchema) });
+export const globalEventsSchema = z.looseObject({ events: z.array(eventSchema), next: z.string().nullable() });
+export type GlobalEvents = z.infer<typeof globalEventsSchema>;
+
+export const cancelResponseSchema = z.looseObject({ buildId: z.string(), status: statusSchema, reason: z.string() });
+export type CancelResponse = z.infer<typeof cancelResponseSchema>;
+
+export interface SubmitRequest {
+  repo: string;
+  env: string;
+  version: string;
+  branch: string;
+  commit: string;
+  regions?: string[] | undefined;
+  hostsPerRegion?: number | undefined;
+}
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+export class BuildApi {
+  readonly baseUrl: string;
+
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+
+  private async request<S extends z.ZodType>(
+    method: 'GET' | 'POST',
+    path: string,
+    schema: S,
+    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined } = {},
+  ): Promise<z.infer<S>> {
+    const signals = [AbortSignal.timeout(REQUEST_TIMEOUT_MS), ...(init.signal ? [init.signal] : [])];
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: { accept: 'application/json', ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.any(signals),
+      });
+    } catch (error) {
+      if (init.signal?.aborted) throw error;
+      if (isConnectionFailure(error)) {
+        throw new UnreachableError(`cannot reach the build API at ${this.baseUrl} (is ./scripts/run.sh running?)`, { hint: 'set --api or FLOTILLA_API_URL to point elsewhere', cause: error });
+      }
+      if ((error as Error).name === 'TimeoutError') throw new UnreachableError(`the build API at ${this.baseUrl} did not answer ${method} ${path} within ${REQUEST_TIMEOUT_MS / 1000} s`, { cause: error });
+      throw error;
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (!res.ok) {
+      const parsed = errorBodySchema.safeParse(body);
+      if (parsed.success) throw new ApiError(res.status, parsed.data.error, parsed.data.message, parsed.data.fields);
+      throw new ApiError(res.status, 'http_error', `${method} ${path} answered HTTP ${res.status}: ${text.slice(0, 200)}`);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+      throw new UserError(`the build API answered ${method} ${path} with a body this CLI does not understand: ${problems.join('; ')}`, {
+        hint: 'is the CLI older or newer than the API?',
+      });
+    }
+    return parsed.data;
+  }
+
+  submit(request: SubmitRequest, idempotencyKey: string): Promise<SubmitResponse> {
+    return this.request('POST', '/builds', submitResponseSchema, { body: request, headers: { 'idempotency-key': idempotencyKey } });
+  }
+
+  list(query: URLSearchParams): Promise<BuildList> {
+    const qs = query.toString();
+    return this.request('GET', `/builds${qs ? `?${qs}` : ''}`, buildListSchema);
+  }
+
+  get(buildId: string, at?: string, signal?: AbortSignal): Promise<BuildView> {
+    const qs = at === undefined ? '' : `?${new URLSearchParams({ at }).toString()}`;
+    return this.request('GET', `/builds/${encodeURIComponent(buildId)}${qs}`, buildViewSchema, { signal });
+  }
+
+  events(buildId: string): Promise<z.infer<typeof buildEventsSchema>> {
+    return this.request('GET', `/builds/${encodeURIComponent(buildId)}/events`, buildEventsSchema);
+  }
+
+  cancel(buildId: string): Promise<CancelResponse> {
+    return this.request('POST', `/builds/${encodeURIComponent(buildId)}/cancel`, cancelResponseSchema, { body: {} });
+  }
+
+  globalEvents(query: URLSearchParams, signal?: AbortSignal): Promise<GlobalEvents> {
+    const qs = query.toString();
+    return this.request('GET', `/events${qs ? `?${qs}` : ''}`, globalEventsSchema, { signal });
+  }
+}

@@ -1,0 +1,111 @@
+/** Human output: tables, durations, progress and outcome lines. Pure, so it is unit-tested. */
+import { buildIdOfStream } from '@flotilla/events';
+import type { BuildSummary, BuildView, Event } from './api.ts';
+
+/** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** 950 ms -> "950ms", 75 s -> "1m15s", 2 h 3 m -> "2h3m". */
+export function formatDuration(ms: number): string {
+  const abs = Math.max(0, Math.round(ms));
+  if (abs < 1_000) return `${abs}ms`;
+  const s = Math.floor(abs / 1_000);
+  if (s < 60) return `${(abs / 1_000).toFixed(abs < 10_000 ? 1 : 0)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${m % 60}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+export const ago = (iso: string, now: number): string => `${formatDuration(now - Date.parse(iso))} ago`;
+
+export function buildsTable(builds: readonly BuildSummary[]): string {
+  return table(
+    ['ID', 'REPO', 'ENV', 'VERSION', 'STATUS', 'REQUESTED'],
+    builds.map((b) => [b.buildId, b.repo, b.env, b.version, b.status, b.requestedAt]),
+  );
+}
+
+export interface RegionCounts {
+  region: string;
+  synced: number;
+  failed: number;
+  expected: number;
+  /** Where the region is: waiting, replicated, syncing, synced or failed. */
+  phase: 'waiting' | 'replicated' | 'syncing' | 'synced' | 'failed';
+}
+
+/**
+ * Per-region host counts for progress bars. The live counters come from the host table's stream
+ * and may trail the region's final event, so the larger of the two counts is shown.
+ */
+export function regionCounts(view: BuildView): RegionCounts[] {
+  return Object.entries(view.regions)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([region, r]) => {
+      const expected = r.progress?.expectedHosts ?? r.hosts ?? 0;
+      const synced = Math.max(r.progress?.synced ?? 0, r.syncedHosts ?? 0);
+      const failed = Math.max(r.progress?.failed ?? 0, r.failedHosts ?? 0);
+      const phase: RegionCounts['phase'] =
+        r.replicationFailure !== undefined || r.syncFailure !== undefined ? 'failed' : r.synced ? 'synced' : synced + failed > 0 ? 'syncing' : r.replicated ? 'replicated' : 'waiting';
+      return { region, synced, failed, expected, phase };
+    });
+}
+
+export function progressLine(c: RegionCounts): string {
+  const percent = c.expected > 0 ? Math.floor((c.synced * 100) / c.expected) : 0;
+  const failed = c.failed > 0 ? `, ${c.failed} failed` : '';
+  return `${c.region}: ${c.synced}/${c.expected} hosts (${percent}%${failed}) ${c.phase}`;
+}
+
+const label = (view: BuildView): string => [view.repo, view.version].filter(Boolean).join(' ') + (view.env ? ` to ${view.env}` : '');
+
+/** The last line of `watch`, and the answer of `why` for a finished build. */
+export function outcomeLine(view: BuildView): string {
+  const took = view.finishedAt && view.requestedAt ? ` in ${formatDuration(Date.parse(view.finishedAt) - Date.parse(view.requestedAt))}` : '';
+  switch (view.status) {
+    case 'SUCCESS':
+      return `SUCCESS: build ${view.buildId} (${label(view)}) finished${took}`;
+    case 'FAILED': {
+      const regions = view.failure?.failedRegions.map((r) => `${r.region}: ${r.reason}`) ?? [];
+      return `FAILED: build ${view.buildId} (${label(view)})${took}: ${view.failure?.reason ?? 'no reason recorded'}${regions.length ? ` [${regions.join('; ')}]` : ''}`;
+    }
+    case 'PENDING':
+    case 'IN_PROGRESS':
+      return `${view.status}: build ${view.buildId} (${label(view)}) has not finished`;
+    default: {
+      const _never: never = view.status;
+      return String(_never);
+    }
+  }
+}
+
+export function buildSummaryText(view: BuildView): string {
+  const lines = [
+    `build ${view.buildId}: ${view.status}`,
+    `  ${label(view)}${view.branch ? ` (${view.branch}@${view.commit ?? '?'})` : ''}`,
+    ...(view.source ? [`  source: ${view.source.door} ${view.source.key}`] : []),
+    ...(view.requestedAt ? [`  requested: ${view.requestedAt}`] : []),
+    ...(view.startedAt ? [`  started:   ${view.startedAt}`] : []),
+    ...(view.finishedAt ? [`  finished:  ${view.finishedAt}`] : []),
+    ...(view.failure ? [`  failure: ${view.failure.reason}`, ...view.failure.failedRegions.map((r) => `    ${r.region}: ${r.reason}`)] : []),
+    `  version: ${view.lastVersion} (events in its stream)`,
+  ];
+  const regions = regionCounts(view);
+  if (regions.length > 0) lines.push('  regions:', ...regions.map((c) => `    ${progressLine(c)}`));
+  return lines.join('\n');
+}
+
+export function eventLine(event: Event): string {
+  const build = buildIdOfStream(event.stream);
+  return `${event.occurredAt}  ${event.type.padEnd(26)} ${build ? `build ${build}` : event.stream} v${event.version}  ${event.id}`;
+}
