@@ -7,14 +7,13 @@
  * `flotilla replay` runs at size in replay.test.ts.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locate, type Locator } from '@flotilla/platform';
-import { deployTestStack, eventually, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
-import { ROOT, startFleet, waitHealthy, type Fleet } from '../../scripts/fleet.ts';
+import { eventually, testAwsClients, type TestStack } from '@flotilla/platform/testing';
+import { ROOT, type Fleet } from '../../scripts/fleet.ts';
+import { awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
 const FAILING_REGION = 'eu-central-1';
@@ -26,28 +25,16 @@ const CLI = ['packages/cli/src/index.ts'];
 let stack: TestStack;
 let fleet: Fleet;
 let where: Locator;
-const logs: string[] = [];
-
-const awsEnv = { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+let running: TestFleet;
 
 beforeAll(async () => {
-  stack = await deployTestStack(aws, uniquePrefix('cli'));
+  running = await startTestFleet(aws, 'cli', { overrides: { replication: { FAIL_REPLICATION_REGIONS: FAILING_REGION } } });
+  ({ stack, fleet } = running);
   where = await locate(aws, stack.prefix);
-  fleet = await startFleet({
-    prefix: stack.prefix,
-    env: { ...awsEnv, LOG_LEVEL: 'info' },
-    overrides: { replication: { FAIL_REPLICATION_REGIONS: FAILING_REGION } },
-    ports: 'ephemeral',
-    onLog: (service, line) => logs.push(`${service} ${line}`),
-  });
-  await waitHealthy(fleet);
 });
 
 afterAll(async () => {
-  await fleet?.stop(5_000);
-  mkdirSync(join(ROOT, '.reports'), { recursive: true });
-  writeFileSync(join(ROOT, '.reports', `e2e-${stack?.prefix ?? 'cli'}.log`), logs.join('\n'));
-  await stack?.destroy();
+  await running?.stop();
   aws.destroy();
 });
 

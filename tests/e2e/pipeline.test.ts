@@ -4,7 +4,7 @@
  * against a stack of its own in the emulator. Assertions go through HTTP and the AWS APIs.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,8 +24,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, parseEvent, type BuildEvent } from '@flotilla/events';
 import { EventStore, locate, Records, type Locator } from '@flotilla/platform';
-import { deployTestStack, eventually, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
-import { ROOT, startFleet, waitHealthy, type Fleet } from '../../scripts/fleet.ts';
+import { eventually, testAwsClients, type TestStack } from '@flotilla/platform/testing';
+import { ROOT, type Fleet } from '../../scripts/fleet.ts';
+import { awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 const run = promisify(execFile);
 const aws = testAwsClients();
@@ -36,16 +37,15 @@ const HOSTS = 1_000;
 
 let stack: TestStack;
 let fleet: Fleet;
+let running: TestFleet;
 let where: Locator;
 let store: EventStore;
 let alertsQueueUrl: string;
-const logs: string[] = [];
 const since = new Date();
 
-const awsEnv = { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
-
 beforeAll(async () => {
-  stack = await deployTestStack(aws, uniquePrefix('pipeline'));
+  running = await startTestFleet(aws, 'pipeline', { overrides: { replication: { FAIL_REPLICATION_REGIONS: FAILING_REGION } } });
+  ({ stack, fleet } = running);
   where = await locate(aws, stack.prefix);
   store = new EventStore(aws.dynamodb, where.names.tables.events);
   // A test queue on the alerts topic, to count alerts.
@@ -59,22 +59,10 @@ beforeAll(async () => {
     }),
   );
   await aws.sns.send(new SubscribeCommand({ TopicArn: topic, Protocol: 'sqs', Endpoint: alertsArn, Attributes: { RawMessageDelivery: 'true' } }));
-  fleet = await startFleet({
-    prefix: stack.prefix,
-    env: { ...awsEnv, LOG_LEVEL: 'info' },
-    overrides: { replication: { FAIL_REPLICATION_REGIONS: FAILING_REGION } },
-    ports: 'ephemeral',
-    onLog: (service, line) => logs.push(`${service} ${line}`),
-  });
-  await waitHealthy(fleet);
 });
 
 afterAll(async () => {
-  await fleet?.stop(5_000);
-  // The services' logs, for reading after a failure.
-  mkdirSync(join(ROOT, '.reports'), { recursive: true });
-  writeFileSync(join(ROOT, '.reports', `e2e-${stack?.prefix ?? 'pipeline'}.log`), logs.join('\n'));
-  await stack?.destroy();
+  await running?.stop();
   aws.destroy();
 });
 

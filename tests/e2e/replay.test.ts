@@ -6,12 +6,11 @@
  * reporting (a deleted, changed and extra row of each kind) is packages/platform/test/replay.int.test.ts.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REGIONS } from '@flotilla/platform';
-import { deployTestStack, eventually, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
-import { ROOT, startFleet, waitHealthy, type Fleet } from '../../scripts/fleet.ts';
+import { eventually, testAwsClients, testEnv } from '@flotilla/platform/testing';
+import { ROOT, type Fleet } from '../../scripts/fleet.ts';
+import { startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 /** Events one build to every region makes: requested, started, published, per region replicated and synced, succeeded. */
 const EVENTS_PER_BUILD = 4 + 2 * REGIONS.length;
@@ -22,26 +21,16 @@ const SUBMIT_CONCURRENCY = 16;
 
 const aws = testAwsClients();
 const repo = `replay-${Date.now().toString(36)}`;
-let stack: TestStack;
+let running: TestFleet;
 let fleet: Fleet;
-const logs: string[] = [];
 
 beforeAll(async () => {
-  stack = await deployTestStack(aws, uniquePrefix('replay-e2e'));
-  fleet = await startFleet({
-    prefix: stack.prefix,
-    env: { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'warn' },
-    ports: 'ephemeral',
-    onLog: (service, line) => logs.push(`${service} ${line}`),
-  });
-  await waitHealthy(fleet);
+  running = await startTestFleet(aws, 'replay-e2e');
+  fleet = running.fleet;
 });
 
 afterAll(async () => {
-  await fleet?.stop(5_000);
-  mkdirSync(join(ROOT, '.reports'), { recursive: true });
-  writeFileSync(join(ROOT, '.reports', `e2e-${stack?.prefix ?? 'replay'}.log`), logs.join('\n'));
-  await stack?.destroy();
+  await running?.stop();
   aws.destroy();
 });
 
@@ -109,7 +98,7 @@ it(`replays ${BUILDS} builds to ${REGIONS.length} regions (at least 10,000 event
     execFile(
       process.execPath,
       ['packages/cli/src/index.ts', 'replay', '--json'],
-      { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, FLOTILLA_PREFIX: stack.prefix }, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, FLOTILLA_PREFIX: running.stack.prefix }, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
     );
   });

@@ -1,0 +1,46 @@
+/**
+ * The fleet as end-to-end tests run it: a stack of the test file's own in the emulator, every
+ * service started by the run command's start scripts on ephemeral ports, their logs kept and
+ * written to .reports/e2e-<prefix>.log at the end, for reading after a failure.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AwsClients } from '@flotilla/platform';
+import { deployTestStack, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { ROOT, startFleet, waitHealthy, type Fleet, type FleetOptions } from '../../scripts/fleet.ts';
+
+/** What every service of a test fleet gets: the emulator and its placeholder credentials. */
+export const awsEnv = { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+
+export interface TestFleet {
+  stack: TestStack;
+  fleet: Fleet;
+  logs: string[];
+  /** Stops the services, writes their logs, deletes the stack. */
+  stop(): Promise<void>;
+}
+
+export async function startTestFleet(aws: AwsClients, label: string, options: { overrides?: FleetOptions['overrides'] } = {}): Promise<TestFleet> {
+  const stack = await deployTestStack(aws, uniquePrefix(label));
+  const logs: string[] = [];
+  const fleet = await startFleet({
+    prefix: stack.prefix,
+    // info: the fleet waits on each service's 'http server listening' line.
+    env: { ...awsEnv, LOG_LEVEL: 'info' },
+    ...(options.overrides ? { overrides: options.overrides } : {}),
+    ports: 'ephemeral',
+    onLog: (service, line) => logs.push(`${service} ${line}`),
+  });
+  await waitHealthy(fleet);
+  return {
+    stack,
+    fleet,
+    logs,
+    async stop() {
+      await fleet.stop(5_000);
+      mkdirSync(join(ROOT, '.reports'), { recursive: true });
+      writeFileSync(join(ROOT, '.reports', `e2e-${stack.prefix}.log`), logs.join('\n'));
+      await stack.destroy();
+    },
+  };
+}
