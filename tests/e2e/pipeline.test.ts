@@ -24,7 +24,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, parseEvent, type BuildEvent } from '@flotilla/events';
 import { EventStore, locate, Records, type Locator } from '@flotilla/platform';
-import { eventually, testAwsClients, type TestStack } from '@flotilla/platform/testing';
+import { eventually, sampleBuildRequest, testAwsClients, type TestStack } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
 import { awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
@@ -74,16 +74,7 @@ function postBuild(body: Record<string, unknown>, key: string) {
   return api('/builds', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
 }
 
-const request = (overrides: Record<string, unknown> = {}) => ({
-  repo: 'payments-api',
-  env: 'prod',
-  version: `1.${Math.floor(Math.random() * 1e6)}.0`,
-  branch: 'main',
-  commit: 'abc1234',
-  regions: REGIONS_3,
-  hostsPerRegion: HOSTS,
-  ...overrides,
-});
+const request = (overrides: Record<string, unknown> = {}) => sampleBuildRequest({ regions: REGIONS_3, hostsPerRegion: HOSTS, ...overrides });
 
 async function finalStatus(buildId: string, timeoutMs = 90_000): Promise<Record<string, unknown>> {
   return eventually(

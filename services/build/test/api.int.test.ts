@@ -8,7 +8,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, newEvent, parseEvent, type PendingEvent } from '@flotilla/events';
 import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { buildApi } from '../src/http/index.ts';
 
 const aws = testAwsClients();
@@ -48,16 +48,7 @@ afterAll(async () => {
 
 type ErrorBody = { error: string; message: string; fields?: string[] };
 
-const request = (overrides: Record<string, unknown> = {}) => ({
-  repo: 'payments-api',
-  env: 'prod',
-  version: `1.${Math.floor(Math.random() * 1e6)}.0`,
-  branch: 'main',
-  commit: 'abc1234',
-  regions: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
-  hostsPerRegion: 20,
-  ...overrides,
-});
+const request = (overrides: Record<string, unknown> = {}) => sampleBuildRequest(overrides);
 
 let keys = 0;
 const newKey = (label: string) => `${label}-${Date.now()}-${++keys}`;

@@ -63,3 +63,27 @@ export async function deployTestStack(clients: AwsClients, prefix: string): Prom
   const outputs = await deployStack({ clients, prefix, target: 'local' });
   return { prefix, outputs, destroy: () => deleteStack({ clients, prefix }) };
 }
+
+export type SampleBuildRequest = Record<string, unknown> & {
+  repo: string;
+  env: string;
+  version: string;
+  branch: string;
+  commit: string;
+  regions: string[];
+  hostsPerRegion: number;
+};
+
+/** A valid build request body (a fresh version each call), with `overrides` applied (they may be invalid on purpose). */
+export function sampleBuildRequest(overrides: Record<string, unknown> = {}): SampleBuildRequest {
+  return {
+    repo: 'payments-api',
+    env: 'prod',
+    version: `1.${Math.floor(Math.random() * 1e6)}.0`,
+    branch: 'main',
+    commit: 'abc1234',
+    regions: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
+    hostsPerRegion: 20,
+    ...overrides,
+  };
+}
