@@ -101,9 +101,11 @@ case "${1:-}" in
     trap 'interrupted=1' INT TERM
     # setsid: its own process group, so `stop` ends the server and every worker it spawned, and a
     # Ctrl-C in the terminal does not reach it (the caller stops it, letting it save its state).
+    # ministack-serve.py: MiniStack's entry point, exiting once its state is saved instead of
+    # waiting for Step Functions executions still blocked on task tokens (builds in flight).
     PERSIST_STATE="$PERSIST" STATE_DIR="$STATE_DIR/services" S3_PERSIST="$PERSIST" S3_DATA_DIR="$STATE_DIR/s3" \
       BIND_HOST=127.0.0.1 GATEWAY_PORT="$port" LOG_LEVEL="${MINISTACK_LOG_LEVEL:-WARNING}" \
-      setsid "$VENV/bin/ministack" >"$LOGFILE" 2>&1 < /dev/null &
+      setsid "$VENV/bin/python" "$ROOT/scripts/ministack-serve.py" >"$LOGFILE" 2>&1 < /dev/null &
     echo $! > "$PIDFILE"
     if [ "$PERSIST" = 1 ]; then echo "$STATE_DIR" > "$STATEFILE"; else rm -f "$STATEFILE"; fi
     wait_healthy 60 || { stop_emulator; die "emulator did not become healthy within 60s (log: $LOGFILE)"; }

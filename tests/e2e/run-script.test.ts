@@ -4,13 +4,11 @@
  * own service ports (never 4566 or 8080-8083). Every process a run starts inherits a unique
  * marker variable, so "nothing left behind" is a scan of /proc for that marker.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CreateTableCommand, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, GetObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
@@ -25,9 +23,8 @@ import { afterAll, expect, it } from 'vitest';
 import { createAwsClients } from '@flotilla/platform';
 import { eventually, testEnv } from '@flotilla/platform/testing';
 import { ROOT, SERVICES } from '../../scripts/fleet.ts';
+import { answers, privateEmulator as startPrivateEmulator, type PrivateEmulator } from '../support/private-emulator.ts';
 
-const run = promisify(execFile);
-const EMULATOR_SCRIPT = join(ROOT, 'scripts/emulator.sh');
 const RUN_SCRIPT = join(ROOT, 'scripts/run.sh');
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -55,14 +52,6 @@ const close = (server: Server) =>
     server.close(() => resolve());
   });
 
-async function freePort(): Promise<number> {
-  const server = await listen(0, '127.0.0.1');
-  const address = server.address();
-  await close(server);
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 /** A base with every service port free, away from the fixed 8080-8083 and the ephemeral range. */
 async function freePortBase(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -81,27 +70,10 @@ async function freePortBase(): Promise<number> {
 }
 
 /** A private emulator endpoint and state directory for one test, removed afterwards. */
-async function privateEmulator() {
-  const port = await freePort();
-  const stateDir = mkdtempSync(join(tmpdir(), 'flotilla-emulator-state-'));
-  const endpoint = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, AWS_ENDPOINT_URL: endpoint, EMULATOR_STATE_DIR: stateDir };
-  cleanups.push(async () => {
-    // Stops only an emulator this test started on its own port (a no-op otherwise).
-    await run('bash', [EMULATOR_SCRIPT, 'stop'], { env }).catch(() => undefined);
-    rmSync(stateDir, { recursive: true, force: true });
-    rmSync(join(ROOT, '.run', `emulator-${port}`), { recursive: true, force: true }); // its pid file and log
-  });
-  return { port, endpoint, stateDir, env };
-}
-
-async function answers(endpoint: string): Promise<boolean> {
-  try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(2_000) });
-    return true;
-  } catch {
-    return false;
-  }
+async function privateEmulator(): Promise<PrivateEmulator> {
+  const emulator = await startPrivateEmulator();
+  cleanups.push(emulator.cleanup);
+  return emulator;
 }
 
 /** Pids of live processes whose environment carries the marker. */
@@ -229,7 +201,7 @@ it('Ctrl-C while the fleet is starting stops the services spawned so far and the
 it('the emulator keeps tables, items, queued messages (queue and DLQ) and S3 objects across a restart; --fresh starts empty', async () => {
   const emulator = await privateEmulator();
   const env = { ...emulator.env, EMULATOR_PERSIST: '1' };
-  const emulatorSh = (...args: string[]) => run('bash', [EMULATOR_SCRIPT, ...args], { env });
+  const emulatorSh = (...args: string[]) => emulator.script(args, { EMULATOR_PERSIST: '1' });
   const aws = createAwsClients({
     region: testEnv.AWS_REGION,
     endpoint: emulator.endpoint,
