@@ -6,6 +6,7 @@
  */
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { forEachLimited } from './concurrency.ts';
 import { TransientAwsError } from './errors.ts';
 import { withRetry } from './retry.ts';
 
@@ -25,7 +26,6 @@ export async function batchPut(db: DynamoDBClient, table: string, items: Readonl
     chunks.push(items.slice(i, i + BATCH_WRITE_MAX).map((item) => ({ PutRequest: { Item: marshall(item, { removeUndefinedValues: true }) } })));
   }
   let written = 0;
-  let next = 0;
   const writeChunk = async (chunk: WriteRequest[]) => {
     let pending = chunk;
     await withRetry(
@@ -39,11 +39,5 @@ export async function batchPut(db: DynamoDBClient, table: string, items: Readonl
     written += chunk.length;
     onProgress?.(written, items.length);
   };
-  const lane = async () => {
-    while (next < chunks.length) {
-      const chunk = chunks[next++];
-      if (chunk) await writeChunk(chunk);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, lane));
+  await forEachLimited(chunks, concurrency, writeChunk);
 }

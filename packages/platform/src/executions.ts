@@ -16,10 +16,10 @@ export async function startExecutionOnce(sfn: SFNClient, request: { stateMachine
 export async function executionStatus(
   sfn: SFNClient,
   executionArn: string,
-): Promise<{ status: ExecutionStatus | 'NOT_FOUND'; error?: string | undefined; cause?: string | undefined; stopDate?: Date | undefined }> {
+): Promise<{ status: ExecutionStatus | 'NOT_FOUND'; error?: string | undefined; cause?: string | undefined; startDate?: Date | undefined; stopDate?: Date | undefined }> {
   try {
     const out = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    return { status: out.status ?? 'RUNNING', error: out.error, cause: out.cause, stopDate: out.stopDate };
+    return { status: out.status ?? 'RUNNING', error: out.error, cause: out.cause, startDate: out.startDate, stopDate: out.stopDate };
   } catch (error) {
     if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'NOT_FOUND' };
     throw error;
@@ -57,13 +57,8 @@ export interface ExecutionState {
  * entered last without leaving it yet. That is the step a stuck build is waiting on.
  */
 export async function executionState(sfn: SFNClient, executionArn: string): Promise<ExecutionState> {
-  let described;
-  try {
-    described = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  } catch (error) {
-    if ((error as Error).name === 'ExecutionDoesNotExist') return { status: 'NOT_FOUND' };
-    throw error;
-  }
+  const described = await executionStatus(sfn, executionArn);
+  if (described.status === 'NOT_FOUND') return { status: 'NOT_FOUND' };
   const history = await sfn.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 100 }));
   // Newest first: each exit seen is owed an entry further down; an entry nobody owes is still open.
   // Counted per name, because a Map runs the same state once per region.
@@ -82,7 +77,7 @@ export async function executionState(sfn: SFNClient, executionArn: string): Prom
     }
   }
   return {
-    status: described.status ?? 'RUNNING',
+    status: described.status,
     startedAt: described.startDate?.toISOString(),
     stoppedAt: described.stopDate?.toISOString(),
     currentState,

@@ -27,6 +27,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { buildIdOfStream, buildSummary, fillGap, initialBuildState, parseEvent, projectEvent, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
 import { batchPut } from '../batch-write.ts';
+import { forEachLimited } from '../concurrency.ts';
 import type { EventStore } from '../event-store.ts';
 import type { ResourceNames } from '../resources.ts';
 import { COUNTERS_SK_PREFIX, countersKey, listRow, viewKey } from './build-projections.ts';
@@ -84,15 +85,6 @@ export interface ReplayReport {
 }
 
 type Row = Record<string, unknown>;
-
-/** Runs `work` over `items` with at most `concurrency` in flight. */
-async function eachLimited<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, lane));
-}
 
 /** A new table with the same keys and indexes as `like`, on demand; waits until it is active. */
 async function cloneTable(db: DynamoDBClient, like: string, name: string): Promise<void> {
@@ -209,7 +201,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   // 2. Each stream's head: whatever the global read had not shown yet.
   const streams = [...states.keys()];
   let checked = 0;
-  await eachLimited(streams, concurrency, async (stream) => {
+  await forEachLimited(streams, concurrency, async (stream) => {
     const state = states.get(stream) ?? initialBuildState;
     if ((await store.headVersion(stream)) > state.lastVersion) states.set(stream, fillGap(state, await readFrom(stream, state.lastVersion)));
     onProgress?.({ phase: 'checking stream heads', done: ++checked, total: streams.length, eventsRead });
@@ -219,7 +211,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   const counterRows: Row[] = [];
   const regionsOf = [...states.values()].flatMap((s) => (s.buildId ? Object.keys(s.regions).map((region) => ({ buildId: s.buildId as string, region })) : []));
   let recounted = 0;
-  await eachLimited(regionsOf, concurrency, async ({ buildId, region }) => {
+  await forEachLimited(regionsOf, concurrency, async ({ buildId, region }) => {
     const counts = await recountHosts(db, names.tables.hosts, buildId, region);
     if (counts) counterRows.push({ ...countersKey(buildId, region), buildId, region, ...counts });
     onProgress?.({ phase: 'recounting hosts', done: ++recounted, total: regionsOf.length, eventsRead });
