@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, parseEvent, type BuildEvent } from '@flotilla/events';
-import { EventStore, locate, Records, type Locator } from '@flotilla/platform';
+import { EventStore, locate, readBuildEvents, Records, type Locator } from '@flotilla/platform';
 import { eventually, sampleBuildRequest, testAwsClients, type TestStack } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
 import { awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
@@ -88,7 +88,7 @@ async function finalStatus(buildId: string, timeoutMs = 90_000): Promise<Record<
   );
 }
 
-const history = async (buildId: string): Promise<BuildEvent[]> => (await store.readStream(buildStream(buildId))).map((e) => parseEvent(e));
+const history = (buildId: string): Promise<BuildEvent[]> => readBuildEvents(store, buildStream(buildId));
 
 async function hostRecords(buildId: string, region: string): Promise<number> {
   const out = await aws.dynamodb.send(

@@ -9,9 +9,14 @@ import { withRetry } from './retry.ts';
 
 export type BuildDecision = (state: BuildState, history: readonly BuildEvent[]) => PendingEvent[];
 
+/** A build stream's events after `afterVersion`, parsed and upcast, in version order. */
+export async function readBuildEvents(store: EventStore, stream: string, afterVersion = 0): Promise<BuildEvent[]> {
+  return (await store.readStream(stream, afterVersion)).map((e) => parseEvent(e));
+}
+
 /** The build's history, parsed and upcast, and its folded state. */
 export async function loadBuild(store: EventStore, stream: string): Promise<{ history: BuildEvent[]; state: BuildState }> {
-  const history = (await store.readStream(stream)).map((e) => parseEvent(e));
+  const history = await readBuildEvents(store, stream);
   return { history, state: foldBuild(history) };
 }
 

@@ -4,8 +4,8 @@
  * filter, since/until, door-key lookup, cursor paging, and refused cursors and filters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildStream, createEventId, foldBuild, newEvent, parseEvent, type BuildEvent, type EventData, type PendingEvent } from '@flotilla/events';
-import { BuildProjections, EventStore, InvalidCursorError, InvalidListFilterError, listBuilds, Records, resourceNames, viewKey, type BuildListFilter } from '@flotilla/platform';
+import { buildStream, createEventId, foldBuild, newEvent, type BuildEvent, type EventData, type PendingEvent } from '@flotilla/events';
+import { BuildProjections, EventStore, InvalidCursorError, InvalidListFilterError, listBuilds, readBuildEvents, Records, resourceNames, viewKey, type BuildListFilter } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -41,12 +41,11 @@ async function makeBuild(at: number, over: Partial<EventData<'build.requested'>>
   if (outcome === 'succeeded') events.push(newEvent({ type: 'build.succeeded', data: {}, ...meta(buildId, at + 2) }));
   if (outcome === 'failed') events.push(newEvent({ type: 'build.failed', data: { reason: 'replication failed', failedRegions: [] }, ...meta(buildId, at + 2) }));
   await store.append(buildStream(buildId), events, 0);
-  return (await store.readStream(buildStream(buildId))).map((e) => parseEvent(e));
+  return readBuildEvents(store, buildStream(buildId));
 }
 
-const readStream = async (stream: string, after: number) => (await store.readStream(stream, after)).map((e) => parseEvent(e));
 async function projectAll(events: BuildEvent[]): Promise<void> {
-  for (const event of events) await projections.project(event, buildIdOf(event), readStream);
+  for (const event of events) await projections.project(event, store);
 }
 const buildIdOf = (event: BuildEvent) => event.stream.slice('build-'.length);
 
@@ -67,11 +66,11 @@ describe('keeping the view and the list row', () => {
     const events = await makeBuild(T0, {}, 'failed');
     const [requested, started, failed] = events as [BuildEvent, BuildEvent, BuildEvent];
     const id = buildIdOf(requested);
-    expect(await projections.project(requested, id, readStream)).toBe('applied');
-    expect(await projections.project(requested, id, readStream)).toBe('skipped');
+    expect(await projections.project(requested, store)).toBe('applied');
+    expect(await projections.project(requested, store)).toBe('skipped');
     // v3 arrives before v2: the log fills v2 in.
-    expect(await projections.project(failed, id, readStream)).toBe('applied');
-    expect(await projections.project(started, id, readStream)).toBe('skipped');
+    expect(await projections.project(failed, store)).toBe('applied');
+    expect(await projections.project(started, store)).toBe('skipped');
     expect(await projections.readView(id)).toMatchObject({ status: 'FAILED', lastVersion: 3 });
     const page = await listBuilds(aws.dynamodb, projections.tables.builds, { door: 'http', key: `key-${id}` }, { limit: 10 });
     expect(page.builds).toEqual([expect.objectContaining({ buildId: id, status: 'FAILED', reason: 'replication failed', door: 'http', key: `key-${id}` })]);
@@ -85,7 +84,7 @@ describe('keeping the view and the list row', () => {
     // The view moves to v2 alone, as if the process died before writing the list row.
     await views.putIfVersion(viewKey(id), { version: 2, state: foldBuild(events.slice(0, 2)) }, 1);
     expect((await lookup())?.status).toBe('PENDING');
-    expect(await projections.project(events[1] as BuildEvent, id, readStream)).toBe('skipped');
+    expect(await projections.project(events[1] as BuildEvent, store)).toBe('skipped');
     expect((await lookup())?.status).toBe('IN_PROGRESS');
     await projectAll(events.slice(2));
     const row = await lookup();

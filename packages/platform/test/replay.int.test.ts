@@ -8,7 +8,7 @@ import { DeleteItemCommand, DeleteTableCommand, DescribeTableCommand, GetItemCom
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { ulid } from 'ulid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildStream, createEventId, newEvent, parseEvent, type PendingEvent } from '@flotilla/events';
+import { buildStream, createEventId, newEvent, type PendingEvent } from '@flotilla/events';
 import {
   batchPut,
   BuildProjections,
@@ -16,6 +16,7 @@ import {
   countersKey,
   EventStore,
   hostPartition,
+  readBuildEvents,
   Records,
   replay,
   resourceNames,
@@ -31,8 +32,6 @@ let names: ResourceNames;
 let store: EventStore;
 let projections: BuildProjections;
 const buildIds: string[] = [];
-
-const readStream = async (stream: string, after: number) => (await store.readStream(stream, after)).map((e) => parseEvent(e));
 
 /** A build through the live paths: events appended and projected, host records and their counters. */
 async function liveBuild(i: number): Promise<string> {
@@ -50,7 +49,7 @@ async function liveBuild(i: number): Promise<string> {
     newEvent({ type: i % 2 ? 'build.succeeded' : 'build.failed', data: i % 2 ? {} : { reason: 'sync failed', failedRegions: [] }, ...meta }),
   ];
   await store.append(buildStream(buildId), events, 0);
-  for (const event of (await store.readStream(buildStream(buildId))).map((e) => parseEvent(e))) await projections.project(event, buildId, readStream);
+  for (const event of await readBuildEvents(store, buildStream(buildId))) await projections.project(event, store);
   const counters = new Records(aws.dynamodb, names.tables.projections);
   for (const region of regions) {
     const hosts = ['h1', 'h2', 'h3'].map((host, n) => ({ pk: hostPartition(buildId, region), sk: host, buildId, region, status: n === 2 && i % 2 === 0 ? 'failed' : 'synced' }));
@@ -100,7 +99,7 @@ describe('replay', () => {
     const started = newEvent({ type: 'build.started', data: { executionArn: `arn:aws:states:us-east-1:000000000000:execution:deploy:${buildId}` }, ...meta });
     const skewed = { ...started, id: ulid(Date.parse('2026-02-01T00:00:00Z')) };
     await store.append(buildStream(buildId), [requested, skewed], 0);
-    for (const event of (await store.readStream(buildStream(buildId))).map((e) => parseEvent(e))) await projections.project(event, buildId, readStream);
+    for (const event of await readBuildEvents(store, buildStream(buildId))) await projections.project(event, store);
     const report = await replay({ db: aws.dynamodb, store, names, since: new Date(Date.now() - 86_400_000) });
     expect(report.eventsFilled).toBe(1);
     expect(report.differences).toEqual([]);

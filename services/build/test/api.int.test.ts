@@ -6,8 +6,8 @@
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildStream, newEvent, parseEvent, type PendingEvent } from '@flotilla/events';
-import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
+import { buildStream, newEvent, type PendingEvent } from '@flotilla/events';
+import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, readBuildEvents, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { buildApi } from '../src/http/index.ts';
 
@@ -289,8 +289,7 @@ describe('GET /events', () => {
 
 /** What the projector does for a build's events (no projector runs in this test). */
 async function project(buildId: string): Promise<void> {
-  const readStream = async (stream: string, after: number) => (await store.readStream(stream, after)).map((e) => parseEvent(e));
-  for (const event of await readStream(buildStream(buildId), 0)) await projections.project(event, buildId, readStream);
+  for (const event of await readBuildEvents(store, buildStream(buildId))) await projections.project(event, store);
 }
 
 describe('GET /builds', () => {

@@ -4,8 +4,8 @@
  */
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildStream, createEventId, foldBuild, newEvent, parseEvent } from '@flotilla/events';
-import { BuildProjections, createLogger, EventStore, IdempotencyStore, locate, Records, startExecutionOnce } from '@flotilla/platform';
+import { buildStream, createEventId, foldBuild, newEvent } from '@flotilla/events';
+import { BuildProjections, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, startExecutionOnce } from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { executionStatus } from '@flotilla/platform';
 import { executionArn, executionName } from '../src/domain/execution.ts';
@@ -64,7 +64,7 @@ it('fails a build whose execution was aborted without telling the orchestrator, 
   expect(await reconcileOnce(deps, 10 * 60_000)).toBe(0);
   const later = Date.now() + 5_000;
   expect(await reconcileOnce(deps, 1_000, later)).toBe(1);
-  const events = (await deps.store.readStream(stream)).map(parseEvent);
+  const events = await readBuildEvents(deps.store, stream);
   expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started', 'build.failed']);
   expect(events[2]?.type === 'build.failed' && events[2].data.reason).toMatch(/^execution ABORTED/);
   expect(await deps.inFlight.list(IN_FLIGHT_PK)).toEqual([]);
@@ -89,7 +89,7 @@ it('sees a PENDING build nobody tracks, whose build.requested was never relayed,
   );
   // Only the build list knows it (as the projector left it): no in-flight record, no relay.
   const projections = new BuildProjections(aws.dynamodb, deps.locator.names.tables);
-  await projections.writeListRow(foldBuild((await deps.store.readStream(stream)).map(parseEvent)));
+  await projections.writeListRow(foldBuild(await readBuildEvents(deps.store, stream)));
   // A broken list entry (its stream holds an event this code cannot read) must not stall the rest.
   const broken = createEventId();
   await deps.store.append(buildStream(broken), [{ ...newEvent({ type: 'build.succeeded', data: {}, correlationId: 'c', causationId: 'k' }), schemaVersion: 99 }], 0);
@@ -97,6 +97,6 @@ it('sees a PENDING build nobody tracks, whose build.requested was never relayed,
 
   // A minute on, past the grace.
   await reconcileOnce({ ...deps, syncQueueUrls: { 'us-east-1': 'https://sqs.invalid/us-east-1' } }, 30_000, Date.now() + 60_000);
-  const events = (await deps.store.readStream(stream)).map(parseEvent);
+  const events = await readBuildEvents(deps.store, stream);
   expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started']);
 });

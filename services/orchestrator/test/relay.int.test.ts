@@ -3,8 +3,8 @@
  * build with the reason, and the reader moves on to the next record instead of holding the shard.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildStream, createEventId, newEvent, parseEvent } from '@flotilla/events';
-import { createLogger, EventStore, IdempotencyStore, locate, Records, StreamReader } from '@flotilla/platform';
+import { buildStream, createEventId, newEvent } from '@flotilla/events';
+import { createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, StreamReader } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { relayHandler } from '../src/handlers/relay.ts';
@@ -56,7 +56,7 @@ it('fails the build whose record cannot be acted on, and moves on', async () => 
   // requested -> started (appended by the relay) -> StartExecution fails -> build.failed.
   await reader.drainOnce();
   await reader.drainOnce();
-  const events = (await deps.store.readStream(buildStream(doomed))).map(parseEvent);
+  const events = await readBuildEvents(deps.store, buildStream(doomed));
   expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started', 'build.failed']);
   const failed = events[2];
   expect(failed?.type === 'build.failed' && failed.data.reason).toMatch(/^orchestrator could not act on build\.started v2: /);

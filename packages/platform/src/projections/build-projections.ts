@@ -8,8 +8,10 @@
  */
 import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { buildSummary, fillGap, initialBuildState, projectEvent, type BuildEvent, type BuildState, type BuildSummary } from '@flotilla/events';
+import { buildIdOfStream, buildSummary, fillGap, initialBuildState, projectEvent, type BuildEvent, type BuildState, type BuildSummary } from '@flotilla/events';
+import { readBuildEvents } from '../decide.ts';
 import { ConcurrencyError } from '../errors.ts';
+import type { EventStore } from '../event-store.ts';
 import { Records } from '../records.ts';
 import { withRetry } from '../retry.ts';
 
@@ -43,8 +45,6 @@ export interface BuildProjectionTables {
   builds: string;
 }
 
-export type ReadStream = (stream: string, afterVersion: number) => Promise<BuildEvent[]>;
-
 export class BuildProjections {
   readonly #db: DynamoDBClient;
   readonly tables: BuildProjectionTables;
@@ -71,7 +71,9 @@ export class BuildProjections {
    * duplicate changes no view but still re-writes a list row that trails it, so a crash between
    * the two writes heals on redelivery. A lost race on the view is retried by re-reading it.
    */
-  async project(event: BuildEvent, buildId: string, readStream: ReadStream, deadlineMs = 30_000): Promise<'applied' | 'skipped'> {
+  async project(event: BuildEvent, store: EventStore, deadlineMs = 30_000): Promise<'applied' | 'skipped'> {
+    const buildId = buildIdOfStream(event.stream);
+    if (!buildId) throw new RangeError(`${event.stream} is not a build stream`);
     return withRetry(
       async () => {
         const stored = (await this.readView(buildId)) ?? initialBuildState;
@@ -80,7 +82,7 @@ export class BuildProjections {
           await this.writeListRow(stored);
           return 'skipped';
         }
-        const next = step.kind === 'apply' ? step.state : fillGap(stored, await readStream(event.stream, step.afterVersion));
+        const next = step.kind === 'apply' ? step.state : fillGap(stored, await readBuildEvents(store, event.stream, step.afterVersion));
         if (!(await this.#views.putIfVersion(viewKey(buildId), { version: next.lastVersion, state: next }, stored.lastVersion))) {
           throw new ConcurrencyError(`view#${buildId}`, stored.lastVersion, undefined);
         }

@@ -9,8 +9,7 @@ import type { BuildProjections, EventStore, ReceivedMessage } from '@flotilla/pl
 export function projector(deps: { store: EventStore; projections: BuildProjections }) {
   return async (received: ReceivedMessage): Promise<void> => {
     const envelope = envelopeSchema.parse(JSON.parse(received.body));
-    const buildId = buildIdOfStream(envelope.stream);
-    if (!buildId) return;
-    await deps.projections.project(parseEvent(envelope), buildId, async (stream, after) => (await deps.store.readStream(stream, after)).map((e) => parseEvent(e)));
+    if (!buildIdOfStream(envelope.stream)) return;
+    await deps.projections.project(parseEvent(envelope), deps.store);
   };
 }

@@ -3,8 +3,8 @@
  * the build list, and pages of the global log. Storage goes through the platform's EventStore and
  * BuildProjections.
  */
-import { buildStream, foldBuild, parseEvent, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
-import { instantOfId, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger } from '@flotilla/platform';
+import { buildStream, foldBuild, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
+import { instantOfId, readBuildEvents, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger } from '@flotilla/platform';
 import { buildView, eventsAt, type BuildView, type PointInTime } from '../domain/view.ts';
 
 export interface ApiDeps {
@@ -18,7 +18,7 @@ export interface ApiDeps {
 }
 
 export async function history(store: EventStore, buildId: string, afterVersion = 0): Promise<BuildEvent[]> {
-  return (await store.readStream(buildStream(buildId), afterVersion)).map((e) => parseEvent(e));
+  return readBuildEvents(store, buildStream(buildId), afterVersion);
 }
 
 /** The build's view now, with live host counters; undefined for a build that does not exist. */
