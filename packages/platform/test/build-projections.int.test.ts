@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, foldBuild, newEvent, type BuildEvent, type EventData, type PendingEvent } from '@flotilla/events';
-import { BuildProjections, EventStore, InvalidCursorError, InvalidListFilterError, listBuilds, readBuildEvents, Records, resourceNames, viewKey, type BuildListFilter } from '@flotilla/platform';
+import { allBuilds, BuildProjections, EventStore, InvalidCursorError, InvalidListFilterError, listBuilds, readBuildEvents, Records, resourceNames, viewKey, type BuildListFilter } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -162,6 +162,10 @@ describe('querying the list', () => {
     } while (cursor && pages < 10);
     expect(seen).toEqual(expected((b) => b.env === 'prod'));
     expect(pages).toBe(3);
+    // Every page, as workers read them.
+    const all: string[] = [];
+    for await (const build of allBuilds(aws.dynamodb, projections.tables.builds, { repo, env: 'prod' })) all.push(build.buildId);
+    expect(all).toEqual(seen);
   });
 
   it('refuses a cursor from other filters, a made-up cursor, and a key without its door', async () => {

@@ -174,3 +174,13 @@ export async function listBuilds(db: DynamoDBClient, table: string, filter: Buil
   // The read budget ran out before the page filled: continue where the reading stopped.
   return { builds, ...(startKey ? { nextCursor: encodeCursor(indexName, filter, unmarshall(startKey) as Record<string, string>) } : {}) };
 }
+
+/** Every build that matches `filter`, newest first, page after page: for workers that must see them all. */
+export async function* allBuilds(db: DynamoDBClient, table: string, filter: BuildListFilter): AsyncGenerator<BuildSummary> {
+  let cursor: string | undefined;
+  do {
+    const page = await listBuilds(db, table, filter, { limit: MAX_LIST_LIMIT, cursor });
+    yield* page.builds;
+    cursor = page.nextCursor;
+  } while (cursor);
+}

@@ -11,7 +11,7 @@
  * The grace lets the normal path (the relay, deploy.finished) act first.
  */
 import { buildStream, isTerminal, newEvent, timeOfId, type BuildEvent } from '@flotilla/events';
-import { decideAndAppend, executionStatus, listBuilds, loadBuild } from '@flotilla/platform';
+import { allBuilds, decideAndAppend, executionStatus, loadBuild } from '@flotilla/platform';
 import { decideFailure } from '../domain/decide.ts';
 import { IN_FLIGHT_PK, type OrchestratorDeps } from './deps.ts';
 import { relayRecord } from './relay.ts';
@@ -22,12 +22,7 @@ export type ReconcileAction = 'none' | 'relayed' | 'settled' | 'untracked';
 async function unfinishedBuilds(deps: OrchestratorDeps): Promise<string[]> {
   const ids = new Set((await deps.inFlight.list(IN_FLIGHT_PK)).map((r) => r.sk));
   for (const status of ['PENDING', 'IN_PROGRESS'] as const) {
-    let cursor: string | undefined;
-    do {
-      const page = await listBuilds(deps.aws.dynamodb, deps.locator.names.tables.builds, { status }, { limit: 100, cursor });
-      for (const build of page.builds) ids.add(build.buildId);
-      cursor = page.nextCursor;
-    } while (cursor);
+    for await (const build of allBuilds(deps.aws.dynamodb, deps.locator.names.tables.builds, { status })) ids.add(build.buildId);
   }
   return [...ids];
 }

@@ -6,7 +6,7 @@
  * region. It runs before this service's sync workers start, and region-sync is the only writer of
  * host records, so no record is written meanwhile to be counted twice.
  */
-import { countersKey, listBuilds, recountHosts, type AwsClients, type Logger, type Records, type ResourceNames } from '@flotilla/platform';
+import { allBuilds, countersKey, recountHosts, type AwsClients, type Logger, type Records, type ResourceNames } from '@flotilla/platform';
 
 export interface RecountDeps {
   aws: AwsClients;
@@ -19,21 +19,16 @@ export async function recountRecentBuilds(deps: RecountDeps, windowMs: number, n
   const since = new Date(now - windowMs);
   let builds = 0;
   let regions = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await listBuilds(deps.aws.dynamodb, deps.names.tables.builds, { since }, { limit: 100, cursor });
-    for (const build of page.builds) {
-      builds++;
-      for (const region of build.regions) {
-        const counts = await recountHosts(deps.aws.dynamodb, deps.names.tables.hosts, build.buildId, region);
-        if (!counts) continue;
-        // A put, not an ADD: the counts are absolute, and replace whatever the lost records left.
-        await deps.counters.put(countersKey(build.buildId, region), { buildId: build.buildId, region, ...counts });
-        regions++;
-      }
+  for await (const build of allBuilds(deps.aws.dynamodb, deps.names.tables.builds, { since })) {
+    builds++;
+    for (const region of build.regions) {
+      const counts = await recountHosts(deps.aws.dynamodb, deps.names.tables.hosts, build.buildId, region);
+      if (!counts) continue;
+      // A put, not an ADD: the counts are absolute, and replace whatever the lost records left.
+      await deps.counters.put(countersKey(build.buildId, region), { buildId: build.buildId, region, ...counts });
+      regions++;
     }
-    cursor = page.nextCursor;
-  } while (cursor);
+  }
   deps.logger.warn({ since: since.toISOString(), builds, regions }, 'host counters recounted from the host records');
   return { builds, regions };
 }
