@@ -37,8 +37,9 @@ log "pnpm install"
 
 # --- Python tools (emulator, awslocal, cfn-lint) --------------------------------------------
 REQS="$ROOT/scripts/requirements.txt"
+EMULATOR_REQS="$ROOT/scripts/emulator-requirements.txt"
 STAMP="$VENV/.requirements.sha256"
-want="$(sha256sum "$REQS" | cut -d' ' -f1)"
+want="$(cat "$REQS" "$EMULATOR_REQS" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want" ]; then
   log "creating Python environment .tools/venv from scripts/requirements.txt"
   python3 -m venv "$VENV"

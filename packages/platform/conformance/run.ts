@@ -16,7 +16,7 @@ import { sqsChecks } from './checks/sqs.ts';
 import { namesUnder, type Row } from './rows.ts';
 
 export const DOCS_PATH = fileURLToPath(new URL('../../../docs/local-aws.md', import.meta.url));
-const REQUIREMENTS = fileURLToPath(new URL('../../../scripts/requirements.txt', import.meta.url));
+const REQUIREMENTS = fileURLToPath(new URL('../../../scripts/emulator-requirements.txt', import.meta.url));
 
 export interface ConformanceReport {
   pinnedVersion: string;
@@ -27,7 +27,7 @@ export interface ConformanceReport {
 
 export function pinnedVersion(): string {
   const match = /^ministack==(\S+)$/m.exec(readFileSync(REQUIREMENTS, 'utf8'));
-  if (!match?.[1]) throw new Error('scripts/requirements.txt pins no ministack version');
+  if (!match?.[1]) throw new Error('scripts/emulator-requirements.txt pins no ministack version');
   return match[1];
 }
 
@@ -80,7 +80,7 @@ export function renderDocs(report: ConformanceReport): string {
   return `# Local AWS: MiniStack
 
 Flotilla runs locally against [MiniStack](https://pypi.org/project/ministack/) (MIT), a native
-AWS emulator, pinned to **${report.pinnedVersion}** in \`scripts/requirements.txt\` and installed by
+AWS emulator, pinned to **${report.pinnedVersion}** in \`scripts/emulator-requirements.txt\` and installed by
 \`scripts/bootstrap.sh\` into \`.tools/venv\`. \`scripts/emulator.sh start\` runs it on
 127.0.0.1:4566 (\`BIND_HOST=127.0.0.1 GATEWAY_PORT=4566\`) and waits on \`/_ministack/health\`;
 \`awslocal\` and \`aws --endpoint-url http://127.0.0.1:4566\` both work against it. With Docker,

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Builds the local images from what this machine reaches, pulling from no registry:
+#   flotilla-local/debian:bookworm     Debian minbase with python3-venv, made by mmdebstrap
+#   flotilla-local/node:24             + the Node binary scripts/bootstrap.sh installed (deploy/images/node.Dockerfile)
+#   flotilla-local/ministack:<pin>     + MiniStack at its pin, from a wheelhouse built on the host (deploy/images/ministack.Dockerfile)
+#   flotilla-local/app:latest          the repo's Dockerfile on the Node layer, with the host's installed node_modules
+#   scripts/images.sh [all|base|node|ministack|app]     (default all; each builds what it stands on)
+# Each image carries a label with the hash of what it was built from; an image whose label matches
+# is kept ("cached"), so a second run builds nothing. Prints each image and how long it took.
+# Uses the engine scripts/docker-engine.sh finds (start one first with `scripts/docker-engine.sh start`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+use_tools
+cd "$ROOT"
+DOCKER_HOST="$(bash "$ROOT/scripts/docker-engine.sh" host)"
+export DOCKER_HOST
+docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
+  || die "no Docker engine answers at $DOCKER_HOST: start one with scripts/docker-engine.sh start"
+
+BASE_IMAGE="flotilla-local/debian:bookworm"
+NODE_IMAGE="flotilla-local/node:24"
+MINISTACK_VERSION="$(sed -n 's/^ministack==//p' scripts/emulator-requirements.txt)"
+MINISTACK_IMAGE="flotilla-local/ministack:$MINISTACK_VERSION"
+APP_IMAGE="flotilla-local/app:latest"
+KEY_LABEL="flotilla.source-hash"
+# Bump to rebuild the base; the package list is part of its hash.
+BASE_RECIPE="mmdebstrap --variant=minbase --include=python3-venv bookworm (1)"
+
+hash_of() { sha256sum | cut -c1-16; }
+label_of() { docker image inspect --format "{{ index .Config.Labels \"$KEY_LABEL\" }}" "$1" 2>/dev/null || true; }
+image_id() { docker image inspect --format '{{.Id}}' "$1"; }
+
+# Runs `build` for the image unless it exists with the same source hash; prints how long it took.
+ensure() {
+  local image="$1" key="$2" build="$3" started=$SECONDS
+  if [ "$(label_of "$image")" = "$key" ]; then log "image $image: cached"; return 0; fi
+  log "image $image: building"
+  "$build" "$key"
+  [ "$(label_of "$image")" = "$key" ] || die "image $image was built without its source hash label"
+  log "image $image: built in $((SECONDS - started)) s"
+}
+
+build_base() {
+  command -v mmdebstrap >/dev/null 2>&1 || {
+    command -v apt-get >/dev/null 2>&1 || die "mmdebstrap is missing and apt-get is not available to install it"
+    log "installing Debian's mmdebstrap"
+    local sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq mmdebstrap >/dev/null
+  }
+  # Debian's packages come from the host's own apt sources, the one package source it reaches.
+  mmdebstrap --quiet --variant=minbase --include=python3-venv bookworm - \
+    | docker import --change "LABEL $KEY_LABEL=$1" --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null
+}
+
+NODE_BIN="$(node -p 'process.execPath')"
+build_node() {
+  # The context is a tar of the Dockerfile and the binary, streamed: nothing is copied on disk.
+  tar -c --dereference -C "$ROOT/deploy/images" node.Dockerfile -C "$(dirname "$NODE_BIN")" "$(basename "$NODE_BIN")" \
+    | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$BASE_IMAGE" -f node.Dockerfile -t "$NODE_IMAGE" - >/dev/null
+}
+
+WHEELS="$TOOLS/wheels"
+build_ministack() {
+  # The wheelhouse is built on the host, whose pip reaches PyPI, once per pin.
+  local stamp="$WHEELS/.requirements.sha256" want
+  want="$(hash_of < scripts/emulator-requirements.txt)"
+  if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    log "building the emulator's wheelhouse in $WHEELS"
+    rm -rf "$WHEELS"; mkdir -p "$WHEELS"
+    "$VENV/bin/pip" wheel --quiet --disable-pip-version-check --wheel-dir "$WHEELS" -r scripts/emulator-requirements.txt >&2
+    echo "$want" > "$stamp"
+  fi
+  tar -c -C "$ROOT/deploy/images" ministack.Dockerfile -C "$ROOT/scripts" ministack-serve.py emulator-requirements.txt \
+      -C "$TOOLS" --exclude=.requirements.sha256 wheels \
+    | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$BASE_IMAGE" -f ministack.Dockerfile -t "$MINISTACK_IMAGE" - >/dev/null
+}
+
+# The app's sources: every file git tracks or would track (what a fresh clone has, plus work in progress).
+app_sources() { git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done; }
+build_app() {
+  # The sources and the installed node_modules (the root's and each workspace package's: pnpm's
+  # links inside them are relative, so they resolve the same under /app).
+  { app_sources; find . -path ./.tools -prune -o -name node_modules -prune -type d -print0; } \
+    | tar -c --null -T - \
+    | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$NODE_IMAGE" --build-arg DEPS=context -f Dockerfile -t "$APP_IMAGE" - >/dev/null
+}
+
+base() { ensure "$BASE_IMAGE" "$(echo "$BASE_RECIPE" | hash_of)" build_base; }
+node_layer() {
+  base
+  ensure "$NODE_IMAGE" "$({ image_id "$BASE_IMAGE"; "$NODE_BIN" --version; cat deploy/images/node.Dockerfile; } | hash_of)" build_node
+}
+ministack() {
+  base
+  ensure "$MINISTACK_IMAGE" "$({ image_id "$BASE_IMAGE"; cat deploy/images/ministack.Dockerfile scripts/emulator-requirements.txt scripts/ministack-serve.py; } | hash_of)" build_ministack
+}
+app() {
+  node_layer
+  # node_modules is what the frozen lockfile installs, so the lockfile (one of the sources) stands for it.
+  ensure "$APP_IMAGE" "$({ image_id "$NODE_IMAGE"; app_sources | xargs -0 sha256sum; } | hash_of)" build_app
+}
+
+case "${1:-all}" in
+  all) ministack; app ;;
+  base) base ;;
+  node) node_layer ;;
+  ministack) ministack ;;
+  app) app ;;
+  *) die "usage: scripts/images.sh [all|base|node|ministack|app]" ;;
+esac
