@@ -5,12 +5,16 @@
  * Fn::ForEach), so per-region resources are rendered here and the result is committed; a test
  * fails when the committed file differs from a fresh render.
  *
- *   node deploy/render.ts          write the template
- *   node deploy/render.ts --check  exit 1 when the committed template is stale
+ * It also writes the two compose files from deploy/compose.ts.
+ *
+ *   node deploy/render.ts          write the template and the compose files
+ *   node deploy/render.ts --check  exit 1 when a committed one is stale
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD_LIST_INDEXES, dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
+import { COMPOSE_PATHS, renderCompose } from './compose.ts';
 import fleet from './services.json' with { type: 'json' };
 import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
 
@@ -418,22 +422,35 @@ export function renderTemplate(): Record<string, Json> {
 
 export const renderedText = (): string => `${JSON.stringify(renderTemplate(), null, 2)}\n`;
 
+/** Every file this script renders, with its fresh text. */
+export const renderedFiles = (): Array<{ path: string; text: string }> => [
+  { path: TEMPLATE_PATH, text: renderedText() },
+  { path: COMPOSE_PATHS.bridge, text: renderCompose('bridge') },
+  { path: COMPOSE_PATHS.host, text: renderCompose('host') },
+];
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const fresh = renderedText();
-  if (process.argv.includes('--check')) {
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const { path, text } of renderedFiles()) {
+    const name = relative(process.cwd(), path);
+    if (!check) {
+      writeFileSync(path, text);
+      console.log(`wrote ${name}`);
+      continue;
+    }
     let committed = '';
     try {
-      committed = readFileSync(TEMPLATE_PATH, 'utf8');
+      committed = readFileSync(path, 'utf8');
     } catch {
       // missing counts as stale
     }
-    if (committed !== fresh) {
-      console.error('deploy/cloudformation/flotilla.json is stale: run `pnpm render` (node deploy/render.ts) and commit the result');
-      process.exit(1);
+    if (committed === text) {
+      console.log(`${name} matches a fresh render`);
+    } else {
+      console.error(`${name} is stale: run \`pnpm render\` (node deploy/render.ts) and commit the result`);
+      stale += 1;
     }
-    console.log('deploy/cloudformation/flotilla.json matches a fresh render');
-  } else {
-    writeFileSync(TEMPLATE_PATH, fresh);
-    console.log(`wrote ${TEMPLATE_PATH}`);
   }
+  if (stale > 0) process.exit(1);
 }

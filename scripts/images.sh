@@ -80,8 +80,9 @@ build_ministack() {
 app_sources() { git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do [ -f "$f" ] && printf '%s\0' "$f"; done; }
 build_app() {
   # The sources and the installed node_modules (the root's and each workspace package's: pnpm's
-  # links inside them are relative, so they resolve the same under /app).
-  { app_sources; find . -path ./.tools -prune -o -name node_modules -prune -type d -print0; } \
+  # links inside them are relative, so they resolve the same under /app); the workspace's globs
+  # are pnpm-workspace.yaml's.
+  { app_sources; printf '%s\0' node_modules packages/*/node_modules services/*/node_modules; } \
     | tar -c --null -T - \
     | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$NODE_IMAGE" --build-arg DEPS=context -f Dockerfile -t "$APP_IMAGE" - >/dev/null
 }

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, then runs every check and every test.
-#   typecheck and lint -> template render check -> cfn-lint -> vitest (unit, conformance check,
-#   integration tests against the emulator, which the test setup starts when nothing answers)
-# Ends with the runner's summary and a plain 'N passed, N failed' line.
+#   typecheck and lint -> render check (template, compose files) -> cfn-lint -> a Docker engine
+#   (the one answering, else one started under .run/docker) -> the local images (cached) -> vitest
+#   (unit, conformance check, integration tests against the emulator, which the test setup starts
+#   when nothing answers, the compose fleet) -> no container the run started is left.
+# Ends with the runner's summary and a plain 'N passed, N failed' line. An engine it started is
+# stopped at the end; one that was already answering is left running.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash "$ROOT/scripts/bootstrap.sh"
 use_tools
 cd "$ROOT"
 
-# docker-compose.yml is validated by Debian's docker-compose (no engine is needed for `config`).
+# Debian's docker-compose (v1) validates both compose files and runs the compose fleet's test
+# (Compose v2 has no package here). scripts/docker-engine.sh installs the engine itself.
 if ! command -v docker-compose >/dev/null 2>&1; then
   command -v apt-get >/dev/null 2>&1 || die "docker-compose is missing and apt-get is not available to install it"
-  log "installing Debian's docker-compose to validate docker-compose.yml"
+  log "installing Debian's docker-compose"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq docker-compose >/dev/null
@@ -20,13 +24,42 @@ fi
 
 log "typecheck"; tsc -p tsconfig.json
 log "lint"; eslint --max-warnings=0 .
-log "template render check"; node deploy/render.ts --check
+log "render check"; node deploy/render.ts --check
 log "cfn-lint"; cfn-lint deploy/cloudformation/flotilla.json
+
+step_started=$SECONDS
+if bash scripts/docker-engine.sh status >/dev/null 2>&1; then
+  engine_started=0
+else
+  engine_started=1
+  bash scripts/docker-engine.sh start
+fi
+stop_engine() { if [ "$engine_started" = 1 ]; then bash "$ROOT/scripts/docker-engine.sh" stop; fi; }
+trap stop_engine EXIT
+DOCKER_HOST="$(bash scripts/docker-engine.sh host)"
+export DOCKER_HOST
+log "Docker engine at $DOCKER_HOST ready in $((SECONDS - step_started)) s"
+step_started=$SECONDS
+bash scripts/images.sh
+log "images ready in $((SECONDS - step_started)) s"
+containers_before="$(docker ps -aq --no-trunc | sort)"
 
 mkdir -p .reports
 log "vitest"
 status=0
 vitest run --reporter=default --reporter=json --outputFile.json=.reports/vitest.json "$@" || status=$?
+
+# Every container a test started (compose fleets, the Testcontainers emulator, the emulator's ECS
+# tasks) must be gone: a leftover is listed, removed, and fails the run.
+leftover="$(comm -13 <(echo "$containers_before") <(docker ps -aq --no-trunc | sort))"
+if [ -n "$leftover" ]; then
+  log "containers the tests left behind:"
+  # shellcheck disable=SC2086
+  docker ps -a --no-trunc --format '{{.ID}} {{.Names}} {{.Image}} {{.Status}} {{.Labels}}' | grep -F -f <(echo "$leftover") >&2 || true
+  # shellcheck disable=SC2086
+  docker rm -f $leftover >/dev/null
+  status=1
+fi
 node -e '
   const r = require(process.argv[1]);
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);

@@ -2,6 +2,7 @@
  * The fleet as the run command starts it: every service from its own start script against a
  * freshly deployed stack answers GET /health, and SIGTERM stops each one cleanly.
  */
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployTestStack, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { SERVICES, startFleet, type Fleet } from '../../scripts/fleet.ts';
@@ -30,7 +31,7 @@ it('starts every service, each answers GET /health, and each exits 0 on SIGTERM'
   for (const service of fleet.services) {
     const res = await fetch(`${service.url}/health`);
     expect(res.status, service.name).toBe(200);
-    expect(await res.json()).toEqual({ service: service.name, status: 'ok', checks: { eventsTable: 'ok' } });
+    expect(await res.json()).toEqual({ service: service.name, hostname: hostname(), status: 'ok', checks: { eventsTable: 'ok' } });
   }
 
   const exits = fleet.services.map((s) => new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code))));

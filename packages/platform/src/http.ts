@@ -4,6 +4,7 @@
  * GET /openapi.json, GET /health, and one error handler, so that every error answers the same
  * body `{ error, message, fields? }` and a 5xx never leaks internals.
  */
+import { hostname } from 'node:os';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import {
@@ -42,6 +43,7 @@ export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 export const healthSchema = z.object({
   service: z.string(),
+  hostname: z.string().describe('The host answering: a container\'s own name when the service runs in one'),
   status: z.enum(['ok', 'unhealthy']),
   checks: z.record(z.string(), z.string()).describe("Each dependency check: 'ok' or why it failed"),
 });
@@ -124,7 +126,7 @@ async function health(service: string, checks: Record<string, HealthCheck>) {
     }),
   );
   const ok = results.every(([, r]) => r === 'ok');
-  return { ok, body: { service, status: ok ? ('ok' as const) : ('unhealthy' as const), checks: Object.fromEntries(results) } };
+  return { ok, body: { service, hostname: hostname(), status: ok ? ('ok' as const) : ('unhealthy' as const), checks: Object.fromEntries(results) } };
 }
 
 /**

@@ -4,6 +4,7 @@
  * every error answer, the view now and as it was, the live stream, the global log, and the
  * OpenAPI document.
  */
+import { hostname } from 'node:os';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, newEvent, type PendingEvent } from '@flotilla/events';
@@ -381,6 +382,6 @@ describe('GET /openapi.json and /health', () => {
   it('GET /health answers 200 with each check', async () => {
     const res = await app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ service: 'build', status: 'ok', checks: { eventsTable: 'ok' } });
+    expect(res.json()).toEqual({ service: 'build', hostname: hostname(), status: 'ok', checks: { eventsTable: 'ok' } });
   });
 });
