@@ -33,20 +33,12 @@ running_pid() {
   echo "$pid"
 }
 
-install_engine() {
-  command -v apt-get >/dev/null 2>&1 || die "dockerd is missing and apt-get is not available to install Debian's docker.io"
-  log "installing Debian's docker.io (dockerd, containerd, runc)"
-  local sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends docker.io >/dev/null
-}
-
 start_engine() {
   local host; host="$(engine_host)"
   if answers "$host"; then log "Docker engine answers at $host"; return 0; fi
   if [ -n "${DOCKER_HOST:-}" ]; then die "DOCKER_HOST=$DOCKER_HOST does not answer; unset it to let this script start an engine of its own"; fi
   [ "$(id -u)" -eq 0 ] || die "starting dockerd needs root (or set DOCKER_HOST to an engine that answers)"
-  command -v dockerd >/dev/null 2>&1 || install_engine
+  command -v dockerd >/dev/null 2>&1 || apt_install "dockerd is missing" docker.io
   # A unix socket path is at most 107 bytes.
   [ "${#DIR}" -le 90 ] || die "the checkout's path is too long for dockerd's socket under .run/docker/; set DOCKER_HOST to an engine instead"
   mkdir -p "$DIR/data" "$DIR/exec"

@@ -41,13 +41,7 @@ ensure() {
 }
 
 build_base() {
-  command -v mmdebstrap >/dev/null 2>&1 || {
-    command -v apt-get >/dev/null 2>&1 || die "mmdebstrap is missing and apt-get is not available to install it"
-    log "installing Debian's mmdebstrap"
-    local sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq mmdebstrap >/dev/null
-  }
+  command -v mmdebstrap >/dev/null 2>&1 || apt_install "the Debian base image is made with mmdebstrap" mmdebstrap
   # Debian's packages come from the host's own apt sources, the one package source it reaches.
   mmdebstrap --quiet --variant=minbase --include=python3-venv bookworm - \
     | docker import --change "LABEL $KEY_LABEL=$1" --change 'CMD ["/bin/bash"]' - "$BASE_IMAGE" >/dev/null

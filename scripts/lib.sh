@@ -13,6 +13,16 @@ export AWS_DEFAULT_REGION="$AWS_REGION"
 log() { printf '\033[1;34m[flotilla]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[flotilla]\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Installs Debian packages when a command is missing: `apt_install <why> <package>...`.
+apt_install() {
+  local why="$1"; shift
+  command -v apt-get >/dev/null 2>&1 || die "$why: apt-get is not available to install $*"
+  log "installing Debian's $* ($why)"
+  local sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 use_tools() {
   if [ -x "$TOOLS/node/node_modules/.bin/node" ]; then
     export PATH="$TOOLS/node/node_modules/.bin:$PATH"

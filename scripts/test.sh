@@ -14,13 +14,7 @@ cd "$ROOT"
 
 # Debian's docker-compose (v1) validates both compose files and runs the compose fleet's test
 # (Compose v2 has no package here). scripts/docker-engine.sh installs the engine itself.
-if ! command -v docker-compose >/dev/null 2>&1; then
-  command -v apt-get >/dev/null 2>&1 || die "docker-compose is missing and apt-get is not available to install it"
-  log "installing Debian's docker-compose"
-  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq docker-compose >/dev/null
-fi
+command -v docker-compose >/dev/null 2>&1 || apt_install "docker-compose is missing" docker-compose
 
 log "typecheck"; tsc -p tsconfig.json
 log "lint"; eslint --max-warnings=0 .
