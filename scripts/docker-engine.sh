@@ -24,14 +24,7 @@ engine_host() {
   echo "unix:///var/run/docker.sock"
 }
 
-# The pid in the pid file, only while that process is still a dockerd (a reused pid is never signalled).
-running_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid; pid="$(cat "$PIDFILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q dockerd || return 1
-  echo "$pid"
-}
+running_pid() { owned_pid "$PIDFILE" dockerd; }
 
 start_engine() {
   local host; host="$(engine_host)"

@@ -29,15 +29,7 @@ case "$PERSIST" in 0|1) ;; *) die "EMULATOR_PERSIST must be 0 or 1, not '$PERSIS
 
 healthy() { curl -fsS --max-time 2 "$HEALTH" >/dev/null 2>&1; }
 
-# The pid in the pid file, only while that process is still a MiniStack (a stale file whose pid
-# was reused by something else must never be signalled).
-running_pid() {
-  [ -f "$PIDFILE" ] || return 1
-  local pid; pid="$(cat "$PIDFILE")"
-  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q ministack || return 1
-  echo "$pid"
-}
+running_pid() { owned_pid "$PIDFILE" ministack; }
 
 stop_emulator() {
   local pid

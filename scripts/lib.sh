@@ -23,6 +23,16 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# The pid in a pid file, only while that process's command line still has the word (a stale
+# file whose pid was reused by something else must never be signalled): `owned_pid <file> <word>`.
+owned_pid() {
+  [ -f "$1" ] || return 1
+  local pid; pid="$(cat "$1")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "$2" || return 1
+  echo "$pid"
+}
+
 use_tools() {
   if [ -x "$TOOLS/node/node_modules/.bin/node" ]; then
     export PATH="$TOOLS/node/node_modules/.bin:$PATH"
