@@ -12,6 +12,10 @@
 # graceful stop, so `stop` sends SIGTERM and waits for the save to finish (EMULATOR_STOP_TIMEOUT,
 # default 180 s; 200,000 items took 7.5 s) before it would ever SIGKILL. `start --fresh` wipes the
 # saved state first, and refuses when an emulator it did not start already answers on that port.
+#
+# ECS: the emulator runs each task as a container (label ministack=ecs) through the Docker SDK in
+# the engine named by DOCKER_HOST. `start` gives it the engine scripts/docker-engine.sh finds when
+# that engine answers; without one, ECS still records clusters, services and tasks but runs nothing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 use_tools
@@ -85,6 +89,16 @@ case "${1:-}" in
       log "starting MiniStack on 127.0.0.1:$port with its state in $STATE_DIR (log: $LOGFILE)"
     else
       log "starting MiniStack on 127.0.0.1:$port, in memory (log: $LOGFILE)"
+    fi
+    # The engine is resolved here, once: an emulator started without an answering engine keeps
+    # recording ECS tasks without running them until it is restarted.
+    if bash "$ROOT/scripts/docker-engine.sh" status >/dev/null 2>&1; then
+      DOCKER_HOST="$(bash "$ROOT/scripts/docker-engine.sh" host)"
+      export DOCKER_HOST
+      log "the emulator's ECS runs tasks as containers in the Docker engine at $DOCKER_HOST"
+    else
+      unset DOCKER_HOST
+      log "no Docker engine answers: the emulator's ECS tasks will be recorded but not run (start one with scripts/docker-engine.sh start)"
     fi
     # An interrupt while starting is noted, not acted on at once: the pid file must be written
     # before anything stops, so the emulator just spawned is stopped rather than orphaned. A

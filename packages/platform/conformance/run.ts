@@ -86,6 +86,13 @@ AWS emulator, pinned to **${report.pinnedVersion}** in \`scripts/emulator-requir
 \`awslocal\` and \`aws --endpoint-url http://127.0.0.1:4566\` both work against it. With Docker,
 \`docker-compose.yml\` runs the image \`ministackorg/ministack\` at the same version.
 
+Its ECS runs each task as a container (labels \`ministack=ecs\` and \`com.amazonaws.ecs.cluster\`)
+when it starts with a Docker engine: \`scripts/emulator.sh start\` gives it, as \`DOCKER_HOST\`, the
+engine \`scripts/docker-engine.sh\` finds when that engine answers, and otherwise says that ECS
+tasks will be recorded but not run. The emulator pulls a task's image when the engine lacks it,
+so the project's tasks use local tags (\`scripts/images.sh\` builds them) and reach no registry. A
+task definition with networkMode \`host\` runs in host networking.
+
 ## Conformance
 
 The table below is the output of the conformance check (\`packages/platform/conformance/\`),

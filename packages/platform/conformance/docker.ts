@@ -1,0 +1,63 @@
+/**
+ * The conformance check's one door to the Docker engine: the engine the project's scripts use
+ * (scripts/docker-engine.sh host), reached with the docker CLI, so a row can see the containers
+ * the emulator's ECS runs there.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { CheckFailed } from './rows.ts';
+
+const run = promisify(execFile);
+const ENGINE_SCRIPT = fileURLToPath(new URL('../../../scripts/docker-engine.sh', import.meta.url));
+const TIMEOUT_MS = 15_000;
+
+/** One line of `docker ps --format '{{json .}}'`: only the fields a row reads. */
+const PsLine = z.object({ ID: z.string().min(1), Names: z.string(), Image: z.string(), State: z.string(), Networks: z.string() });
+export type Container = z.infer<typeof PsLine>;
+
+let engine: Promise<string> | undefined;
+
+/**
+ * The DOCKER_HOST of the engine scripts/docker-engine.sh names, once it answers. Resolved once
+ * per process; a missing engine or CLI is a CheckFailed that says so (the test command always
+ * starts one).
+ */
+export function dockerHost(): Promise<string> {
+  engine ??= (async () => {
+    const { stdout } = await run('bash', [ENGINE_SCRIPT, 'host'], { timeout: TIMEOUT_MS });
+    const host = stdout.trim();
+    try {
+      await run('docker', ['--host', host, 'version', '--format', '{{.Server.Version}}'], { timeout: TIMEOUT_MS });
+    } catch (error) {
+      throw new CheckFailed(`no Docker engine answers at ${host} (${firstLine(error)}): the emulator's ECS runs tasks as containers only with one; start it with scripts/docker-engine.sh start`);
+    }
+    return host;
+  })();
+  return engine;
+}
+
+/** `docker ps --all` filtered by every label given (key=value), in any state. */
+export async function containersLabelled(labels: Readonly<Record<string, string>>): Promise<Container[]> {
+  const host = await dockerHost();
+  const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
+  const { stdout } = await run('docker', ['--host', host, 'ps', '--all', '--no-trunc', ...filters, '--format', '{{json .}}'], { timeout: TIMEOUT_MS });
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => PsLine.parse(JSON.parse(line)));
+}
+
+/** Force-removes every container carrying all the labels (running or not); returns how many. */
+export async function removeContainersLabelled(labels: Readonly<Record<string, string>>): Promise<number> {
+  const ids = (await containersLabelled(labels)).map((c) => c.ID);
+  if (ids.length > 0) await run('docker', ['--host', await dockerHost(), 'rm', '--force', '--volumes', ...ids], { timeout: TIMEOUT_MS });
+  return ids.length;
+}
+
+function firstLine(error: unknown): string {
+  const stderr = (error as { stderr?: unknown }).stderr;
+  const text = typeof stderr === 'string' && stderr.trim() !== '' ? stderr : error instanceof Error ? error.message : String(error);
+  return text.trim().split('\n')[0] ?? '';
+}
