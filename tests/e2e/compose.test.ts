@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients, locate } from '@flotilla/platform';
-import { eventually, sampleBuildRequest } from '@flotilla/platform/testing';
+import { containersLabelled, dockerHost, eventually, sampleBuildRequest } from '@flotilla/platform/testing';
 import { portVariable } from '../../deploy/compose.ts';
 import { ROOT, SERVICES } from '../../scripts/fleet.ts';
-import { dockerEnv } from '../support/docker.ts';
 import { freePort } from '../support/private-emulator.ts';
 
 const run = promisify(execFile);
@@ -40,14 +39,14 @@ const compose = (args: string[]) =>
 const docker = (args: string[]) => run('docker', args, { env });
 const url = (service: string, path: string) => `http://127.0.0.1:${ports[service]}${path}`;
 
-/** This project's containers, running or not, as `service state exit-code` lines. */
+/** This project's containers, running or not, as `<service> <state>`. */
 async function containers(): Promise<string[]> {
-  const { stdout } = await docker(['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Label "com.docker.compose.service"}} {{.State}}']);
-  return stdout.split('\n').filter(Boolean).sort();
+  const found = await containersLabelled({ 'com.docker.compose.project': project });
+  return found.map((c) => `${c.Names.replace(`${project}_`, '').replace(/_\d+$/, '')} ${c.State}`).sort();
 }
 
 beforeAll(async () => {
-  env = { ...process.env, ...(await dockerEnv()) };
+  env = { ...process.env, DOCKER_HOST: await dockerHost() };
   await timed('images (scripts/images.sh)', () => run('bash', [join(ROOT, 'scripts/images.sh')], { env }));
   for (const name of ['aws', ...SERVICES.map((s) => s.name)]) ports[name] = await freePort();
   for (const [name, port] of Object.entries(ports)) env[portVariable(name)] = String(port);

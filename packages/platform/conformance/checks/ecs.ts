@@ -1,6 +1,6 @@
 import { CreateClusterCommand, CreateServiceCommand, DeleteClusterCommand, DeleteServiceCommand, DeregisterTaskDefinitionCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type { AwsClients } from '../../src/aws.ts';
-import { containersLabelled, removeContainersLabelled, type Container } from '../docker.ts';
+import { containersLabelled, removeContainersLabelled, type Container } from '../../src/testing/docker.ts';
 import { expectThat, pollUntil, row, type NameFor, type Row } from '../rows.ts';
 
 /** A local tag: no registry is reachable, so an image the engine lacks could never start. */

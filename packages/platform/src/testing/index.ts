@@ -8,6 +8,7 @@ import { deleteStack, deployStack } from '../stack.ts';
 import { testEnv } from './config.ts';
 
 export { testEnv } from './config.ts';
+export { containersLabelled, dockerHost, DockerEngineMissingError, removeContainersLabelled, type Container } from './docker.ts';
 
 export function testAwsClients(): AwsClients {
   return createAwsClients({

@@ -1,28 +1,33 @@
 /**
- * The conformance check's one door to the Docker engine: the engine the project's scripts use
- * (scripts/docker-engine.sh host), reached with the docker CLI, so a row can see the containers
- * the emulator's ECS runs there.
+ * The one door of tests and the conformance check to the Docker engine: the engine the project's
+ * scripts use (scripts/docker-engine.sh host: DOCKER_HOST, the engine it started under
+ * .run/docker/, or the default socket), reached with the docker CLI, so a test can see the
+ * containers it (or the emulator's ECS) runs there, and clean them up.
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import { CheckFailed } from './rows.ts';
 
 const run = promisify(execFile);
-const ENGINE_SCRIPT = fileURLToPath(new URL('../../../scripts/docker-engine.sh', import.meta.url));
+const ENGINE_SCRIPT = fileURLToPath(new URL('../../../../scripts/docker-engine.sh', import.meta.url));
 const TIMEOUT_MS = 15_000;
 
 /** One line of `docker ps --format '{{json .}}'`: only the fields a row reads. */
 const PsLine = z.object({ ID: z.string().min(1), Names: z.string(), Image: z.string(), State: z.string(), Networks: z.string() });
 export type Container = z.infer<typeof PsLine>;
 
+/** No Docker engine answers where the scripts look for one. */
+export class DockerEngineMissingError extends Error {
+  override name = 'DockerEngineMissingError';
+}
+
 let engine: Promise<string> | undefined;
 
 /**
  * The DOCKER_HOST of the engine scripts/docker-engine.sh names, once it answers. Resolved once
- * per process; a missing engine or CLI is a CheckFailed that says so (the test command always
- * starts one).
+ * per process; a missing engine or CLI is a DockerEngineMissingError that says how to start one
+ * (the test command always does).
  */
 export function dockerHost(): Promise<string> {
   engine ??= (async () => {
@@ -31,7 +36,7 @@ export function dockerHost(): Promise<string> {
     try {
       await run('docker', ['--host', host, 'version', '--format', '{{.Server.Version}}'], { timeout: TIMEOUT_MS });
     } catch (error) {
-      throw new CheckFailed(`no Docker engine answers at ${host} (${firstLine(error)}): the emulator's ECS runs tasks as containers only with one; start it with scripts/docker-engine.sh start`);
+      throw new DockerEngineMissingError(`no Docker engine answers at ${host} (${firstLine(error)}): start one with scripts/docker-engine.sh start`, { cause: error });
     }
     return host;
   })();
