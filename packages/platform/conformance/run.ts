@@ -84,7 +84,9 @@ AWS emulator, pinned to **${report.pinnedVersion}** in \`scripts/emulator-requir
 \`scripts/bootstrap.sh\` into \`.tools/venv\`. \`scripts/emulator.sh start\` runs it on
 127.0.0.1:4566 (\`BIND_HOST=127.0.0.1 GATEWAY_PORT=4566\`) and waits on \`/_ministack/health\`;
 \`awslocal\` and \`aws --endpoint-url http://127.0.0.1:4566\` both work against it. With Docker,
-\`docker-compose.yml\` runs the image \`ministackorg/ministack\` at the same version.
+\`docker-compose.yml\` runs the published image \`ministackorg/ministack\` at the same version, and
+\`docker-compose.host.yml\` and the tests' Testcontainers module run \`flotilla-local/ministack\`, the
+same pin built on this machine by \`scripts/images.sh\`.
 
 Its ECS runs each task as a container (labels \`ministack=ecs\` and \`com.amazonaws.ecs.cluster\`)
 when it starts with a Docker engine: \`scripts/emulator.sh start\` gives it, as \`DOCKER_HOST\`, the
