@@ -6,6 +6,8 @@ const testEnv = {
   AWS_ACCESS_KEY_ID: 'test',
   AWS_SECRET_ACCESS_KEY: 'test',
   AWS_REGION: 'us-east-1',
+  // Testcontainers' reaper (Ryuk) is an image from a registry; containers are removed by the tests.
+  TESTCONTAINERS_RYUK_DISABLED: 'true',
 };
 
 export default defineConfig({

@@ -14,9 +14,9 @@
  * Both keep to the Compose Specification's common subset (no `!reset`, no v2-only keys), so
  * docker-compose 1.29 and Compose v2 read them alike.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Document, visit } from 'yaml';
+import { pinnedEmulatorVersion } from '../packages/platform/src/testing/emulator-pin.ts';
 import fleet from './services.json' with { type: 'json' };
 
 export const COMPOSE_PATHS = {
@@ -28,13 +28,6 @@ export type ComposeMode = keyof typeof COMPOSE_PATHS;
 const EMULATOR_PORT = 4566;
 const PREFIX = 'flotilla';
 export const LOCAL_APP_IMAGE = 'flotilla-local/app:latest';
-
-export function emulatorPin(): string {
-  const requirements = readFileSync(fileURLToPath(new URL('../scripts/emulator-requirements.txt', import.meta.url)), 'utf8');
-  const pin = /^ministack==(\S+)$/m.exec(requirements)?.[1];
-  if (!pin) throw new Error('scripts/emulator-requirements.txt pins no ministack version');
-  return pin;
-}
 
 /** The environment variable that moves a port of docker-compose.host.yml: FLOTILLA_AWS_PORT, FLOTILLA_REGION_SYNC_PORT, ... */
 export const portVariable = (name: string): string => `FLOTILLA_${name.toUpperCase().replaceAll('-', '_')}_PORT`;
@@ -63,7 +56,7 @@ const layouts: Record<ComposeMode, () => Layout> = {
       'docker-compose.host.yml (README); without Docker, ./scripts/run.sh runs the same services natively.',
     ].join('\n'),
     aws: {
-      image: `ministackorg/ministack:${emulatorPin()}`,
+      image: `ministackorg/ministack:${pinnedEmulatorVersion()}`,
       ports: [`127.0.0.1:${EMULATOR_PORT}:${EMULATOR_PORT}`],
       healthcheck: {
         test: ['CMD-SHELL', `python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${EMULATOR_PORT}/_ministack/health')"`],
@@ -86,7 +79,7 @@ const layouts: Record<ComposeMode, () => Layout> = {
         'Every port can be moved: FLOTILLA_AWS_PORT (4566) and FLOTILLA_<SERVICE>_PORT (deploy/services.json).',
       ].join('\n'),
       // The image's own HEALTHCHECK reads GATEWAY_PORT, so it follows the port.
-      aws: { image: `flotilla-local/ministack:${emulatorPin()}`, network_mode: 'host', environment: { GATEWAY_PORT: awsPort, BIND_HOST: '127.0.0.1' } },
+      aws: { image: `flotilla-local/ministack:${pinnedEmulatorVersion()}`, network_mode: 'host', environment: { GATEWAY_PORT: awsPort, BIND_HOST: '127.0.0.1' } },
       endpoint: `http://127.0.0.1:${awsPort}`,
       app: { image: LOCAL_APP_IMAGE },
       network: { network_mode: 'host' },

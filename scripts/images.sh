@@ -19,7 +19,7 @@ docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
 
 BASE_IMAGE="flotilla-local/debian:bookworm"
 NODE_IMAGE="flotilla-local/node:24"
-MINISTACK_VERSION="$(sed -n 's/^ministack==//p' scripts/emulator-requirements.txt)"
+MINISTACK_VERSION="$(node -e 'import("./packages/platform/src/testing/emulator-pin.ts").then((m) => console.log(m.pinnedEmulatorVersion()))')"
 MINISTACK_IMAGE="flotilla-local/ministack:$MINISTACK_VERSION"
 APP_IMAGE="flotilla-local/app:latest"
 KEY_LABEL="flotilla.source-hash"

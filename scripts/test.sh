@@ -31,7 +31,8 @@ fi
 stop_engine() { if [ "$engine_started" = 1 ]; then bash "$ROOT/scripts/docker-engine.sh" stop; fi; }
 trap stop_engine EXIT
 DOCKER_HOST="$(bash scripts/docker-engine.sh host)"
-export DOCKER_HOST
+# No Testcontainers reaper: its image would come from a registry; the tests remove their containers.
+export DOCKER_HOST TESTCONTAINERS_RYUK_DISABLED=true
 log "Docker engine at $DOCKER_HOST ready in $((SECONDS - step_started)) s"
 step_started=$SECONDS
 bash scripts/images.sh

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_PATHS, emulatorPin, LOCAL_APP_IMAGE, portVariable, renderCompose, type ComposeMode } from '../compose.ts';
+import { COMPOSE_PATHS, LOCAL_APP_IMAGE, portVariable, renderCompose, type ComposeMode } from '../compose.ts';
+import { pinnedEmulatorVersion } from '@flotilla/platform/testing';
 import fleet from '../services.json' with { type: 'json' };
 
 interface Service {
@@ -58,7 +59,7 @@ describe('docker-compose.yml, for users with a registry', () => {
   const services = resolved('bridge');
 
   it('runs the published emulator image at the pinned version and builds the services from the Dockerfile', () => {
-    expect(services.aws?.image).toBe(`ministackorg/ministack:${emulatorPin()}`);
+    expect(services.aws?.image).toBe(`ministackorg/ministack:${pinnedEmulatorVersion()}`);
     for (const name of ['deploy', ...fleet.services.map((s) => s.name)]) expect(services[name]?.build?.context, name).toBe(dirname(COMPOSE_PATHS.bridge));
   });
 
@@ -75,7 +76,7 @@ describe('docker-compose.yml, for users with a registry', () => {
 describe('docker-compose.host.yml, for a machine without a registry', () => {
   it('runs only the local images, in host networking, pulling and building nothing', () => {
     const services = resolved('host');
-    expect(services.aws?.image).toBe(`flotilla-local/ministack:${emulatorPin()}`);
+    expect(services.aws?.image).toBe(`flotilla-local/ministack:${pinnedEmulatorVersion()}`);
     for (const [name, service] of Object.entries(services)) {
       expect(service.network_mode, name).toBe('host');
       expect(service.build, name).toBeUndefined();

@@ -2,10 +2,9 @@
  * Runs every conformance check against the emulator at the clients' endpoint, areas in parallel,
  * and renders the rows as the table in docs/local-aws.md.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AwsClients } from '../src/aws.ts';
-import { uniquePrefix } from '../src/testing/index.ts';
+import { pinnedEmulatorVersion, uniquePrefix } from '../src/testing/index.ts';
 import { cloudformationChecks } from './checks/cloudformation.ts';
 import { dynamodbChecks } from './checks/dynamodb.ts';
 import { ecsChecks } from './checks/ecs.ts';
@@ -16,19 +15,12 @@ import { sqsChecks } from './checks/sqs.ts';
 import { namesUnder, type Row } from './rows.ts';
 
 export const DOCS_PATH = fileURLToPath(new URL('../../../docs/local-aws.md', import.meta.url));
-const REQUIREMENTS = fileURLToPath(new URL('../../../scripts/emulator-requirements.txt', import.meta.url));
 
 export interface ConformanceReport {
   pinnedVersion: string;
   emulatorVersion: string;
   rows: Row[];
   durationMs: number;
-}
-
-export function pinnedVersion(): string {
-  const match = /^ministack==(\S+)$/m.exec(readFileSync(REQUIREMENTS, 'utf8'));
-  if (!match?.[1]) throw new Error('scripts/emulator-requirements.txt pins no ministack version');
-  return match[1];
 }
 
 async function emulatorVersion(endpoint: string): Promise<string> {
@@ -53,7 +45,7 @@ export async function runConformance(aws: AwsClients): Promise<ConformanceReport
     cloudformationChecks(aws, names('cfn')),
   ]);
   return {
-    pinnedVersion: pinnedVersion(),
+    pinnedVersion: pinnedEmulatorVersion(),
     emulatorVersion: await emulatorVersion(aws.settings.endpoint ?? ''),
     rows: areas.flat(),
     durationMs: Date.now() - started,

@@ -54,6 +54,15 @@ export class DeadlineExceededError extends FlotillaError {
   readonly retryable = false;
 }
 
+/** The local emulator image is not on the Docker engine (tests never pull it: it is built here). */
+export class EmulatorImageMissingError extends FlotillaError {
+  readonly retryable = false;
+
+  constructor(image: string) {
+    super(`image ${image} is not on the Docker engine; build it with \`bash scripts/images.sh ministack\``, { image });
+  }
+}
+
 const TRANSIENT_AWS_NAMES = new Set([
   'ThrottlingException',
   'ProvisionedThroughputExceededException',

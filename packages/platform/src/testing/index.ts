@@ -1,19 +1,29 @@
 /**
  * Helpers for integration and end-to-end tests: clients pointed at the emulator, unique stack
- * prefixes, and polling with a deadline (tests never sleep to synchronise).
+ * prefixes, polling with a deadline (tests never sleep to synchronise), and the emulator as a
+ * Testcontainers module (MiniStackContainer).
  */
 import { randomBytes } from 'node:crypto';
 import { createAwsClients, type AwsClients } from '../aws.ts';
 import { deleteStack, deployStack } from '../stack.ts';
 import { testEnv } from './config.ts';
 
-export { testEnv } from './config.ts';
+export { testEnv, type TestEmulatorChoice } from './config.ts';
+export {
+  DEFAULT_MINISTACK_PORT,
+  MINISTACK_CONTAINER_LABEL,
+  MiniStackContainer,
+  StartedMiniStackContainer,
+  ministackImage,
+  pinnedEmulatorVersion,
+} from './ministack-container.ts';
 export { containersLabelled, dockerHost, DockerEngineMissingError, removeContainersLabelled, type Container } from './docker.ts';
 
-export function testAwsClients(): AwsClients {
+/** Clients for the emulator at AWS_ENDPOINT_URL, or at `endpoint` (a test's own emulator). */
+export function testAwsClients(endpoint: string = testEnv.AWS_ENDPOINT_URL): AwsClients {
   return createAwsClients({
     region: testEnv.AWS_REGION,
-    endpoint: testEnv.AWS_ENDPOINT_URL,
+    endpoint,
     credentials: { accessKeyId: testEnv.AWS_ACCESS_KEY_ID, secretAccessKey: testEnv.AWS_SECRET_ACCESS_KEY },
   });
 }
