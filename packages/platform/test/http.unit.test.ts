@@ -1,4 +1,5 @@
 /** The shared HTTP app without AWS: a failing route never leaks its error, a failing check answers 503. */
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpApp, createLogger, HttpError, type HttpRoutes } from '@flotilla/platform';
 
@@ -40,6 +41,6 @@ describe('the shared HTTP app', () => {
   it('answers /health 503 naming the check that failed', async () => {
     const res = await app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(503);
-    expect(res.json()).toEqual({ service: 'test', status: 'unhealthy', checks: { ok: 'ok', table: 'table gone' } });
+    expect(res.json()).toEqual({ service: 'test', hostname: hostname(), status: 'unhealthy', checks: { ok: 'ok', table: 'table gone' } });
   });
 });
