@@ -60,6 +60,10 @@ stop_engine() {
     sleep 0.2
   done
   rm -f "$PIDFILE"
+  # dockerd leaves its default network namespace mounted under the exec root; unmount what is left
+  # under .run/docker/ (deepest first), so the checkout can be deleted.
+  local mounts; mounts="$(awk -v dir="$DIR/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r)"
+  if [ -n "$mounts" ]; then echo "$mounts" | xargs -r -n1 umount -l; fi
   log "Docker engine it started is stopped"
 }
 
