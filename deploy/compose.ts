@@ -16,7 +16,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Document, visit } from 'yaml';
-import { pinnedEmulatorVersion } from '../packages/platform/src/testing/emulator-pin.ts';
+import { LOCAL_IMAGES, ministackImage, pinnedEmulatorVersion } from '../packages/platform/src/testing/local-images.ts';
 import fleet from './services.json' with { type: 'json' };
 
 export const COMPOSE_PATHS = {
@@ -27,7 +27,6 @@ export type ComposeMode = keyof typeof COMPOSE_PATHS;
 
 const EMULATOR_PORT = 4566;
 const PREFIX = 'flotilla';
-export const LOCAL_APP_IMAGE = 'flotilla-local/app:latest';
 
 /** The environment variable that moves a port of docker-compose.host.yml: FLOTILLA_AWS_PORT, FLOTILLA_REGION_SYNC_PORT, ... */
 export const portVariable = (name: string): string => `FLOTILLA_${name.toUpperCase().replaceAll('-', '_')}_PORT`;
@@ -79,9 +78,9 @@ const layouts: Record<ComposeMode, () => Layout> = {
         'Every port can be moved: FLOTILLA_AWS_PORT (4566) and FLOTILLA_<SERVICE>_PORT (deploy/services.json).',
       ].join('\n'),
       // The image's own HEALTHCHECK reads GATEWAY_PORT, so it follows the port.
-      aws: { image: `flotilla-local/ministack:${pinnedEmulatorVersion()}`, network_mode: 'host', environment: { GATEWAY_PORT: awsPort, BIND_HOST: '127.0.0.1' } },
+      aws: { image: ministackImage(), network_mode: 'host', environment: { GATEWAY_PORT: awsPort, BIND_HOST: '127.0.0.1' } },
       endpoint: `http://127.0.0.1:${awsPort}`,
-      app: { image: LOCAL_APP_IMAGE },
+      app: { image: LOCAL_IMAGES.app },
       network: { network_mode: 'host' },
       listen: (name, port) => ({ port: `\${${portVariable(name)}:-${port}}`, settings: {} }),
     };

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts, stops and waits for the local AWS emulator (MiniStack, pinned in scripts/requirements.txt)
+# Starts, stops and waits for the local AWS emulator (MiniStack, pinned in scripts/emulator-requirements.txt)
 # as a native process on the port of AWS_ENDPOINT_URL (default 127.0.0.1:4566).
 #   scripts/emulator.sh start [--fresh] | stop | status | wait [seconds]
 # `start` returns once /_ministack/health answers. Each port has its own directory,

@@ -17,11 +17,9 @@ export DOCKER_HOST
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
   || die "no Docker engine answers at $DOCKER_HOST: start one with scripts/docker-engine.sh start"
 
-BASE_IMAGE="flotilla-local/debian:bookworm"
-NODE_IMAGE="flotilla-local/node:24"
-MINISTACK_VERSION="$(node -e 'import("./packages/platform/src/testing/emulator-pin.ts").then((m) => console.log(m.pinnedEmulatorVersion()))')"
-MINISTACK_IMAGE="flotilla-local/ministack:$MINISTACK_VERSION"
-APP_IMAGE="flotilla-local/app:latest"
+# BASE_IMAGE, NODE_IMAGE, MINISTACK_IMAGE (at the pin) and APP_IMAGE, named where the TypeScript reads them.
+images="$(node packages/platform/src/testing/local-images.ts)" || die "could not read the image names"
+eval "$images"
 KEY_LABEL="flotilla.source-hash"
 # Bump to rebuild the base; the package list is part of its hash.
 BASE_RECIPE="mmdebstrap --variant=minbase --include=python3-venv bookworm (1)"
@@ -81,7 +79,13 @@ build_app() {
     | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$NODE_IMAGE" --build-arg DEPS=context -f Dockerfile -t "$APP_IMAGE" - >/dev/null
 }
 
-base() { ensure "$BASE_IMAGE" "$(echo "$BASE_RECIPE" | hash_of)" build_base; }
+# The emulator and the Node layer both stand on the base: `all` checks it once.
+base_ready=0
+base() {
+  [ "$base_ready" = 0 ] || return 0
+  ensure "$BASE_IMAGE" "$(echo "$BASE_RECIPE" | hash_of)" build_base
+  base_ready=1
+}
 node_layer() {
   base
   ensure "$NODE_IMAGE" "$({ image_id "$BASE_IMAGE"; "$NODE_BIN" --version; cat deploy/images/node.Dockerfile; } | hash_of)" build_node

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMPOSE_PATHS, LOCAL_APP_IMAGE, portVariable, renderCompose, type ComposeMode } from '../compose.ts';
-import { pinnedEmulatorVersion } from '@flotilla/platform/testing';
+import { COMPOSE_PATHS, portVariable, renderCompose, type ComposeMode } from '../compose.ts';
+import { LOCAL_IMAGES, pinnedEmulatorVersion } from '@flotilla/platform/testing';
 import fleet from '../services.json' with { type: 'json' };
 
 interface Service {
@@ -80,7 +80,7 @@ describe('docker-compose.host.yml, for a machine without a registry', () => {
     for (const [name, service] of Object.entries(services)) {
       expect(service.network_mode, name).toBe('host');
       expect(service.build, name).toBeUndefined();
-      if (name !== 'aws') expect(service.image, name).toBe(LOCAL_APP_IMAGE);
+      if (name !== 'aws') expect(service.image, name).toBe(LOCAL_IMAGES.app);
     }
   });
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients, locate } from '@flotilla/platform';
-import { containersLabelled, dockerHost, eventually, sampleBuildRequest } from '@flotilla/platform/testing';
+import { containersLabelled, docker, dockerHost, ensureLocalImages, eventually, sampleBuildRequest } from '@flotilla/platform/testing';
 import { portVariable } from '../../deploy/compose.ts';
 import { ROOT, SERVICES } from '../../scripts/fleet.ts';
 import { freePort } from '../support/private-emulator.ts';
@@ -36,7 +36,6 @@ async function timed<T>(step: string, work: () => Promise<T>): Promise<T> {
 
 const compose = (args: string[]) =>
   run('docker-compose', ['-f', join(ROOT, 'docker-compose.host.yml'), '-p', project, ...args], { env, cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-const docker = (args: string[]) => run('docker', args, { env });
 const url = (service: string, path: string) => `http://127.0.0.1:${ports[service]}${path}`;
 
 /** This project's containers, running or not, as `<service> <state>`. */
@@ -47,7 +46,7 @@ async function containers(): Promise<string[]> {
 
 beforeAll(async () => {
   env = { ...process.env, DOCKER_HOST: await dockerHost() };
-  await timed('images (scripts/images.sh)', () => run('bash', [join(ROOT, 'scripts/images.sh')], { env }));
+  await timed('images (scripts/images.sh)', () => ensureLocalImages('all'));
   for (const name of ['aws', ...SERVICES.map((s) => s.name)]) ports[name] = await freePort();
   for (const [name, port] of Object.entries(ports)) env[portVariable(name)] = String(port);
   // up -d returns once every container is started, the deploy step having completed first.
@@ -71,8 +70,7 @@ describe('docker-compose.host.yml runs the whole fleet', () => {
   it('runs the emulator and every service in a container of its own; the deploy step ran to completion', async () => {
     const expected = ['aws running', 'deploy exited', ...SERVICES.map(({ name }) => `${name} running`)].sort();
     expect(await containers()).toEqual(expected);
-    const { stdout } = await docker(['inspect', '--format', '{{.State.ExitCode}}', `${project}_deploy_1`]);
-    expect(stdout.trim()).toBe('0');
+    expect(await docker('inspect', '--format', '{{.State.ExitCode}}', `${project}_deploy_1`)).toBe('0');
   });
 
   it('answers /health from inside each container (its own hostname, not the machine\'s)', async () => {

@@ -6,14 +6,16 @@
  * really is a container on the engine (found by its label, gone after stop()), and its ECS runs a
  * task as a sibling container through the mounted engine socket.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateClusterCommand, DeleteClusterCommand, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand } from '@aws-sdk/client-ecs';
 import { createEventId } from '@flotilla/events';
 import { EmulatorImageMissingError, EventStore, resourceNames } from '@flotilla/platform';
 import {
   deployTestStack,
+  docker,
+  dockerHost,
+  ensureLocalImages,
+  LOCAL_IMAGES,
   MINISTACK_CONTAINER_LABEL,
   MiniStackContainer,
   pinnedEmulatorVersion,
@@ -21,23 +23,16 @@ import {
   uniquePrefix,
   type StartedMiniStackContainer,
 } from '@flotilla/platform/testing';
-import { answeringDockerEngine, ensureEmulatorImage, startContainerEmulator, useDockerEngine } from '../support/container-emulator.ts';
+import { useDockerEngine } from '../support/container-emulator.ts';
 import { freePort, privateEmulator, type PrivateEmulator } from '../support/private-emulator.ts';
 
-const run = promisify(execFile);
 const LABEL = `${MINISTACK_CONTAINER_LABEL.key}=${MINISTACK_CONTAINER_LABEL.value}`;
 /** A local image the engine has (scripts/images.sh builds the emulator's image on it), so a task needs no pull. */
-const TASK_IMAGE = 'flotilla-local/debian:bookworm';
+const TASK_IMAGE = LOCAL_IMAGES.base;
 
-let dockerHost: string;
 let native: PrivateEmulator | undefined;
 let container: StartedMiniStackContainer | undefined;
 const startMs: Record<string, number> = {};
-
-async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await run('docker', args, { env: { ...process.env, DOCKER_HOST: dockerHost } });
-  return stdout.trim();
-}
 
 async function timed<T>(name: string, start: () => Promise<T>): Promise<T> {
   const started = performance.now();
@@ -47,18 +42,16 @@ async function timed<T>(name: string, start: () => Promise<T>): Promise<T> {
 }
 
 beforeAll(async () => {
-  const host = await answeringDockerEngine();
-  if (host === undefined) throw new Error('no Docker engine answers, and the container path needs one: start it with scripts/docker-engine.sh start');
-  dockerHost = host;
-  useDockerEngine(host);
-  await ensureEmulatorImage(host);
+  // The container path needs an engine: dockerHost() fails, saying how to start one, without it.
+  useDockerEngine(await dockerHost());
+  await ensureLocalImages('ministack');
   const nativeEmulator = await privateEmulator();
   native = nativeEmulator;
   const containerPort = await freePort();
   // Started together: neither waits for the other's start.
   const [, started] = await Promise.all([
     timed('native', () => nativeEmulator.script(['start'], { EMULATOR_PERSIST: '0' })),
-    timed('container', () => startContainerEmulator(containerPort)),
+    timed('container', () => new MiniStackContainer().withPort(containerPort).start()),
   ]);
   container = started;
   console.log(`[emulators] start: native ${startMs.native} ms, container ${startMs.container} ms`);

@@ -10,8 +10,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { testEnv, type TestEmulatorChoice } from '@flotilla/platform/testing';
-import { answeringDockerEngine, ensureEmulatorImage, loopbackPort, startContainerEmulator, useDockerEngine } from './container-emulator.ts';
+import { ensureLocalImages, MiniStackContainer, testEnv, type TestEmulatorChoice } from '@flotilla/platform/testing';
+import { answeringDockerEngine, loopbackPort, useDockerEngine } from './container-emulator.ts';
 
 const emulatorScript = fileURLToPath(new URL('../../scripts/emulator.sh', import.meta.url));
 
@@ -53,9 +53,9 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     case 'container': {
       if (dockerHost === undefined) throw new Error('the container emulator needs a Docker engine');
       useDockerEngine(dockerHost);
-      await ensureEmulatorImage(dockerHost);
+      await ensureLocalImages('ministack');
       const started = performance.now();
-      const container = await startContainerEmulator(loopbackPort(endpoint));
+      const container = await new MiniStackContainer().withPort(loopbackPort(endpoint)).start();
       say(`container ${container.getId().slice(0, 12)} (${why}) answers at ${endpoint}: started in ${seconds(started)}`);
       return async () => {
         await container.stop();

@@ -1,10 +1,11 @@
 import { CreateClusterCommand, CreateServiceCommand, DeleteClusterCommand, DeleteServiceCommand, DeregisterTaskDefinitionCommand, DescribeServicesCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import type { AwsClients } from '../../src/aws.ts';
 import { containersLabelled, removeContainersLabelled, type Container } from '../../src/testing/docker.ts';
+import { LOCAL_IMAGES } from '../../src/testing/local-images.ts';
 import { expectThat, pollUntil, row, type NameFor, type Row } from '../rows.ts';
 
 /** A local tag: no registry is reachable, so an image the engine lacks could never start. */
-const IMAGE = 'flotilla-local/debian:bookworm';
+const IMAGE = LOCAL_IMAGES.base;
 // sh traps TERM so the emulator's stop (SIGTERM, SIGKILL after 5 s) ends the task at once: a
 // bare `sleep` as PID 1 ignores SIGTERM, and the emulator stops tasks inside the request.
 const COMMAND = ['/bin/sh', '-c', "trap 'exit 0' TERM; sleep 300 & wait"];

@@ -4,13 +4,14 @@
  * .run/docker/, or the default socket), reached with the docker CLI, so a test can see the
  * containers it (or the emulator's ECS) runs there, and clean them up.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 
 const run = promisify(execFile);
 const ENGINE_SCRIPT = fileURLToPath(new URL('../../../../scripts/docker-engine.sh', import.meta.url));
+const IMAGES_SCRIPT = fileURLToPath(new URL('../../../../scripts/images.sh', import.meta.url));
 const TIMEOUT_MS = 15_000;
 
 /** One line of `docker ps --format '{{json .}}'`: only the fields a row reads. */
@@ -43,12 +44,17 @@ export function dockerHost(): Promise<string> {
   return engine;
 }
 
+/** Runs the docker CLI against that engine; its standard output, trimmed. */
+export async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await run('docker', ['--host', await dockerHost(), ...args], { timeout: TIMEOUT_MS });
+  return stdout.trim();
+}
+
 /** `docker ps --all` filtered by every label given (key=value), in any state. */
 export async function containersLabelled(labels: Readonly<Record<string, string>>): Promise<Container[]> {
-  const host = await dockerHost();
   const filters = Object.entries(labels).flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
-  const { stdout } = await run('docker', ['--host', host, 'ps', '--all', '--no-trunc', ...filters, '--format', '{{json .}}'], { timeout: TIMEOUT_MS });
-  return stdout
+  const out = await docker('ps', '--all', '--no-trunc', ...filters, '--format', '{{json .}}');
+  return out
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => PsLine.parse(JSON.parse(line)));
@@ -57,8 +63,22 @@ export async function containersLabelled(labels: Readonly<Record<string, string>
 /** Force-removes every container carrying all the labels (running or not); returns how many. */
 export async function removeContainersLabelled(labels: Readonly<Record<string, string>>): Promise<number> {
   const ids = (await containersLabelled(labels)).map((c) => c.ID);
-  if (ids.length > 0) await run('docker', ['--host', await dockerHost(), 'rm', '--force', '--volumes', ...ids], { timeout: TIMEOUT_MS });
+  if (ids.length > 0) await docker('rm', '--force', '--volumes', ...ids);
   return ids.length;
+}
+
+/**
+ * Builds the local images on that engine with scripts/images.sh (`all`, or one and what it stands
+ * on) unless they are there at the same source hash (a fast no-op then). Its progress lines go to
+ * this process's stderr: a first build takes a while and says so.
+ */
+export async function ensureLocalImages(target: 'all' | 'ministack'): Promise<void> {
+  const host = await dockerHost();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('bash', [IMAGES_SCRIPT, target], { env: { ...process.env, DOCKER_HOST: host }, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`scripts/images.sh ${target} failed (${signal ?? `exit ${code}`})`))));
+  });
 }
 
 function firstLine(error: unknown): string {

@@ -14,10 +14,9 @@ export {
   MINISTACK_CONTAINER_LABEL,
   MiniStackContainer,
   StartedMiniStackContainer,
-  ministackImage,
-  pinnedEmulatorVersion,
 } from './ministack-container.ts';
-export { containersLabelled, dockerHost, DockerEngineMissingError, removeContainersLabelled, type Container } from './docker.ts';
+export { LOCAL_IMAGES, ministackImage, pinnedEmulatorVersion } from './local-images.ts';
+export { containersLabelled, docker, dockerHost, DockerEngineMissingError, ensureLocalImages, removeContainersLabelled, type Container } from './docker.ts';
 
 /** Clients for the emulator at AWS_ENDPOINT_URL, or at `endpoint` (a test's own emulator). */
 export function testAwsClients(endpoint: string = testEnv.AWS_ENDPOINT_URL): AwsClients {

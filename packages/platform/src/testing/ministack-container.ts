@@ -20,11 +20,8 @@ import {
   type StartedTestContainer,
 } from 'testcontainers';
 import { EmulatorImageMissingError } from '../errors.ts';
-import { pinnedEmulatorVersion } from './emulator-pin.ts';
+import { ministackImage } from './local-images.ts';
 
-export { pinnedEmulatorVersion };
-
-export const MINISTACK_IMAGE_REPOSITORY = 'flotilla-local/ministack';
 /** The label every emulator container started here carries, so a leftover can be found (`docker ps --filter label=...`). */
 export const MINISTACK_CONTAINER_LABEL = { key: 'flotilla.test', value: 'emulator' } as const;
 export const DEFAULT_MINISTACK_PORT = 4566;
@@ -33,9 +30,6 @@ const STARTUP_TIMEOUT_MS = 60_000;
 /** Where the emulator's ECS finds the engine inside the container. */
 const CONTAINER_DOCKER_SOCKET = '/var/run/docker.sock';
 
-export function ministackImage(version: string = pinnedEmulatorVersion()): string {
-  return `${MINISTACK_IMAGE_REPOSITORY}:${version}`;
-}
 
 export class MiniStackContainer extends GenericContainer {
   private port = DEFAULT_MINISTACK_PORT;
