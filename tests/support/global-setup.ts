@@ -12,17 +12,9 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ensureLocalImages, MiniStackContainer, testEnv, type TestEmulatorChoice } from '@flotilla/platform/testing';
 import { answeringDockerEngine, loopbackPort, useDockerEngine } from './container-emulator.ts';
+import { answers } from './private-emulator.ts';
 
 const emulatorScript = fileURLToPath(new URL('../../scripts/emulator.sh', import.meta.url));
-
-async function answers(endpoint: string): Promise<boolean> {
-  try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(2_000) });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const say = (message: string) => console.log(`[emulator] ${message}`);
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;

@@ -30,7 +30,6 @@ const STARTUP_TIMEOUT_MS = 60_000;
 /** Where the emulator's ECS finds the engine inside the container. */
 const CONTAINER_DOCKER_SOCKET = '/var/run/docker.sock';
 
-
 export class MiniStackContainer extends GenericContainer {
   private port = DEFAULT_MINISTACK_PORT;
 
