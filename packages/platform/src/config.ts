@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { faultsSchema } from './faults.ts';
 import { REGIONS } from './resources.ts';
 
 export const prefixSchema = z
@@ -20,6 +21,7 @@ export const platformEnvShape = {
   FLOTILLA_PREFIX: prefixSchema,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   PORT: z.coerce.number().int().min(0).max(65535).describe('Port of the HTTP server (GET /health and, for build, the API)'),
+  FLOTILLA_FAULTS: faultsSchema,
 } as const;
 
 /** Defaults for intake doors that may leave regions or hosts out (S3 uploads without metadata, HTTP). */

@@ -14,6 +14,7 @@ import { Consumer } from 'sqs-consumer';
 import { describeIssues } from '@flotilla/events';
 import type { z } from 'zod';
 import { FlotillaError, isRetryable } from './errors.ts';
+import { faultPoint } from './faults.ts';
 import type { Logger } from './logger.ts';
 import type { Stoppable } from './service.ts';
 
@@ -144,6 +145,7 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
       }
       await deadLetter(received, error);
     }
+    faultPoint('consumer.before-delete');
     await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
   };
 

@@ -1,6 +1,7 @@
 export * from './aws.ts';
 export * from './config.ts';
 export * from './errors.ts';
+export * from './faults.ts';
 export * from './logger.ts';
 export * from './resources.ts';
 export * from './event-store.ts';

@@ -6,6 +6,7 @@
 import { createAwsClients, type AwsClients } from './aws.ts';
 import type { platformEnvShape } from './config.ts';
 import { EventStore } from './event-store.ts';
+import { armFaults } from './faults.ts';
 import { startHttpServer, type HttpRoutes, type RunningHttpServer } from './http.ts';
 import { IdempotencyStore } from './idempotency.ts';
 import { locate, type Locator } from './locate.ts';
@@ -83,6 +84,8 @@ export interface StartServiceOptions {
 export async function startService(options: StartServiceOptions): Promise<ServiceContext> {
   const { name, config } = options;
   const logger = createLogger(name, config.LOG_LEVEL);
+  armFaults(config.FLOTILLA_FAULTS);
+  if (config.FLOTILLA_FAULTS.size > 0) logger.warn({ faults: Object.fromEntries(config.FLOTILLA_FAULTS) }, 'fault points armed (chaos testing only)');
   const aws = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
   const resources = resourceNames(config.FLOTILLA_PREFIX);
   const store = new EventStore(aws.dynamodb, resources.tables.events);

@@ -34,6 +34,7 @@ import type { Logger } from './logger.ts';
 import { withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
 import { eventFromItem } from './event-store.ts';
+import { faultPoint } from './faults.ts';
 import { planShards, type ShardCheckpoint, type ShardInfo } from './shard-planner.ts';
 
 export type StreamRecord = _Record;
@@ -179,6 +180,7 @@ export class StreamReader implements Stoppable {
         await withRetry(
           async () => {
             const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
+            if (records.length > 0) faultPoint('stream.before-checkpoint');
             await this.#commit(shardId, { sequenceNumber: seq, finished }, writes);
           },
           {

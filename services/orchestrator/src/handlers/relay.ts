@@ -11,6 +11,7 @@ import {
   ConcurrencyError,
   decideAndAppend,
   eventFromStreamRecord,
+  faultPoint,
   isRetryable,
   loadBuild,
   publish,
@@ -35,6 +36,7 @@ async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Rea
     case 'start-execution': {
       const outcome = await startExecutionOnce(deps.aws.sfn, { stateMachineArn: deps.stateMachineArn, name: reaction.name, input: reaction.input });
       deps.logger.info({ stream: event.stream, executionArn: reaction.executionArn, outcome }, 'execution start');
+      faultPoint('execution.after-start');
       return;
     }
     case 'stop-execution': {
