@@ -83,6 +83,9 @@ export class StreamReader implements Stoppable {
   readonly #o: Required<StreamReaderOptions>;
   readonly #abort = new AbortController();
   #running: Promise<void> | undefined;
+  /** Ends the loop's current pause (a shard finished); set only while the loop pauses. */
+  #wake: (() => void) | undefined;
+  #wakeRequested = false;
 
   constructor(options: StreamReaderOptions) {
     this.name = options.name;
@@ -102,6 +105,11 @@ export class StreamReader implements Stoppable {
     });
     // Surface the failure through the process, not a dangling rejection.
     this.#running.catch(() => process.exit(1));
+  }
+
+  /** Aborted on stop(): what a handler may pass to its own waits, to end with the reader. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
   }
 
   async stop(): Promise<void> {
@@ -151,11 +159,16 @@ export class StreamReader implements Stoppable {
         if (active.has(shardId)) continue;
         const reading = this.#readShard(streamArn, shardId, start, { untilEmpty: false })
           .then(() => undefined)
-          .finally(() => active.delete(shardId));
+          .finally(() => {
+            active.delete(shardId);
+            this.#wakeLoop();
+          });
         active.set(shardId, reading);
       }
-      // Re-plan when a shard finishes (its children may be ready) or periodically for new shards.
-      await Promise.race([...active.values(), this.#pause(5_000)]);
+      // Re-plan when a shard finishes (its children may be ready: it wakes this pause) or
+      // periodically for new shards. Not a race over the shards' own promises: an open shard's
+      // promise lives for hours, and each race would leave one more reaction on it.
+      await this.#pause(5_000, { wakeable: true });
     }
     await Promise.allSettled(active.values());
   }
@@ -282,13 +295,34 @@ export class StreamReader implements Stoppable {
     return arn;
   }
 
-  #pause(ms: number): Promise<void> {
+  /**
+   * Waits `ms`, or less when the reader stops (or, if wakeable, when a shard finished). Whatever
+   * ends it removes the abort listener: the reader's signal lives as long as the process, and a
+   * listener left per pause was the leak of review H3.
+   */
+  #pause(ms: number, options: { wakeable: boolean } = { wakeable: false }): Promise<void> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve();
+    if (options.wakeable && this.#wakeRequested) {
+      this.#wakeRequested = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#abort.signal.addEventListener('abort', () => {
+      const done = (): void => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (options.wakeable) this.#wake = undefined;
         resolve();
-      }, { once: true });
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      if (options.wakeable) this.#wake = done;
     });
+  }
+
+  /** Ends the loop's pause now, or the next one at once if the loop is busy planning. */
+  #wakeLoop(): void {
+    if (this.#wake) this.#wake();
+    else this.#wakeRequested = true;
   }
 }

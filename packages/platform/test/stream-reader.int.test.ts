@@ -3,10 +3,11 @@
  * checkpoint, re-reads everything when the checkpoint is rewound, and commits a batch's writes
  * with its checkpoint or not at all.
  */
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEventId, newEvent } from '@flotilla/events';
 import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -85,5 +86,38 @@ describe('StreamReader', () => {
     // The same records, handled again, are counted exactly once.
     await reader('atomic', counting).drainOnce();
     expect((await counters.get<{ records: number }>(key))?.records).toBe(await store.headVersion(stream));
+  });
+
+  it('keeps no listener per idle poll on its signal (review H3)', async () => {
+    // A client of its own, to count the reader's polls of an idle shard.
+    const counted = testAwsClients();
+    let polls = 0;
+    counted.streams.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'GetRecordsCommand') polls++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countPolls' },
+    );
+    const r = new StreamReader({
+      name: 'idle',
+      db: counted.dynamodb,
+      streams: counted.streams,
+      tableName: names.tables.events,
+      checkpointTable: names.tables.checkpoints,
+      logger: createLogger('reader-test', 'silent'),
+      handle: () => Promise.resolve(),
+      idlePollMs: 1,
+    });
+    await r.start();
+    try {
+      await eventually(() => Promise.resolve(polls >= 300 ? polls : undefined), { timeoutMs: 60_000, description: '300 idle polls' });
+      // One listener at most: the pause in progress. Before the fix, one per pause ever taken.
+      expect(getEventListeners(r.signal, 'abort').length).toBeLessThanOrEqual(2);
+    } finally {
+      await r.stop();
+      counted.destroy();
+    }
+    expect(getEventListeners(r.signal, 'abort').length).toBe(0);
   });
 });
