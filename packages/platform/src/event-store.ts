@@ -4,9 +4,11 @@
  * One item per event: partition key `stream`, sort key `version` (1-based position in the stream).
  * An append writes all its events in one TransactWriteItems: each put is conditional on
  * attribute_not_exists (no version is written twice) and, when the stream should already exist, a
- * ConditionCheck asserts that the expected version is there (no gap). A cancelled transaction is a
- * typed ConcurrencyError, unless the stream already holds exactly these event ids after the
- * expected version: then the append had already happened and succeeds as a no-op.
+ * ConditionCheck asserts that the expected version is there (no gap). A cancelled transaction is
+ * classified by its CancellationReasons (review H4): a failed condition (every item is a version
+ * item) is a typed ConcurrencyError, unless the stream already holds exactly these event ids after
+ * the expected version (the append had already happened: a no-op); a transaction cancelled by a
+ * conflicting transaction or by throttling moved nothing and is a retryable TransientAwsError.
  *
  * Global order: every item carries `bucket` (the UTC day of its ULID's timestamp); the
  * GLOBAL_ORDER_INDEX (bucket, id) lets readAll walk the log in id order, several buckets in
@@ -60,6 +62,9 @@ export interface ReadLatestOptions {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Cancellation reasons that say nothing about the stream: the same append may pass on a later try. */
+const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
 
 /** The global-order bucket of an event id: the UTC day of the id's timestamp, as YYYY-MM-DD. */
 export function bucketOfId(id: string): string {
@@ -163,8 +168,16 @@ export class EventStore {
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return { lastVersion: expectedVersion + events.length, duplicate: false };
     } catch (error) {
-      if (error instanceof TransactionCanceledException || error instanceof ConditionalCheckFailedException) {
-        return this.#resolveConflict(stream, events, expectedVersion, error);
+      if (error instanceof ConditionalCheckFailedException) return this.#resolveConflict(stream, events, expectedVersion, error);
+      if (error instanceof TransactionCanceledException) {
+        const reasons = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+        if (reasons.includes('ConditionalCheckFailed')) return this.#resolveConflict(stream, events, expectedVersion, error);
+        if (reasons.some((code) => TRANSIENT_CANCELLATIONS.has(code))) {
+          throw new TransientAwsError(`append to ${stream} was cancelled (${reasons.join(', ')}): nothing was written`, { stream, expectedVersion, reasons }, { cause: error });
+        }
+        // No reasons given (some emulators): the re-read tells a lost race from nothing moved.
+        if (reasons.length === 0) return this.#resolveConflict(stream, events, expectedVersion, error);
+        throw error;
       }
       if (isRetryable(error)) {
         throw new TransientAwsError(`append to ${stream} failed transiently`, { stream, expectedVersion }, { cause: error });
@@ -291,6 +304,11 @@ export class EventStore {
     const sameIds = stored.length === events.length && stored.every((e, i) => e.id === events[i]?.id);
     if (sameIds) return { lastVersion: expectedVersion + events.length, duplicate: true };
     const actual = after.length > 0 ? (after.at(-1)?.version ?? expectedVersion) : await this.headVersion(stream);
+    // Cancelled, yet the stream is where the caller expected it: no one else wrote, so this is not
+    // a conflict (answering "someone moved on" would make callers skip an append that never happened).
+    if (actual === expectedVersion) {
+      throw new TransientAwsError(`append to ${stream} was cancelled while the stream stayed at ${expectedVersion}`, { stream, expectedVersion }, { cause });
+    }
     throw new ConcurrencyError(stream, expectedVersion, actual, { cause });
   }
 }

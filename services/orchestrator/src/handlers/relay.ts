@@ -29,8 +29,9 @@ async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Rea
       try {
         await deps.store.append(event.stream, reaction.events, reaction.expectedVersion);
       } catch (error) {
-        // Someone (an earlier read of this record) already moved the stream on: nothing to do.
-        if (!(error instanceof ConcurrencyError)) throw error;
+        // Someone (an earlier read of this record) already moved the stream on: nothing to do. Only
+        // a head above the expected version says so; anything else is thrown, to hold the shard (H4).
+        if (!(error instanceof ConcurrencyError) || (error.actualVersion ?? (await deps.store.headVersion(event.stream))) <= reaction.expectedVersion) throw error;
       }
       return;
     case 'start-execution': {
