@@ -104,3 +104,28 @@ export class IdempotencyKeyReusedError extends FlotillaError {
     super(`${door} key ${key} was already used for build ${buildId} with a different request`, { door, key, buildId });
   }
 }
+
+/**
+ * An event that is valid but cannot be acted on (the decider refused it: a region without a sync
+ * queue, a broken invariant). Retrying cannot help: the event itself is the cause.
+ */
+export class UnactionableEventError extends FlotillaError {
+  readonly retryable = false;
+}
+
+/**
+ * An effect of a valid event (a publish, an AWS call) failed. The event is not at fault, so it is
+ * never turned into a failed build: the reader holds the record and tries again (review M2).
+ */
+export class EffectFailedError extends FlotillaError {
+  readonly retryable = true;
+}
+
+/**
+ * The log holds an event newer than this reader knows (an unknown type or a newer schemaVersion:
+ * a writer was deployed before this reader). It holds, rather than fails a build: deploying the
+ * newer reader releases it (review M3).
+ */
+export class ReaderTooOldError extends FlotillaError {
+  readonly retryable = true;
+}
