@@ -153,12 +153,19 @@ export class StreamReader implements Stoppable {
   async #loop(): Promise<void> {
     const streamArn = await this.#streamArn();
     const active = new Map<string, Promise<void>>();
+    // A shard that failed stops the loop, as it did when the loop raced the shards' promises.
+    let failure: { error: unknown } | undefined;
     while (!this.#abort.signal.aborted) {
       const plan = planShards(await this.#shards(streamArn), await this.#checkpoints());
       for (const { shardId, start } of plan.ready) {
         if (active.has(shardId)) continue;
         const reading = this.#readShard(streamArn, shardId, start, { untilEmpty: false })
-          .then(() => undefined)
+          .then(
+            () => undefined,
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          )
           .finally(() => {
             active.delete(shardId);
             this.#wakeLoop();
@@ -169,8 +176,10 @@ export class StreamReader implements Stoppable {
       // periodically for new shards. Not a race over the shards' own promises: an open shard's
       // promise lives for hours, and each race would leave one more reaction on it.
       await this.#pause(5_000, { wakeable: true });
+      if (failure) break;
     }
     await Promise.allSettled(active.values());
+    if (failure) throw failure.error;
   }
 
   async #readShard(streamArn: string, shardId: string, start: ReturnType<typeof planShards>['ready'][number]['start'], mode: { untilEmpty: boolean }): Promise<number> {
