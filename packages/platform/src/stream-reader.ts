@@ -31,6 +31,7 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { Logger } from './logger.ts';
+import { isRetryable } from './errors.ts';
 import { withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
 import { eventFromItem } from './event-store.ts';
@@ -61,9 +62,12 @@ export interface StreamReaderOptions {
   handle: StreamBatchHandler;
   /** Pause between polls of a shard that returned nothing. */
   idlePollMs?: number;
-  /** Records per GetRecords call: a handler whose writes grow with the batch keeps it small. */
+  /**
+   * Records per GetRecords call (default 100): a handler whose writes grow with the batch keeps it
+   * small, and a batch must finish inside the shutdown grace (review L7: 1,000 relayed records did not).
+   */
   batchSize?: number;
-  /** How long a retryable failure may hold a shard before the reader gives up on the batch. */
+  /** How long a retryable failure may hold a shard before a draining pass gives up, and the running reader alerts (logs at error) while it keeps holding. */
   retryDeadlineMs?: number;
   /**
    * Called once at start, before any record is read, when the stream no longer holds the records
@@ -89,7 +93,7 @@ export class StreamReader implements Stoppable {
 
   constructor(options: StreamReaderOptions) {
     this.name = options.name;
-    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 1000, onRecordsLost: () => Promise.resolve(), ...options };
+    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 100, onRecordsLost: () => Promise.resolve(), ...options };
   }
 
   /** Starts reading; resolves once lost records (if any) were caught up and reading has begun. */
@@ -100,11 +104,12 @@ export class StreamReader implements Stoppable {
       await this.#o.onRecordsLost(lost);
     }
     this.#running = this.#loop().catch((error: unknown) => {
-      if (!this.#abort.signal.aborted) this.#o.logger.fatal({ err: error, reader: this.name }, 'stream reader stopped on an error');
-      throw error;
+      // Stopped on purpose (an AbortError from a backoff in progress, review L7): not a failure.
+      if (this.#abort.signal.aborted) return;
+      this.#o.logger.fatal({ err: error, reader: this.name }, 'stream reader stopped on an error');
+      // Surface the failure through the process, not a dangling rejection.
+      process.exit(1);
     });
-    // Surface the failure through the process, not a dangling rejection.
-    this.#running.catch(() => process.exit(1));
   }
 
   /** Aborted on stop(): what a handler may pass to its own waits, to end with the reader. */
@@ -114,7 +119,7 @@ export class StreamReader implements Stoppable {
 
   async stop(): Promise<void> {
     this.#abort.abort();
-    await this.#running?.catch(() => undefined);
+    await this.#running;
   }
 
   /** Shards whose checkpointed record the stream no longer holds (TrimmedDataAccessException). */
@@ -199,18 +204,11 @@ export class StreamReader implements Stoppable {
       const finished = out.NextShardIterator === undefined || out.NextShardIterator === null;
       if (records.length > 0 || finished) {
         const seq = records.at(-1)?.dynamodb?.SequenceNumber ?? lastSequence;
-        await withRetry(
-          async () => {
-            const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
-            if (records.length > 0) faultPoint('stream.before-checkpoint');
-            await this.#commit(shardId, { sequenceNumber: seq, finished }, writes);
-          },
-          {
-            deadlineMs: this.#o.retryDeadlineMs,
-            signal: this.#abort.signal,
-            onRetry: (error, attempt) => this.#o.logger.warn({ err: error, shardId, attempt }, 'stream batch failed; retrying'),
-          },
-        );
+        await this.#handleHeld(shardId, mode, async () => {
+          const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
+          if (records.length > 0) faultPoint('stream.before-checkpoint');
+          await this.#commit(shardId, { sequenceNumber: seq, finished }, writes);
+        });
         handled += records.length;
         lastSequence = seq;
       }
@@ -222,6 +220,29 @@ export class StreamReader implements Stoppable {
       }
     }
     return handled;
+  }
+
+  /**
+   * Handles one batch, retrying retryable failures with backoff. Past the retry deadline a
+   * draining pass (tests) gives up; the running reader holds the shard and keeps retrying, logging
+   * at error: exiting would only restart the process on the same record (a crash loop) and take
+   * the process's other work down with it (review M3). A non-retryable error still stops it.
+   */
+  async #handleHeld(shardId: string, mode: { untilEmpty: boolean }, batch: () => Promise<void>): Promise<void> {
+    const heldSince = Date.now();
+    for (;;) {
+      try {
+        await withRetry(batch, {
+          deadlineMs: this.#o.retryDeadlineMs,
+          signal: this.#abort.signal,
+          onRetry: (error, attempt) => this.#o.logger.warn({ err: error, reader: this.name, shardId, attempt }, 'stream batch failed; retrying'),
+        });
+        return;
+      } catch (error) {
+        if (mode.untilEmpty || this.#abort.signal.aborted || !isRetryable(error)) throw error;
+        this.#o.logger.error({ err: error, reader: this.name, shardId, heldForMs: Date.now() - heldSince, alert: 'stream.held' }, 'stream batch still failing past its retry deadline: holding the shard');
+      }
+    }
   }
 
   async #iterator(streamArn: string, shardId: string, start: ReturnType<typeof planShards>['ready'][number]['start']): Promise<string | undefined> {
@@ -238,8 +259,13 @@ export class StreamReader implements Stoppable {
     } catch (error) {
       // The checkpointed record was trimmed (or the emulator does not know it): start over at the
       // trim horizon; handlers are idempotent, so re-reading is safe where skipping would not be.
+      // Loud (review M3): when this happens past the stream's 24 h retention, whatever was appended
+      // between the checkpoint and the trim horizon was never read.
       if (start.kind === 'AFTER_SEQUENCE_NUMBER' && isRecordGone(error)) {
-        this.#o.logger.warn({ shardId, sequenceNumber: start.sequenceNumber, error: (error as Error).name }, 'checkpoint not found in shard; reading from trim horizon');
+        this.#o.logger.error(
+          { reader: this.name, shardId, sequenceNumber: start.sequenceNumber, error: (error as Error).name, alert: 'stream.checkpoint-lost' },
+          'checkpoint not found in shard; reading from trim horizon: records between the checkpoint and the horizon may have been lost',
+        );
         return this.#iterator(streamArn, shardId, { kind: 'TRIM_HORIZON' });
       }
       throw error;

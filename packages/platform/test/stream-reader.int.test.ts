@@ -4,9 +4,9 @@
  * with its checkpoint or not at all.
  */
 import { getEventListeners } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEventId, newEvent } from '@flotilla/events';
-import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
+import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -119,5 +119,37 @@ describe('StreamReader', () => {
       counted.destroy();
     }
     expect(getEventListeners(r.signal, 'abort').length).toBe(0);
+  });
+
+  it('holds a shard past its retry deadline instead of stopping the process, and stops cleanly during a backoff (review M3, L7)', async () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never);
+    let calls = 0;
+    let failUntil = 8;
+    const handle: StreamBatchHandler = () => {
+      calls++;
+      return calls <= failUntil ? Promise.reject(new TransientAwsError('injected', {})) : Promise.resolve();
+    };
+    const checkpoints = new Records(aws.dynamodb, names.tables.checkpoints);
+    const make = () =>
+      new StreamReader({ name: 'held', db: aws.dynamodb, streams: aws.streams, tableName: names.tables.events, checkpointTable: names.tables.checkpoints, logger: createLogger('reader-test', 'silent'), handle, retryDeadlineMs: 100 });
+    try {
+      // Failing well past its 100 ms deadline, the shard is held, then committed once the handler passes.
+      const held = make();
+      await held.start();
+      await eventually(async () => ((await checkpoints.list('stream#held')).length > 0 ? true : undefined), { timeoutMs: 30_000, description: 'the held batch committed' });
+      expect(calls).toBeGreaterThan(failUntil);
+      await held.stop();
+      // Stopped while it backs off between failed attempts: no exit.
+      failUntil = Number.POSITIVE_INFINITY;
+      await appendStarted(1);
+      const stopping = make();
+      const before = calls;
+      await stopping.start();
+      await eventually(() => Promise.resolve(calls >= before + 2 ? true : undefined), { description: 'two failed attempts' });
+      await stopping.stop();
+      expect(exit).not.toHaveBeenCalled();
+    } finally {
+      exit.mockRestore();
+    }
   });
 });
