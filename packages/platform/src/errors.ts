@@ -129,3 +129,17 @@ export class EffectFailedError extends FlotillaError {
 export class ReaderTooOldError extends FlotillaError {
   readonly retryable = true;
 }
+
+/**
+ * A stream reader's checkpoint moved while it handled a batch: another reader of the same name (a
+ * rolling deploy's overlap) committed first. This batch's writes were not committed (review M1).
+ */
+export class CheckpointMovedError extends FlotillaError {
+  readonly retryable = false;
+  readonly stored: { sequenceNumber?: string | undefined; finished: boolean } | undefined;
+
+  constructor(reader: string, shardId: string, expected: string | undefined, stored: { sequenceNumber?: string | undefined; finished: boolean } | undefined, options?: { cause?: unknown }) {
+    super(`checkpoint of ${reader} on ${shardId} is no longer ${expected ?? '(none)'}: another reader committed first`, { reader, shardId, expected, stored }, options);
+    this.stored = stored;
+  }
+}

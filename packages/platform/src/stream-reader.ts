@@ -24,14 +24,16 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import {
   DescribeTableCommand,
+  GetItemCommand,
   QueryCommand,
+  TransactionCanceledException,
   TransactWriteItemsCommand,
   type AttributeValue,
   type DynamoDBClient,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { Logger } from './logger.ts';
-import { isRetryable } from './errors.ts';
+import { CheckpointMovedError, isRetryable, TransientAwsError } from './errors.ts';
 import { withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
 import { eventFromItem } from './event-store.ts';
@@ -191,6 +193,8 @@ export class StreamReader implements Stoppable {
     let iterator = await this.#iterator(streamArn, shardId, start);
     let handled = 0;
     let lastSequence = start.kind === 'AFTER_SEQUENCE_NUMBER' ? start.sequenceNumber : undefined;
+    // The checkpoint as stored: each commit is conditional on it, so two readers never both commit one batch.
+    let committed = lastSequence;
     while (iterator && !this.#abort.signal.aborted) {
       let out: GetRecordsCommandOutput;
       try {
@@ -204,13 +208,27 @@ export class StreamReader implements Stoppable {
       const finished = out.NextShardIterator === undefined || out.NextShardIterator === null;
       if (records.length > 0 || finished) {
         const seq = records.at(-1)?.dynamodb?.SequenceNumber ?? lastSequence;
-        await this.#handleHeld(shardId, mode, async () => {
-          const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
-          if (records.length > 0) faultPoint('stream.before-checkpoint');
-          await this.#commit(shardId, { sequenceNumber: seq, finished }, writes);
-        });
+        const expected = committed;
+        try {
+          await this.#handleHeld(shardId, mode, async () => {
+            const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
+            if (records.length > 0) faultPoint('stream.before-checkpoint');
+            await this.#commit(shardId, { sequenceNumber: seq, finished }, writes, expected);
+          });
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError)) throw error;
+          // Another reader of this name committed first (review M1): this batch's writes were not
+          // committed; carry on after the checkpoint that reader wrote.
+          this.#o.logger.info({ reader: this.name, shardId, stored: error.stored }, 'another reader committed this shard first; resuming after its checkpoint');
+          if (error.stored?.finished) break;
+          committed = error.stored?.sequenceNumber;
+          lastSequence = committed;
+          iterator = await this.#iterator(streamArn, shardId, committed ? { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: committed } : { kind: 'TRIM_HORIZON' });
+          continue;
+        }
         handled += records.length;
         lastSequence = seq;
+        committed = seq;
       }
       if (finished) break;
       iterator = out.NextShardIterator;
@@ -272,7 +290,12 @@ export class StreamReader implements Stoppable {
     }
   }
 
-  async #commit(shardId: string, checkpoint: ShardCheckpoint, writes: TransactWriteItem[]): Promise<void> {
+  /**
+   * Commits the batch's writes with its checkpoint, conditional on the checkpoint still being the
+   * one the batch was read after (`expected`; none: no sequence number stored yet). Otherwise
+   * another reader committed first: CheckpointMovedError, and none of these writes happened.
+   */
+  async #commit(shardId: string, checkpoint: ShardCheckpoint, writes: TransactWriteItem[], expected: string | undefined): Promise<void> {
     const put: TransactWriteItem = {
       Put: {
         TableName: this.#o.checkpointTable,
@@ -283,9 +306,31 @@ export class StreamReader implements Stoppable {
           ...(checkpoint.sequenceNumber ? { sequenceNumber: { S: checkpoint.sequenceNumber } } : {}),
           updatedAt: { S: new Date().toISOString() },
         },
+        ExpressionAttributeNames: { '#seq': 'sequenceNumber' },
+        ...(expected === undefined
+          ? { ConditionExpression: 'attribute_not_exists(#seq)' }
+          : { ConditionExpression: '#seq = :prev', ExpressionAttributeValues: { ':prev': { S: expected } } }),
       },
     };
-    await this.#o.db.send(new TransactWriteItemsCommand({ TransactItems: [...writes, put] }));
+    try {
+      await this.#o.db.send(new TransactWriteItemsCommand({ TransactItems: [...writes, put] }));
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const stored = await this.#checkpoint(shardId);
+      if (stored?.sequenceNumber !== expected) throw new CheckpointMovedError(this.name, shardId, expected, stored, { cause: error });
+      // The checkpoint did not move: a condition of the handler's own writes failed (thrown as is),
+      // or the transaction lost a race or was throttled (retryable: nothing was written).
+      if ((error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
+      throw new TransientAwsError(`checkpoint commit of ${this.name} on ${shardId} was cancelled`, { reader: this.name, shardId, reasons: (error.CancellationReasons ?? []).map((r) => r.Code) }, { cause: error });
+    }
+  }
+
+  /** One shard's stored checkpoint, strongly consistent. */
+  async #checkpoint(shardId: string): Promise<ShardCheckpoint | undefined> {
+    const out = await this.#o.db.send(
+      new GetItemCommand({ TableName: this.#o.checkpointTable, Key: { pk: { S: `stream#${this.name}` }, sk: { S: shardId } }, ConsistentRead: true }),
+    );
+    return out.Item ? { sequenceNumber: out.Item.sequenceNumber?.S, finished: out.Item.finished?.BOOL === true } : undefined;
   }
 
   async #checkpoints(): Promise<Map<string, ShardCheckpoint>> {
