@@ -191,7 +191,29 @@ export class EventStore {
    * head and retrying with jittered backoff on conflict until `deadlineMs` passes.
    */
   async appendAtHead(stream: string, events: readonly PendingEvent[], deadlineMs = 30_000): Promise<AppendResult> {
-    return withRetry(async () => this.append(stream, events, await this.headVersion(stream)), { deadlineMs });
+    return withRetry(
+      async (attempt) => {
+        // After a failed attempt the write may have happened anyway (its answer lost): the new head
+        // would then be after these very events, so look for their ids first (review L2).
+        if (attempt > 1) {
+          const already = await this.#alreadyAppended(stream, events);
+          if (already) return already;
+        }
+        return this.append(stream, events, await this.headVersion(stream));
+      },
+      { deadlineMs },
+    );
+  }
+
+  /** Where `events` already are in the stream, by id, in order; undefined when they are not. */
+  async #alreadyAppended(stream: string, events: readonly PendingEvent[]): Promise<AppendResult | undefined> {
+    const first = events[0];
+    if (!first) return undefined;
+    const stored = await this.readStream(stream);
+    const at = stored.findIndex((e) => e.id === first.id);
+    if (at < 0) return undefined;
+    const same = events.every((e, i) => stored[at + i]?.id === e.id);
+    return same ? { lastVersion: stored[at + events.length - 1]?.version ?? at + events.length, duplicate: true } : undefined;
   }
 
   /** The stream's last version, 0 when it does not exist. Strongly consistent. */

@@ -121,3 +121,15 @@ describe('intake on a cancelled first append (review H4)', () => {
     expect([...table.streams.values()].map((items) => items.length)).toEqual([1]);
   });
 });
+
+describe('EventStore.appendAtHead after an ambiguous failure (review L2)', () => {
+  it('does not append the same event ids a second time at a later version', async () => {
+    const { table, store } = await storeAtVersion(1);
+    // The write is committed, but its answer is lost: the caller sees a retryable network error.
+    table.cancelNext = { error: Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $retryable: {} }), afterWrite: true };
+    const event = started();
+    const result = await store.appendAtHead('build-1', [event]);
+    expect(result).toEqual({ lastVersion: 2, duplicate: true });
+    expect((table.streams.get('build-1') ?? []).map((i) => i.id?.S)).toEqual([expect.any(String), event.id]);
+  });
+});

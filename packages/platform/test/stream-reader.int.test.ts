@@ -111,7 +111,7 @@ describe('StreamReader', () => {
     });
     await r.start();
     try {
-      await eventually(() => Promise.resolve(polls >= 200 ? polls : undefined), { timeoutMs: 60_000, description: "200 idle polls" });
+      await eventually(() => Promise.resolve(polls >= 200 ? polls : undefined), { timeoutMs: 60_000, description: '200 idle polls' });
       // One listener at most: the pause in progress. Before the fix, one per pause ever taken.
       expect(getEventListeners(r.signal, 'abort').length).toBeLessThanOrEqual(2);
     } finally {
