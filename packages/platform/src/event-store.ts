@@ -267,7 +267,13 @@ export class EventStore {
     const ahead: Array<Promise<IteratorResult<EventEnvelope[]>>> = [];
     const startNext = (): void => {
       const next = pending[ahead.length + consumed];
-      if (next) ahead.push(next.pages.next());
+      if (!next) return;
+      const page = next.pages.next();
+      // Handled here too (review L1): a read-ahead that fails before it is awaited, or is never
+      // awaited because the consumer stopped early, must not crash the process as an unhandled
+      // rejection; awaited, it still throws to the consumer.
+      page.catch(() => undefined);
+      ahead.push(page);
     };
     let consumed = 0;
     for (let i = 0; i < concurrency; i++) startNext();

@@ -133,3 +133,29 @@ describe('EventStore.appendAtHead after an ambiguous failure (review L2)', () =>
     expect((table.streams.get('build-1') ?? []).map((i) => i.id?.S)).toEqual([expect.any(String), event.id]);
   });
 });
+
+describe('EventStore.readAll read-ahead (review L1)', () => {
+  it('a failing read-ahead of a later bucket is no unhandled rejection when the reader stops early', async () => {
+    const { table } = await storeAtVersion(1);
+    const item = table.streams.get('build-1')?.[0];
+    if (!item) throw new Error('no item');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const db = {
+        send: (command: QueryCommand) =>
+          command.input.ExpressionAttributeValues?.[':b']?.S === '2026-01-01' ? Promise.resolve({ Items: [item] }) : Promise.reject(new Error('throttled read-ahead')),
+      } as unknown as DynamoDBClient;
+      for await (const page of new EventStore(db, 'events').readAll({ since: new Date('2026-01-01T00:00:00Z'), until: new Date('2026-01-03T00:00:00Z') })) {
+        expect(page).toHaveLength(1);
+        break;
+      }
+      // Unhandled rejections are reported after the microtask queue drains: give it a macrotask turn.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
