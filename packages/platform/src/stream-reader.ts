@@ -162,8 +162,16 @@ export class StreamReader implements Stoppable {
     const active = new Map<string, Promise<void>>();
     // A shard that failed stops the loop, as it did when the loop raced the shards' promises.
     let failure: { error: unknown } | undefined;
+    // The checkpoints table is read again only when the plan may change (review L8): a shard
+    // finished, or the stream has shards it did not have; not on every periodic wake-up.
+    let checkpoints: Map<string, ShardCheckpoint> | undefined;
+    let knownShards = '';
     while (!this.#abort.signal.aborted) {
-      const plan = planShards(await this.#shards(streamArn), await this.#checkpoints());
+      const shards = await this.#shards(streamArn);
+      const shardIds = shards.map((s) => s.shardId).join(',');
+      if (!checkpoints || shardIds !== knownShards) checkpoints = await this.#checkpoints();
+      knownShards = shardIds;
+      const plan = planShards(shards, checkpoints);
       for (const { shardId, start } of plan.ready) {
         if (active.has(shardId)) continue;
         const reading = this.#readShard(streamArn, shardId, start, { untilEmpty: false })
@@ -182,7 +190,7 @@ export class StreamReader implements Stoppable {
       // Re-plan when a shard finishes (its children may be ready: it wakes this pause) or
       // periodically for new shards. Not a race over the shards' own promises: an open shard's
       // promise lives for hours, and each race would leave one more reaction on it.
-      await this.#pause(5_000, { wakeable: true });
+      if ((await this.#pause(5_000, { wakeable: true })) === 'woken') checkpoints = undefined;
       if (failure) break;
     }
     await Promise.allSettled(active.values());
@@ -380,23 +388,24 @@ export class StreamReader implements Stoppable {
    * ends it removes the abort listener: the reader's signal lives as long as the process, and a
    * listener left per pause was the leak of review H3.
    */
-  #pause(ms: number, options: { wakeable: boolean } = { wakeable: false }): Promise<void> {
+  #pause(ms: number, options: { wakeable: boolean } = { wakeable: false }): Promise<'elapsed' | 'woken' | 'stopped'> {
     const signal = this.#abort.signal;
-    if (signal.aborted) return Promise.resolve();
+    if (signal.aborted) return Promise.resolve('stopped');
     if (options.wakeable && this.#wakeRequested) {
       this.#wakeRequested = false;
-      return Promise.resolve();
+      return Promise.resolve('woken');
     }
     return new Promise((resolve) => {
-      const done = (): void => {
+      const done = (why: 'elapsed' | 'woken' | 'stopped'): void => {
         clearTimeout(timer);
-        signal.removeEventListener('abort', done);
+        signal.removeEventListener('abort', onAbort);
         if (options.wakeable) this.#wake = undefined;
-        resolve();
+        resolve(why);
       };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      if (options.wakeable) this.#wake = done;
+      const onAbort = (): void => done('stopped');
+      const timer = setTimeout(() => done('elapsed'), ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (options.wakeable) this.#wake = () => done('woken');
     });
   }
 
