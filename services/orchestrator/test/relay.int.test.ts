@@ -8,7 +8,7 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, newEvent } from '@flotilla/events';
-import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
+import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { QUARANTINE_PK, relayHandler } from '../src/handlers/relay.ts';
@@ -165,5 +165,35 @@ describe('relay', () => {
     expect((error as Error).message).toMatch(/newer/);
     expect((await deps.store.readStream(buildStream(buildId))).map((e) => e.type)).not.toContain('build.failed');
     expect(await deps.inFlight.list<{ stream: string }>(QUARANTINE_PK)).not.toContainEqual(expect.objectContaining({ stream: buildStream(buildId) }));
+  });
+
+  it('retries a batch from the record that failed, not republishing the ones before it (review L7)', async () => {
+    await skipToNow('per-record');
+    const first = createEventId();
+    const second = createEventId();
+    await deps.store.append(buildStream(first), [requested(first)], 0);
+    await deps.store.append(buildStream(second), [requested(second)], 0);
+    // A client of its own, counting the relay's publishes of each event and failing the second event's first one.
+    const counted = testAwsClients();
+    const published: string[] = [];
+    counted.sns.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args.input ?? {}) as { Message?: string; MessageAttributes?: Record<string, { StringValue?: string }> };
+        if (context.commandName === 'PublishCommand' && input.MessageAttributes?.type?.StringValue === 'build.requested') {
+          const { stream } = JSON.parse(input.Message ?? '{}') as { stream?: string };
+          published.push(stream ?? '?');
+          if (stream === buildStream(second) && published.filter((s) => s === stream).length === 1) throw new TransientAwsError('injected publish timeout', {});
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'countPublishes' },
+    );
+    try {
+      await reader('per-record', relayHandler({ ...deps, aws: counted })).drainOnce();
+    } finally {
+      counted.destroy();
+    }
+    expect(published).toEqual([buildStream(first), buildStream(second), buildStream(second)]);
+    expect(await types(second)).toEqual(['build.requested', 'build.started']);
   });
 });

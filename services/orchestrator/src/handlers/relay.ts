@@ -189,8 +189,35 @@ export async function relayRecord(deps: OrchestratorDeps, envelope: EventEnvelop
   }
 }
 
+/**
+ * Event ids this handler has relayed lately. The reader retries a failed batch whole; its records
+ * relayed before the failure are skipped then (review L7), not published and acted on again for
+ * every retry. Safe: each was fully relayed; a restart forgets them, and replays are idempotent.
+ */
+class RecentIds {
+  readonly #ids = new Set<string>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  add(id: string): void {
+    this.#ids.add(id);
+    // A Set iterates in insertion order: the first is the oldest.
+    for (const oldest of this.#ids) {
+      if (this.#ids.size <= this.#capacity) break;
+      this.#ids.delete(oldest);
+    }
+  }
+}
+
 /** Reads a stream record's event; a record that cannot be read is quarantined, one of a newer schema holds. */
-async function relayStreamRecord(deps: OrchestratorDeps, record: StreamRecord): Promise<EventEnvelope | undefined> {
+async function relayStreamRecord(deps: OrchestratorDeps, record: StreamRecord, recent: RecentIds): Promise<EventEnvelope | undefined> {
   const keys = record.dynamodb?.Keys;
   const origin: RecordOrigin = { stream: keys?.stream?.S, version: keys?.version?.N === undefined ? undefined : Number(keys.version.N), sequenceNumber: record.dynamodb?.SequenceNumber };
   let envelope: EventEnvelope | undefined;
@@ -201,18 +228,20 @@ async function relayStreamRecord(deps: OrchestratorDeps, record: StreamRecord): 
     await quarantine(deps, origin, `unreadable record: ${(error as Error).message}`, error);
     return undefined;
   }
-  if (!envelope) return undefined;
+  if (!envelope || recent.has(envelope.id)) return envelope;
   await relayRecord(deps, envelope, { sequenceNumber: origin.sequenceNumber });
+  recent.add(envelope.id);
   return envelope;
 }
 
 /** The stream reader's handler: each record relayed, and the relay's watermark committed with the checkpoint. */
 export function relayHandler(deps: OrchestratorDeps) {
+  const recent = new RecentIds(1_000);
   return async (batch: StreamBatch): Promise<TransactWriteItem[]> => {
     let last: string | undefined;
     for (const record of batch.records) {
       if (record.eventName !== 'INSERT') continue;
-      const envelope = await relayStreamRecord(deps, record);
+      const envelope = await relayStreamRecord(deps, record, recent);
       if (envelope && (!last || envelope.id > last)) last = envelope.id;
     }
     return last ? [watermarkWrite(deps.inFlight, last)] : [];
