@@ -51,6 +51,11 @@ export interface ReadAllOptions {
   concurrency?: number;
   /** Only events whose id sorts after this one (a reader resuming where it stopped). */
   afterId?: string;
+  /**
+   * Called with each item that is not a valid event, which is then skipped; without it, such an
+   * item throws (CorruptRecordError). A reader that must not stop on one bad item parks it here.
+   */
+  onCorrupt?: (error: CorruptRecordError, item: Record<string, AttributeValue>) => Promise<void>;
 }
 
 export interface ReadLatestOptions {
@@ -101,6 +106,13 @@ function toItem(stream: string, version: number, event: PendingEvent): Record<st
 
 /** Turns a stored item (from a Query or a stream image) back into an envelope, validated. */
 export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelope {
+  const where = { stream: item.stream?.S, version: Number(item.version?.N) };
+  let data: unknown;
+  try {
+    data = item.data?.S === undefined ? undefined : (JSON.parse(item.data.S) as unknown);
+  } catch (error) {
+    throw new CorruptRecordError(`event item ${where.stream}@${where.version} has a payload that is not JSON`, where, { cause: error });
+  }
   const raw = {
     id: item.id?.S,
     type: item.type?.S,
@@ -110,7 +122,7 @@ export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelo
     occurredAt: item.occurredAt?.S,
     correlationId: item.correlationId?.S,
     causationId: item.causationId?.S,
-    data: item.data?.S === undefined ? undefined : (JSON.parse(item.data.S) as unknown),
+    data,
   };
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) {
@@ -261,8 +273,8 @@ export class EventStore {
    * buckets are fetched ahead in parallel while earlier ones are consumed.
    */
   async *readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope[]> {
-    const { since, until = new Date(), pageSize = 500, concurrency = 4, afterId } = options;
-    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize, true, afterId) }));
+    const { since, until = new Date(), pageSize = 500, concurrency = 4, afterId, onCorrupt } = options;
+    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize, true, afterId, onCorrupt) }));
     // Each bucket's first page is requested ahead; later pages follow as the consumer pulls.
     const ahead: Array<Promise<IteratorResult<EventEnvelope[]>>> = [];
     const startNext = (): void => {
@@ -301,7 +313,7 @@ export class EventStore {
     for (const bucket of bucketsBetween(since, until).reverse()) yield* this.#bucketPages(bucket, pageSize, false);
   }
 
-  async *#bucketPages(bucket: string, pageSize: number, forward: boolean, afterId?: string): AsyncGenerator<EventEnvelope[]> {
+  async *#bucketPages(bucket: string, pageSize: number, forward: boolean, afterId?: string, onCorrupt?: ReadAllOptions['onCorrupt']): AsyncGenerator<EventEnvelope[]> {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.#db.send(
@@ -316,7 +328,16 @@ export class EventStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      yield (out.Items ?? []).map(eventFromItem);
+      const page: EventEnvelope[] = [];
+      for (const item of out.Items ?? []) {
+        try {
+          page.push(eventFromItem(item));
+        } catch (error) {
+          if (!onCorrupt || !(error instanceof CorruptRecordError)) throw error;
+          await onCorrupt(error, item);
+        }
+      }
+      yield page;
       startKey = out.LastEvaluatedKey;
     } while (startKey);
   }

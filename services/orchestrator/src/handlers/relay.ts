@@ -146,9 +146,12 @@ function holdOn(error: unknown, origin: RecordOrigin): Error {
   return new EffectFailedError(`relaying ${origin.stream ?? '?'} v${origin.version ?? '?'} failed on an effect: ${(error as Error).message}`, { ...origin }, { cause: error });
 }
 
-/** Parks a record that cannot be read or acted on, so that the records behind it proceed. */
-async function quarantine(deps: OrchestratorDeps, origin: RecordOrigin, reason: string, error: unknown): Promise<RelayOutcome> {
-  const sk = origin.sequenceNumber ?? `${origin.stream ?? '?'}#${origin.version ?? '?'}`;
+/**
+ * Parks a record that cannot be read or acted on, so that the records behind it proceed. Keyed on
+ * the record's place in the log when known, so the relay and catch-up park one record once.
+ */
+export async function quarantine(deps: OrchestratorDeps, origin: RecordOrigin, reason: string, error: unknown): Promise<RelayOutcome> {
+  const sk = origin.stream !== undefined && origin.version !== undefined && Number.isFinite(origin.version) ? `${origin.stream}#${origin.version}` : (origin.sequenceNumber ?? 'unknown');
   deps.logger.error({ err: error, ...origin, reason, alert: 'relay.quarantine' }, 'record quarantined: it cannot be read or acted on; the relay moves past it');
   await deps.inFlight.put({ pk: QUARANTINE_PK, sk }, { ...origin, reason, quarantinedAt: new Date().toISOString() });
   return { kind: 'quarantined', reason };
