@@ -64,6 +64,8 @@ export interface StreamReaderOptions {
   handle: StreamBatchHandler;
   /** Pause between polls of a shard that returned nothing. */
   idlePollMs?: number;
+  /** How often the shard list is looked at again for new shards (default 5 s). */
+  replanMs?: number;
   /**
    * Records per GetRecords call (default 100): a handler whose writes grow with the batch keeps it
    * small, and a batch must finish inside the shutdown grace (review L7: 1,000 relayed records did not).
@@ -95,7 +97,7 @@ export class StreamReader implements Stoppable {
 
   constructor(options: StreamReaderOptions) {
     this.name = options.name;
-    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 100, onRecordsLost: () => Promise.resolve(), ...options };
+    this.#o = { idlePollMs: 250, replanMs: 5_000, retryDeadlineMs: 5 * 60_000, batchSize: 100, onRecordsLost: () => Promise.resolve(), ...options };
   }
 
   /** Starts reading; resolves once lost records (if any) were caught up and reading has begun. */
@@ -190,7 +192,7 @@ export class StreamReader implements Stoppable {
       // Re-plan when a shard finishes (its children may be ready: it wakes this pause) or
       // periodically for new shards. Not a race over the shards' own promises: an open shard's
       // promise lives for hours, and each race would leave one more reaction on it.
-      if ((await this.#pause(5_000, { wakeable: true })) === 'woken') checkpoints = undefined;
+      if ((await this.#pause(this.#o.replanMs, { wakeable: true })) === 'woken') checkpoints = undefined;
       if (failure) break;
     }
     await Promise.allSettled(active.values());

@@ -152,4 +152,42 @@ describe('StreamReader', () => {
       exit.mockRestore();
     }
   });
+
+  it('re-reads the checkpoints table only when its plan may change, not at every re-plan (review L8)', async () => {
+    const counted = testAwsClients();
+    const calls = { describeStream: 0, checkpointQueries: 0 };
+    counted.streams.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'DescribeStreamCommand') calls.describeStream++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReplans' },
+    );
+    counted.dynamodb.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'QueryCommand' && (args.input as { TableName?: string }).TableName === names.tables.checkpoints) calls.checkpointQueries++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCheckpointReads' },
+    );
+    const r = new StreamReader({
+      name: 'replans',
+      db: counted.dynamodb,
+      streams: counted.streams,
+      tableName: names.tables.events,
+      checkpointTable: names.tables.checkpoints,
+      logger: createLogger('reader-test', 'silent'),
+      handle: () => Promise.resolve(),
+      replanMs: 5,
+    });
+    await r.start();
+    try {
+      await eventually(() => Promise.resolve(calls.describeStream >= 30 ? true : undefined), { timeoutMs: 60_000, description: '30 re-plans' });
+    } finally {
+      await r.stop();
+      counted.destroy();
+    }
+    // One read at start (lost checkpoints) and one for the first plan; none per re-plan of an unchanged stream.
+    expect(calls.checkpointQueries).toBeLessThanOrEqual(3);
+  });
 });
