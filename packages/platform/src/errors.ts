@@ -104,3 +104,42 @@ export class IdempotencyKeyReusedError extends FlotillaError {
     super(`${door} key ${key} was already used for build ${buildId} with a different request`, { door, key, buildId });
   }
 }
+
+/**
+ * An event that is valid but cannot be acted on (the decider refused it: a region without a sync
+ * queue, a broken invariant). Retrying cannot help: the event itself is the cause.
+ */
+export class UnactionableEventError extends FlotillaError {
+  readonly retryable = false;
+}
+
+/**
+ * An effect of a valid event (a publish, an AWS call) failed. The event is not at fault, so it is
+ * never turned into a failed build: the reader holds the record and tries again (review M2).
+ */
+export class EffectFailedError extends FlotillaError {
+  readonly retryable = true;
+}
+
+/**
+ * The log holds an event newer than this reader knows (an unknown type or a newer schemaVersion:
+ * a writer was deployed before this reader). It holds, rather than fails a build: deploying the
+ * newer reader releases it (review M3).
+ */
+export class ReaderTooOldError extends FlotillaError {
+  readonly retryable = true;
+}
+
+/**
+ * A stream reader's checkpoint moved while it handled a batch: another reader of the same name (a
+ * rolling deploy's overlap) committed first. This batch's writes were not committed (review M1).
+ */
+export class CheckpointMovedError extends FlotillaError {
+  readonly retryable = false;
+  readonly stored: { sequenceNumber?: string | undefined; finished: boolean } | undefined;
+
+  constructor(reader: string, shardId: string, expected: string | undefined, stored: { sequenceNumber?: string | undefined; finished: boolean } | undefined, options?: { cause?: unknown }) {
+    super(`checkpoint of ${reader} on ${shardId} is no longer ${expected ?? '(none)'}: another reader committed first`, { reader, shardId, expected, stored }, options);
+    this.stored = stored;
+  }
+}

@@ -4,9 +4,11 @@
  * One item per event: partition key `stream`, sort key `version` (1-based position in the stream).
  * An append writes all its events in one TransactWriteItems: each put is conditional on
  * attribute_not_exists (no version is written twice) and, when the stream should already exist, a
- * ConditionCheck asserts that the expected version is there (no gap). A cancelled transaction is a
- * typed ConcurrencyError, unless the stream already holds exactly these event ids after the
- * expected version: then the append had already happened and succeeds as a no-op.
+ * ConditionCheck asserts that the expected version is there (no gap). A cancelled transaction is
+ * classified by its CancellationReasons (review H4): a failed condition (every item is a version
+ * item) is a typed ConcurrencyError, unless the stream already holds exactly these event ids after
+ * the expected version (the append had already happened: a no-op); a transaction cancelled by a
+ * conflicting transaction or by throttling moved nothing and is a retryable TransientAwsError.
  *
  * Global order: every item carries `bucket` (the UTC day of its ULID's timestamp); the
  * GLOBAL_ORDER_INDEX (bucket, id) lets readAll walk the log in id order, several buckets in
@@ -49,6 +51,11 @@ export interface ReadAllOptions {
   concurrency?: number;
   /** Only events whose id sorts after this one (a reader resuming where it stopped). */
   afterId?: string;
+  /**
+   * Called with each item that is not a valid event, which is then skipped; without it, such an
+   * item throws (CorruptRecordError). A reader that must not stop on one bad item parks it here.
+   */
+  onCorrupt?: (error: CorruptRecordError, item: Record<string, AttributeValue>) => Promise<void>;
 }
 
 export interface ReadLatestOptions {
@@ -60,6 +67,9 @@ export interface ReadLatestOptions {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Cancellation reasons that say nothing about the stream: the same append may pass on a later try. */
+const TRANSIENT_CANCELLATIONS = new Set(['TransactionConflict', 'ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
 
 /** The global-order bucket of an event id: the UTC day of the id's timestamp, as YYYY-MM-DD. */
 export function bucketOfId(id: string): string {
@@ -96,6 +106,13 @@ function toItem(stream: string, version: number, event: PendingEvent): Record<st
 
 /** Turns a stored item (from a Query or a stream image) back into an envelope, validated. */
 export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelope {
+  const where = { stream: item.stream?.S, version: Number(item.version?.N) };
+  let data: unknown;
+  try {
+    data = item.data?.S === undefined ? undefined : (JSON.parse(item.data.S) as unknown);
+  } catch (error) {
+    throw new CorruptRecordError(`event item ${where.stream}@${where.version} has a payload that is not JSON`, where, { cause: error });
+  }
   const raw = {
     id: item.id?.S,
     type: item.type?.S,
@@ -105,7 +122,7 @@ export function eventFromItem(item: Record<string, AttributeValue>): EventEnvelo
     occurredAt: item.occurredAt?.S,
     correlationId: item.correlationId?.S,
     causationId: item.causationId?.S,
-    data: item.data?.S === undefined ? undefined : (JSON.parse(item.data.S) as unknown),
+    data,
   };
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) {
@@ -163,8 +180,16 @@ export class EventStore {
       await this.#db.send(new TransactWriteItemsCommand({ TransactItems: items }));
       return { lastVersion: expectedVersion + events.length, duplicate: false };
     } catch (error) {
-      if (error instanceof TransactionCanceledException || error instanceof ConditionalCheckFailedException) {
-        return this.#resolveConflict(stream, events, expectedVersion, error);
+      if (error instanceof ConditionalCheckFailedException) return this.#resolveConflict(stream, events, expectedVersion, error);
+      if (error instanceof TransactionCanceledException) {
+        const reasons = (error.CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+        if (reasons.includes('ConditionalCheckFailed')) return this.#resolveConflict(stream, events, expectedVersion, error);
+        if (reasons.some((code) => TRANSIENT_CANCELLATIONS.has(code))) {
+          throw new TransientAwsError(`append to ${stream} was cancelled (${reasons.join(', ')}): nothing was written`, { stream, expectedVersion, reasons }, { cause: error });
+        }
+        // No reasons given (some emulators): the re-read tells a lost race from nothing moved.
+        if (reasons.length === 0) return this.#resolveConflict(stream, events, expectedVersion, error);
+        throw error;
       }
       if (isRetryable(error)) {
         throw new TransientAwsError(`append to ${stream} failed transiently`, { stream, expectedVersion }, { cause: error });
@@ -178,7 +203,29 @@ export class EventStore {
    * head and retrying with jittered backoff on conflict until `deadlineMs` passes.
    */
   async appendAtHead(stream: string, events: readonly PendingEvent[], deadlineMs = 30_000): Promise<AppendResult> {
-    return withRetry(async () => this.append(stream, events, await this.headVersion(stream)), { deadlineMs });
+    return withRetry(
+      async (attempt) => {
+        // After a failed attempt the write may have happened anyway (its answer lost): the new head
+        // would then be after these very events, so look for their ids first (review L2).
+        if (attempt > 1) {
+          const already = await this.#alreadyAppended(stream, events);
+          if (already) return already;
+        }
+        return this.append(stream, events, await this.headVersion(stream));
+      },
+      { deadlineMs },
+    );
+  }
+
+  /** Where `events` already are in the stream, by id, in order; undefined when they are not. */
+  async #alreadyAppended(stream: string, events: readonly PendingEvent[]): Promise<AppendResult | undefined> {
+    const first = events[0];
+    if (!first) return undefined;
+    const stored = await this.readStream(stream);
+    const at = stored.findIndex((e) => e.id === first.id);
+    if (at < 0) return undefined;
+    const same = events.every((e, i) => stored[at + i]?.id === e.id);
+    return same ? { lastVersion: stored[at + events.length - 1]?.version ?? at + events.length, duplicate: true } : undefined;
   }
 
   /** The stream's last version, 0 when it does not exist. Strongly consistent. */
@@ -226,13 +273,19 @@ export class EventStore {
    * buckets are fetched ahead in parallel while earlier ones are consumed.
    */
   async *readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope[]> {
-    const { since, until = new Date(), pageSize = 500, concurrency = 4, afterId } = options;
-    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize, true, afterId) }));
+    const { since, until = new Date(), pageSize = 500, concurrency = 4, afterId, onCorrupt } = options;
+    const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize, true, afterId, onCorrupt) }));
     // Each bucket's first page is requested ahead; later pages follow as the consumer pulls.
     const ahead: Array<Promise<IteratorResult<EventEnvelope[]>>> = [];
     const startNext = (): void => {
       const next = pending[ahead.length + consumed];
-      if (next) ahead.push(next.pages.next());
+      if (!next) return;
+      const page = next.pages.next();
+      // Handled here too (review L1): a read-ahead that fails before it is awaited, or is never
+      // awaited because the consumer stopped early, must not crash the process as an unhandled
+      // rejection; awaited, it still throws to the consumer.
+      page.catch(() => undefined);
+      ahead.push(page);
     };
     let consumed = 0;
     for (let i = 0; i < concurrency; i++) startNext();
@@ -260,7 +313,7 @@ export class EventStore {
     for (const bucket of bucketsBetween(since, until).reverse()) yield* this.#bucketPages(bucket, pageSize, false);
   }
 
-  async *#bucketPages(bucket: string, pageSize: number, forward: boolean, afterId?: string): AsyncGenerator<EventEnvelope[]> {
+  async *#bucketPages(bucket: string, pageSize: number, forward: boolean, afterId?: string, onCorrupt?: ReadAllOptions['onCorrupt']): AsyncGenerator<EventEnvelope[]> {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const out = await this.#db.send(
@@ -275,7 +328,16 @@ export class EventStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      yield (out.Items ?? []).map(eventFromItem);
+      const page: EventEnvelope[] = [];
+      for (const item of out.Items ?? []) {
+        try {
+          page.push(eventFromItem(item));
+        } catch (error) {
+          if (!onCorrupt || !(error instanceof CorruptRecordError)) throw error;
+          await onCorrupt(error, item);
+        }
+      }
+      yield page;
       startKey = out.LastEvaluatedKey;
     } while (startKey);
   }
@@ -291,6 +353,11 @@ export class EventStore {
     const sameIds = stored.length === events.length && stored.every((e, i) => e.id === events[i]?.id);
     if (sameIds) return { lastVersion: expectedVersion + events.length, duplicate: true };
     const actual = after.length > 0 ? (after.at(-1)?.version ?? expectedVersion) : await this.headVersion(stream);
+    // Cancelled, yet the stream is where the caller expected it: no one else wrote, so this is not
+    // a conflict (answering "someone moved on" would make callers skip an append that never happened).
+    if (actual === expectedVersion) {
+      throw new TransientAwsError(`append to ${stream} was cancelled while the stream stayed at ${expectedVersion}`, { stream, expectedVersion }, { cause });
+    }
     throw new ConcurrencyError(stream, expectedVersion, actual, { cause });
   }
 }

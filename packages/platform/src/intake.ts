@@ -56,8 +56,9 @@ export async function requestBuild(deps: { store: EventStore; idempotency: Idemp
     await deps.store.append(buildStream(buildId), [event], 0);
     return { buildId, duplicate: mapped.existing };
   } catch (error) {
-    // The stream exists: an earlier delivery of this key already appended build.requested.
-    if (error instanceof ConcurrencyError) return { buildId, duplicate: true };
+    // The stream exists: an earlier delivery of this key already appended build.requested. Only a
+    // real conflict says so; a cancelled append that wrote nothing is transient and thrown (H4).
+    if (error instanceof ConcurrencyError && (error.actualVersion ?? 1) > 0) return { buildId, duplicate: true };
     throw error;
   }
 }

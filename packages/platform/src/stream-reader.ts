@@ -24,13 +24,16 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import {
   DescribeTableCommand,
+  GetItemCommand,
   QueryCommand,
+  TransactionCanceledException,
   TransactWriteItemsCommand,
   type AttributeValue,
   type DynamoDBClient,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { Logger } from './logger.ts';
+import { CheckpointMovedError, isRetryable, TransientAwsError } from './errors.ts';
 import { withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
 import { eventFromItem } from './event-store.ts';
@@ -61,9 +64,14 @@ export interface StreamReaderOptions {
   handle: StreamBatchHandler;
   /** Pause between polls of a shard that returned nothing. */
   idlePollMs?: number;
-  /** Records per GetRecords call: a handler whose writes grow with the batch keeps it small. */
+  /** How often the shard list is looked at again for new shards (default 5 s). */
+  replanMs?: number;
+  /**
+   * Records per GetRecords call (default 100): a handler whose writes grow with the batch keeps it
+   * small, and a batch must finish inside the shutdown grace (review L7: 1,000 relayed records did not).
+   */
   batchSize?: number;
-  /** How long a retryable failure may hold a shard before the reader gives up on the batch. */
+  /** How long a retryable failure may hold a shard before a draining pass gives up, and the running reader alerts (logs at error) while it keeps holding. */
   retryDeadlineMs?: number;
   /**
    * Called once at start, before any record is read, when the stream no longer holds the records
@@ -83,10 +91,13 @@ export class StreamReader implements Stoppable {
   readonly #o: Required<StreamReaderOptions>;
   readonly #abort = new AbortController();
   #running: Promise<void> | undefined;
+  /** Ends the loop's current pause (a shard finished); set only while the loop pauses. */
+  #wake: (() => void) | undefined;
+  #wakeRequested = false;
 
   constructor(options: StreamReaderOptions) {
     this.name = options.name;
-    this.#o = { idlePollMs: 250, retryDeadlineMs: 5 * 60_000, batchSize: 1000, onRecordsLost: () => Promise.resolve(), ...options };
+    this.#o = { idlePollMs: 250, replanMs: 5_000, retryDeadlineMs: 5 * 60_000, batchSize: 100, onRecordsLost: () => Promise.resolve(), ...options };
   }
 
   /** Starts reading; resolves once lost records (if any) were caught up and reading has begun. */
@@ -97,16 +108,22 @@ export class StreamReader implements Stoppable {
       await this.#o.onRecordsLost(lost);
     }
     this.#running = this.#loop().catch((error: unknown) => {
-      if (!this.#abort.signal.aborted) this.#o.logger.fatal({ err: error, reader: this.name }, 'stream reader stopped on an error');
-      throw error;
+      // Stopped on purpose (an AbortError from a backoff in progress, review L7): not a failure.
+      if (this.#abort.signal.aborted) return;
+      this.#o.logger.fatal({ err: error, reader: this.name }, 'stream reader stopped on an error');
+      // Surface the failure through the process, not a dangling rejection.
+      process.exit(1);
     });
-    // Surface the failure through the process, not a dangling rejection.
-    this.#running.catch(() => process.exit(1));
+  }
+
+  /** Aborted on stop(): what a handler may pass to its own waits, to end with the reader. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
   }
 
   async stop(): Promise<void> {
     this.#abort.abort();
-    await this.#running?.catch(() => undefined);
+    await this.#running;
   }
 
   /** Shards whose checkpointed record the stream no longer holds (TrimmedDataAccessException). */
@@ -145,25 +162,49 @@ export class StreamReader implements Stoppable {
   async #loop(): Promise<void> {
     const streamArn = await this.#streamArn();
     const active = new Map<string, Promise<void>>();
+    // A shard that failed stops the loop, as it did when the loop raced the shards' promises.
+    let failure: { error: unknown } | undefined;
+    // The checkpoints table is read again only when the plan may change (review L8): a shard
+    // finished, or the stream has shards it did not have; not on every periodic wake-up.
+    let checkpoints: Map<string, ShardCheckpoint> | undefined;
+    let knownShards = '';
     while (!this.#abort.signal.aborted) {
-      const plan = planShards(await this.#shards(streamArn), await this.#checkpoints());
+      const shards = await this.#shards(streamArn);
+      const shardIds = shards.map((s) => s.shardId).join(',');
+      if (!checkpoints || shardIds !== knownShards) checkpoints = await this.#checkpoints();
+      knownShards = shardIds;
+      const plan = planShards(shards, checkpoints);
       for (const { shardId, start } of plan.ready) {
         if (active.has(shardId)) continue;
         const reading = this.#readShard(streamArn, shardId, start, { untilEmpty: false })
-          .then(() => undefined)
-          .finally(() => active.delete(shardId));
+          .then(
+            () => undefined,
+            (error: unknown) => {
+              failure ??= { error };
+            },
+          )
+          .finally(() => {
+            active.delete(shardId);
+            this.#wakeLoop();
+          });
         active.set(shardId, reading);
       }
-      // Re-plan when a shard finishes (its children may be ready) or periodically for new shards.
-      await Promise.race([...active.values(), this.#pause(5_000)]);
+      // Re-plan when a shard finishes (its children may be ready: it wakes this pause) or
+      // periodically for new shards. Not a race over the shards' own promises: an open shard's
+      // promise lives for hours, and each race would leave one more reaction on it.
+      if ((await this.#pause(this.#o.replanMs, { wakeable: true })) === 'woken') checkpoints = undefined;
+      if (failure) break;
     }
     await Promise.allSettled(active.values());
+    if (failure) throw failure.error;
   }
 
   async #readShard(streamArn: string, shardId: string, start: ReturnType<typeof planShards>['ready'][number]['start'], mode: { untilEmpty: boolean }): Promise<number> {
     let iterator = await this.#iterator(streamArn, shardId, start);
     let handled = 0;
     let lastSequence = start.kind === 'AFTER_SEQUENCE_NUMBER' ? start.sequenceNumber : undefined;
+    // The checkpoint as stored: each commit is conditional on it, so two readers never both commit one batch.
+    let committed = lastSequence;
     while (iterator && !this.#abort.signal.aborted) {
       let out: GetRecordsCommandOutput;
       try {
@@ -177,20 +218,27 @@ export class StreamReader implements Stoppable {
       const finished = out.NextShardIterator === undefined || out.NextShardIterator === null;
       if (records.length > 0 || finished) {
         const seq = records.at(-1)?.dynamodb?.SequenceNumber ?? lastSequence;
-        await withRetry(
-          async () => {
+        const expected = committed;
+        try {
+          await this.#handleHeld(shardId, mode, async () => {
             const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
             if (records.length > 0) faultPoint('stream.before-checkpoint');
-            await this.#commit(shardId, { sequenceNumber: seq, finished }, writes);
-          },
-          {
-            deadlineMs: this.#o.retryDeadlineMs,
-            signal: this.#abort.signal,
-            onRetry: (error, attempt) => this.#o.logger.warn({ err: error, shardId, attempt }, 'stream batch failed; retrying'),
-          },
-        );
+            await this.#commit(shardId, { sequenceNumber: seq, finished }, writes, expected);
+          });
+        } catch (error) {
+          if (!(error instanceof CheckpointMovedError)) throw error;
+          // Another reader of this name committed first (review M1): this batch's writes were not
+          // committed; carry on after the checkpoint that reader wrote.
+          this.#o.logger.info({ reader: this.name, shardId, stored: error.stored }, 'another reader committed this shard first; resuming after its checkpoint');
+          if (error.stored?.finished) break;
+          committed = error.stored?.sequenceNumber;
+          lastSequence = committed;
+          iterator = await this.#iterator(streamArn, shardId, committed ? { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: committed } : { kind: 'TRIM_HORIZON' });
+          continue;
+        }
         handled += records.length;
         lastSequence = seq;
+        committed = seq;
       }
       if (finished) break;
       iterator = out.NextShardIterator;
@@ -200,6 +248,29 @@ export class StreamReader implements Stoppable {
       }
     }
     return handled;
+  }
+
+  /**
+   * Handles one batch, retrying retryable failures with backoff. Past the retry deadline a
+   * draining pass (tests) gives up; the running reader holds the shard and keeps retrying, logging
+   * at error: exiting would only restart the process on the same record (a crash loop) and take
+   * the process's other work down with it (review M3). A non-retryable error still stops it.
+   */
+  async #handleHeld(shardId: string, mode: { untilEmpty: boolean }, batch: () => Promise<void>): Promise<void> {
+    const heldSince = Date.now();
+    for (;;) {
+      try {
+        await withRetry(batch, {
+          deadlineMs: this.#o.retryDeadlineMs,
+          signal: this.#abort.signal,
+          onRetry: (error, attempt) => this.#o.logger.warn({ err: error, reader: this.name, shardId, attempt }, 'stream batch failed; retrying'),
+        });
+        return;
+      } catch (error) {
+        if (mode.untilEmpty || this.#abort.signal.aborted || !isRetryable(error)) throw error;
+        this.#o.logger.error({ err: error, reader: this.name, shardId, heldForMs: Date.now() - heldSince, alert: 'stream.held' }, 'stream batch still failing past its retry deadline: holding the shard');
+      }
+    }
   }
 
   async #iterator(streamArn: string, shardId: string, start: ReturnType<typeof planShards>['ready'][number]['start']): Promise<string | undefined> {
@@ -216,15 +287,25 @@ export class StreamReader implements Stoppable {
     } catch (error) {
       // The checkpointed record was trimmed (or the emulator does not know it): start over at the
       // trim horizon; handlers are idempotent, so re-reading is safe where skipping would not be.
+      // Loud (review M3): when this happens past the stream's 24 h retention, whatever was appended
+      // between the checkpoint and the trim horizon was never read.
       if (start.kind === 'AFTER_SEQUENCE_NUMBER' && isRecordGone(error)) {
-        this.#o.logger.warn({ shardId, sequenceNumber: start.sequenceNumber, error: (error as Error).name }, 'checkpoint not found in shard; reading from trim horizon');
+        this.#o.logger.error(
+          { reader: this.name, shardId, sequenceNumber: start.sequenceNumber, error: (error as Error).name, alert: 'stream.checkpoint-lost' },
+          'checkpoint not found in shard; reading from trim horizon: records between the checkpoint and the horizon may have been lost',
+        );
         return this.#iterator(streamArn, shardId, { kind: 'TRIM_HORIZON' });
       }
       throw error;
     }
   }
 
-  async #commit(shardId: string, checkpoint: ShardCheckpoint, writes: TransactWriteItem[]): Promise<void> {
+  /**
+   * Commits the batch's writes with its checkpoint, conditional on the checkpoint still being the
+   * one the batch was read after (`expected`; none: no sequence number stored yet). Otherwise
+   * another reader committed first: CheckpointMovedError, and none of these writes happened.
+   */
+  async #commit(shardId: string, checkpoint: ShardCheckpoint, writes: TransactWriteItem[], expected: string | undefined): Promise<void> {
     const put: TransactWriteItem = {
       Put: {
         TableName: this.#o.checkpointTable,
@@ -235,9 +316,31 @@ export class StreamReader implements Stoppable {
           ...(checkpoint.sequenceNumber ? { sequenceNumber: { S: checkpoint.sequenceNumber } } : {}),
           updatedAt: { S: new Date().toISOString() },
         },
+        ExpressionAttributeNames: { '#seq': 'sequenceNumber' },
+        ...(expected === undefined
+          ? { ConditionExpression: 'attribute_not_exists(#seq)' }
+          : { ConditionExpression: '#seq = :prev', ExpressionAttributeValues: { ':prev': { S: expected } } }),
       },
     };
-    await this.#o.db.send(new TransactWriteItemsCommand({ TransactItems: [...writes, put] }));
+    try {
+      await this.#o.db.send(new TransactWriteItemsCommand({ TransactItems: [...writes, put] }));
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const stored = await this.#checkpoint(shardId);
+      if (stored?.sequenceNumber !== expected) throw new CheckpointMovedError(this.name, shardId, expected, stored, { cause: error });
+      // The checkpoint did not move: a condition of the handler's own writes failed (thrown as is),
+      // or the transaction lost a race or was throttled (retryable: nothing was written).
+      if ((error.CancellationReasons ?? []).some((r) => r.Code === 'ConditionalCheckFailed')) throw error;
+      throw new TransientAwsError(`checkpoint commit of ${this.name} on ${shardId} was cancelled`, { reader: this.name, shardId, reasons: (error.CancellationReasons ?? []).map((r) => r.Code) }, { cause: error });
+    }
+  }
+
+  /** One shard's stored checkpoint, strongly consistent. */
+  async #checkpoint(shardId: string): Promise<ShardCheckpoint | undefined> {
+    const out = await this.#o.db.send(
+      new GetItemCommand({ TableName: this.#o.checkpointTable, Key: { pk: { S: `stream#${this.name}` }, sk: { S: shardId } }, ConsistentRead: true }),
+    );
+    return out.Item ? { sequenceNumber: out.Item.sequenceNumber?.S, finished: out.Item.finished?.BOOL === true } : undefined;
   }
 
   async #checkpoints(): Promise<Map<string, ShardCheckpoint>> {
@@ -282,13 +385,35 @@ export class StreamReader implements Stoppable {
     return arn;
   }
 
-  #pause(ms: number): Promise<void> {
+  /**
+   * Waits `ms`, or less when the reader stops (or, if wakeable, when a shard finished). Whatever
+   * ends it removes the abort listener: the reader's signal lives as long as the process, and a
+   * listener left per pause was the leak of review H3.
+   */
+  #pause(ms: number, options: { wakeable: boolean } = { wakeable: false }): Promise<'elapsed' | 'woken' | 'stopped'> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) return Promise.resolve('stopped');
+    if (options.wakeable && this.#wakeRequested) {
+      this.#wakeRequested = false;
+      return Promise.resolve('woken');
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#abort.signal.addEventListener('abort', () => {
+      const done = (why: 'elapsed' | 'woken' | 'stopped'): void => {
         clearTimeout(timer);
-        resolve();
-      }, { once: true });
+        signal.removeEventListener('abort', onAbort);
+        if (options.wakeable) this.#wake = undefined;
+        resolve(why);
+      };
+      const onAbort = (): void => done('stopped');
+      const timer = setTimeout(() => done('elapsed'), ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (options.wakeable) this.#wake = () => done('woken');
     });
+  }
+
+  /** Ends the loop's pause now, or the next one at once if the loop is busy planning. */
+  #wakeLoop(): void {
+    if (this.#wake) this.#wake();
+    else this.#wakeRequested = true;
   }
 }

@@ -3,10 +3,11 @@
  * checkpoint, re-reads everything when the checkpoint is rewound, and commits a batch's writes
  * with its checkpoint or not at all.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEventId, newEvent } from '@flotilla/events';
-import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
+import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -85,5 +86,108 @@ describe('StreamReader', () => {
     // The same records, handled again, are counted exactly once.
     await reader('atomic', counting).drainOnce();
     expect((await counters.get<{ records: number }>(key))?.records).toBe(await store.headVersion(stream));
+  });
+
+  it('keeps no listener per idle poll on its signal (review H3)', async () => {
+    // A client of its own, to count the reader's polls of an idle shard.
+    const counted = testAwsClients();
+    let polls = 0;
+    counted.streams.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'GetRecordsCommand') polls++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countPolls' },
+    );
+    const r = new StreamReader({
+      name: 'idle',
+      db: counted.dynamodb,
+      streams: counted.streams,
+      tableName: names.tables.events,
+      checkpointTable: names.tables.checkpoints,
+      logger: createLogger('reader-test', 'silent'),
+      handle: () => Promise.resolve(),
+      idlePollMs: 1,
+    });
+    await r.start();
+    try {
+      await eventually(() => Promise.resolve(polls >= 200 ? polls : undefined), { timeoutMs: 60_000, description: '200 idle polls' });
+      // One listener at most: the pause in progress. Before the fix, one per pause ever taken.
+      expect(getEventListeners(r.signal, 'abort').length).toBeLessThanOrEqual(2);
+    } finally {
+      await r.stop();
+      counted.destroy();
+    }
+    expect(getEventListeners(r.signal, 'abort').length).toBe(0);
+  });
+
+  it('holds a shard past its retry deadline instead of stopping the process, and stops cleanly during a backoff (review M3, L7)', async () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation(() => undefined as never);
+    let calls = 0;
+    let failUntil = 8;
+    const handle: StreamBatchHandler = () => {
+      calls++;
+      return calls <= failUntil ? Promise.reject(new TransientAwsError('injected', {})) : Promise.resolve();
+    };
+    const checkpoints = new Records(aws.dynamodb, names.tables.checkpoints);
+    const make = () =>
+      new StreamReader({ name: 'held', db: aws.dynamodb, streams: aws.streams, tableName: names.tables.events, checkpointTable: names.tables.checkpoints, logger: createLogger('reader-test', 'silent'), handle, retryDeadlineMs: 100 });
+    try {
+      // Failing well past its 100 ms deadline, the shard is held, then committed once the handler passes.
+      const held = make();
+      await held.start();
+      await eventually(async () => ((await checkpoints.list('stream#held')).length > 0 ? true : undefined), { timeoutMs: 30_000, description: 'the held batch committed' });
+      expect(calls).toBeGreaterThan(failUntil);
+      await held.stop();
+      // Stopped while it backs off between failed attempts: no exit.
+      failUntil = Number.POSITIVE_INFINITY;
+      await appendStarted(1);
+      const stopping = make();
+      const before = calls;
+      await stopping.start();
+      await eventually(() => Promise.resolve(calls >= before + 2 ? true : undefined), { description: 'two failed attempts' });
+      await stopping.stop();
+      expect(exit).not.toHaveBeenCalled();
+    } finally {
+      exit.mockRestore();
+    }
+  });
+
+  it('re-reads the checkpoints table only when its plan may change, not at every re-plan (review L8)', async () => {
+    const counted = testAwsClients();
+    const calls = { describeStream: 0, checkpointQueries: 0 };
+    counted.streams.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'DescribeStreamCommand') calls.describeStream++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countReplans' },
+    );
+    counted.dynamodb.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === 'QueryCommand' && (args.input as { TableName?: string }).TableName === names.tables.checkpoints) calls.checkpointQueries++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCheckpointReads' },
+    );
+    const r = new StreamReader({
+      name: 'replans',
+      db: counted.dynamodb,
+      streams: counted.streams,
+      tableName: names.tables.events,
+      checkpointTable: names.tables.checkpoints,
+      logger: createLogger('reader-test', 'silent'),
+      handle: () => Promise.resolve(),
+      replanMs: 5,
+    });
+    await r.start();
+    try {
+      await eventually(() => Promise.resolve(calls.describeStream >= 30 ? true : undefined), { timeoutMs: 60_000, description: '30 re-plans' });
+    } finally {
+      await r.stop();
+      counted.destroy();
+    }
+    // One read at start (lost checkpoints) and one for the first plan; none per re-plan of an unchanged stream.
+    expect(calls.checkpointQueries).toBeLessThanOrEqual(3);
   });
 });

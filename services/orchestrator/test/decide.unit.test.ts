@@ -67,11 +67,12 @@ describe('react: what the orchestrator does on reading an event', () => {
     expect(react(history[1] as BuildEvent, foldBuild(history), ctx)).toEqual([]);
   });
 
-  it('raises one alert naming each failed region on build.failed', () => {
+  it('raises one alert naming each failed region on build.failed, and stops the execution (review M2)', () => {
     const history = [requested(), started(), at('build.failed', { reason: 'replication failed in eu-west-1', failedRegions: [{ region: 'eu-west-1', reason: 'copy failed' }] })];
     const reactions = react(history[2] as BuildEvent, foldBuild(history), ctx);
-    expect(reactions.map((r) => r.kind)).toEqual(['untrack', 'publish-alert']);
-    const alert = reactions[1];
+    expect(reactions.map((r) => r.kind)).toEqual(['untrack', 'stop-execution', 'publish-alert']);
+    expect(reactions[1]).toMatchObject({ kind: 'stop-execution', cause: `build ${BUILD_ID} failed: replication failed in eu-west-1` });
+    const alert = reactions[2];
     if (alert?.kind !== 'publish-alert') throw new Error('expected an alert');
     expect(alert.alert.failedRegions).toEqual([{ region: 'eu-west-1', reason: 'copy failed' }]);
     expect(alert.alert.text).toContain('eu-west-1 (copy failed)');

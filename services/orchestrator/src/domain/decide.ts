@@ -34,7 +34,7 @@ export type Reaction =
   | { kind: 'append'; events: PendingEvent[]; expectedVersion: number }
   | { kind: 'start-execution'; name: string; executionArn: string; input: ExecutionInput }
   | { kind: 'publish-alert'; alert: Alert }
-  | { kind: 'stop-execution'; executionArn: string; cause: string }
+  | { kind: 'stop-execution'; executionArn: string; cause: string; error?: string }
   | { kind: 'track-in-flight'; buildId: string; executionArn: string; startedAt: string }
   | { kind: 'untrack'; buildId: string };
 
@@ -94,8 +94,12 @@ export function react(event: BuildEvent, state: BuildState, ctx: ReactContext): 
       // Someone asked for it: stop the deploy, page nobody.
       if (isCancellation(event.data)) return state.executionArn ? [...untrack, { kind: 'stop-execution', executionArn: state.executionArn, cause: `build ${request.buildId} cancelled` }] : untrack;
       const where = event.data.failedRegions.map((f) => `${f.region} (${f.reason})`).join(', ');
+      // A failed build must not keep deploying (review M2): stop its execution if it still runs
+      // (an execution that already ended, the usual case, is left alone by the effect).
+      const stop: Reaction[] = state.executionArn ? [{ kind: 'stop-execution', executionArn: state.executionArn, cause: `build ${request.buildId} failed: ${event.data.reason}`, error: 'Flotilla.Failed' }] : [];
       return [
         ...untrack,
+        ...stop,
         {
           kind: 'publish-alert',
           alert: {

@@ -10,7 +10,7 @@
 import { timeOfId } from '@flotilla/events';
 import { LOG_EPOCH } from '@flotilla/platform';
 import { WATERMARK_KEY, type OrchestratorDeps } from './deps.ts';
-import { relayRecord } from './relay.ts';
+import { quarantine, relayRecord } from './relay.ts';
 
 /** Events appended this long before the watermark's own id are read again: writers' clocks differ. */
 export const CATCH_UP_MARGIN_MS = 5 * 60_000;
@@ -21,7 +21,11 @@ export async function catchUpFromLog(deps: OrchestratorDeps): Promise<{ since: D
   const since = mark ? new Date(timeOfId(mark.lastEventId) - CATCH_UP_MARGIN_MS) : LOG_EPOCH;
   deps.logger.warn({ since: since.toISOString(), watermark: mark?.lastEventId }, 'catching up from the log');
   let relayed = 0;
-  for await (const page of deps.store.readAll({ since, until: new Date(Date.now() + DAY_MS) })) {
+  // An item that is not a valid event is parked, as the relay parks it, instead of stopping the
+  // catch-up (and with it the service's start) on every restart (review M3).
+  const onCorrupt = async (error: Error, item: Record<string, { S?: string; N?: string }>) =>
+    void (await quarantine(deps, { stream: item.stream?.S, version: Number(item.version?.N), eventId: item.id?.S }, `unreadable record: ${error.message}`, error));
+  for await (const page of deps.store.readAll({ since, until: new Date(Date.now() + DAY_MS), onCorrupt })) {
     for (const envelope of page) {
       await relayRecord(deps, envelope);
       relayed++;

@@ -3,21 +3,44 @@
  * and region as message attributes, for subscription filters), then the orchestrator acts on it:
  * build.requested -> append build.started; build.started -> StartExecution; build.failed -> one
  * alert. Each effect is idempotent (an append at a fixed expected version, a named execution, an
- * alert keyed on the event id), so a batch read twice acts once. A record that can never be acted
- * on fails its build with the reason, and the reader moves on; retryable errors hold the shard.
+ * alert keyed on the event id), so a batch read twice acts once.
+ *
+ * What goes wrong is sorted by whose fault it is (reviews M2, M3):
+ * - the event's own (invalid, or refused by the decider): its build fails with the reason, and the
+ *   reader moves on; a record that cannot be read at all, or whose stream cannot be folded to fail
+ *   the build, is quarantined (a row under QUARANTINE_PK, logged at error) and the reader moves on;
+ * - an effect's (publish, StartExecution, a DynamoDB call): nothing fails; the error is thrown
+ *   retryable and the reader holds the shard and retries, however the SDK classed it;
+ * - an event newer than this code (unknown type, newer schemaVersion: a writer deployed first):
+ *   held like an effect failure, never failed nor quarantined, until this reader is upgraded. Order
+ *   within the shard is kept: the records behind it wait, which the held reader logs at error.
  */
-import { buildIdOfStream, parseEvent, type BuildEvent, type EventEnvelope } from '@flotilla/events';
+import {
+  buildIdOfStream,
+  InvalidEventError,
+  parseEvent,
+  UnknownEventTypeError,
+  UnsupportedSchemaVersionError,
+  type BuildEvent,
+  type BuildState,
+  type EventEnvelope,
+} from '@flotilla/events';
 import {
   ConcurrencyError,
+  CorruptRecordError,
   decideAndAppend,
+  EffectFailedError,
   eventFromStreamRecord,
   faultPoint,
   isRetryable,
   loadBuild,
   publish,
+  ReaderTooOldError,
   startExecutionOnce,
   stopExecution,
+  UnactionableEventError,
   type StreamBatch,
+  type StreamRecord,
   type TransactWriteItem,
 } from '@flotilla/platform';
 import { decideFailure, react, type Reaction } from '../domain/decide.ts';
@@ -29,8 +52,9 @@ async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Rea
       try {
         await deps.store.append(event.stream, reaction.events, reaction.expectedVersion);
       } catch (error) {
-        // Someone (an earlier read of this record) already moved the stream on: nothing to do.
-        if (!(error instanceof ConcurrencyError)) throw error;
+        // Someone (an earlier read of this record) already moved the stream on: nothing to do. Only
+        // a head above the expected version says so; anything else is thrown, to hold the shard (H4).
+        if (!(error instanceof ConcurrencyError) || (error.actualVersion ?? (await deps.store.headVersion(event.stream))) <= reaction.expectedVersion) throw error;
       }
       return;
     case 'start-execution': {
@@ -40,8 +64,8 @@ async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Rea
       return;
     }
     case 'stop-execution': {
-      const outcome = await stopExecution(deps.aws.sfn, { executionArn: reaction.executionArn, error: 'Flotilla.Cancelled', cause: reaction.cause });
-      deps.logger.info({ stream: event.stream, executionArn: reaction.executionArn, outcome }, 'build cancelled: execution stop');
+      const outcome = await stopExecution(deps.aws.sfn, { executionArn: reaction.executionArn, error: reaction.error ?? 'Flotilla.Cancelled', cause: reaction.cause });
+      deps.logger.info({ stream: event.stream, executionArn: reaction.executionArn, outcome, cause: reaction.cause }, 'execution stop');
       return;
     }
     case 'track-in-flight':
@@ -64,6 +88,15 @@ async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Rea
   }
 }
 
+/** What is decided for one event: the reactions, or an UnactionableEventError naming why not. */
+function decide(deps: OrchestratorDeps, event: BuildEvent, state: BuildState): Reaction[] {
+  try {
+    return react(event, state, { stateMachineArn: deps.stateMachineArn, syncQueueUrls: deps.syncQueueUrls, now: Date.now() });
+  } catch (error) {
+    throw new UnactionableEventError((error as Error).message, { stream: event.stream, version: event.version, type: event.type }, { cause: error });
+  }
+}
+
 /** Publishes one event and acts on it. */
 export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope): Promise<void> {
   const region = (envelope.data as { region?: unknown } | null)?.region;
@@ -75,40 +108,144 @@ export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope):
   if (!buildIdOfStream(envelope.stream)) return;
   const event = parseEvent(envelope);
   const { state } = await loadBuild(deps.store, event.stream);
-  for (const reaction of react(event, state, { stateMachineArn: deps.stateMachineArn, syncQueueUrls: deps.syncQueueUrls, now: Date.now() })) {
+  for (const reaction of decide(deps, event, state)) {
     await carryOut(deps, event, reaction);
   }
 }
 
+/** The orchestrator's quarantine, in the checkpoints table: one row per record it could not read or act on at all. */
+export const QUARANTINE_PK = 'quarantine#relay';
+
+/** What became of one record. */
+export type RelayOutcome = { kind: 'relayed' } | { kind: 'failed-build'; reason: string } | { kind: 'quarantined'; reason: string };
+
+/** Where a record came from, to name it in the quarantine (the stream's keys and sequence number, or the log's item). */
+export interface RecordOrigin {
+  stream: string | undefined;
+  version: number | undefined;
+  eventId?: string | undefined;
+  sequenceNumber?: string | undefined;
+}
+
 /**
- * Relays one record of the log: publish and act. A record that can never be acted on fails its
- * build with the reason, and the caller moves on; a retryable error is thrown, to hold the shard.
+ * The record or its event is at fault (unreadable, invalid, refused by the decider): retrying
+ * cannot help. Everything else (a publish, an AWS call, a throttled read) is an effect failure.
  */
-export async function relayRecord(deps: OrchestratorDeps, envelope: EventEnvelope): Promise<void> {
+const isEventFault = (error: unknown): boolean =>
+  error instanceof UnactionableEventError || error instanceof CorruptRecordError || error instanceof InvalidEventError || error instanceof SyntaxError;
+
+/** An event newer than this code: held until the newer reader is deployed, never failed nor parked. */
+const isNewerThanReader = (error: unknown): boolean => error instanceof UnsupportedSchemaVersionError || error instanceof UnknownEventTypeError;
+
+/** Turns an error that must hold the shard into a retryable one, keeping what it was. */
+function holdOn(error: unknown, origin: RecordOrigin): Error {
+  if (isNewerThanReader(error)) {
+    return new ReaderTooOldError(`the log holds an event newer than this orchestrator knows; deploy the newer orchestrator: ${(error as Error).message}`, { ...origin }, { cause: error });
+  }
+  if (isRetryable(error)) return error as Error;
+  return new EffectFailedError(`relaying ${origin.stream ?? '?'} v${origin.version ?? '?'} failed on an effect: ${(error as Error).message}`, { ...origin }, { cause: error });
+}
+
+/**
+ * Parks a record that cannot be read or acted on, so that the records behind it proceed. Keyed on
+ * the record's place in the log when known, so the relay and catch-up park one record once.
+ */
+export async function quarantine(deps: OrchestratorDeps, origin: RecordOrigin, reason: string, error: unknown): Promise<RelayOutcome> {
+  const sk = origin.stream !== undefined && origin.version !== undefined && Number.isFinite(origin.version) ? `${origin.stream}#${origin.version}` : (origin.sequenceNumber ?? 'unknown');
+  deps.logger.error({ err: error, ...origin, reason, alert: 'relay.quarantine' }, 'record quarantined: it cannot be read or acted on; the relay moves past it');
+  await deps.inFlight.put({ pk: QUARANTINE_PK, sk }, { ...origin, reason, quarantinedAt: new Date().toISOString() });
+  return { kind: 'quarantined', reason };
+}
+
+/**
+ * Fails the build of a record whose event cannot be acted on. The failure is decided from the
+ * stream as it is; if the stream itself cannot be read (a corrupt record in it), the record is
+ * quarantined instead: the failure path never depends on parsing what just failed to parse.
+ */
+async function failBuild(deps: OrchestratorDeps, origin: RecordOrigin & { stream: string }, meta: { correlationId: string; causationId: string }, reason: string, cause: unknown): Promise<RelayOutcome> {
+  try {
+    const { appended } = await decideAndAppend(deps.store, origin.stream, (state, history) => decideFailure(state, history, reason, { ...meta, now: Date.now() }));
+    deps.logger.error({ err: cause, ...origin, reason, appended: appended.length }, 'record cannot be acted on: build failed');
+    return { kind: 'failed-build', reason };
+  } catch (error) {
+    if (isEventFault(error)) return quarantine(deps, origin, `${reason}; its stream cannot be read to fail the build: ${(error as Error).message}`, error);
+    throw holdOn(error, origin);
+  }
+}
+
+/**
+ * Relays one record of the log: publish and act. Only a fault of the event itself (parse or
+ * decide) fails its build; an effect failure is thrown retryable, to hold the shard (review M2); an
+ * event newer than this code holds too (review M3).
+ */
+export async function relayRecord(deps: OrchestratorDeps, envelope: EventEnvelope, origin: Partial<RecordOrigin> = {}): Promise<RelayOutcome> {
   const logger = deps.logger.child({ stream: envelope.stream, type: envelope.type, version: envelope.version, correlationId: envelope.correlationId });
+  const where = { stream: envelope.stream, version: envelope.version, eventId: envelope.id, ...origin };
   try {
     await relayOne({ ...deps, logger }, envelope);
+    return { kind: 'relayed' };
   } catch (error) {
-    if (isRetryable(error)) throw error;
+    if (!isEventFault(error)) throw holdOn(error, where);
     const reason = `orchestrator could not act on ${envelope.type} v${envelope.version}: ${(error as Error).message}`;
-    logger.error({ err: error }, 'record cannot be acted on: failing the build');
-    if (buildIdOfStream(envelope.stream)) {
-      await decideAndAppend(deps.store, envelope.stream, (state, history) =>
-        decideFailure(state, history, reason, { correlationId: envelope.correlationId, causationId: envelope.id, now: Date.now() }),
-      );
+    if (!buildIdOfStream(envelope.stream)) return quarantine({ ...deps, logger }, where, reason, error);
+    return failBuild({ ...deps, logger }, where, { correlationId: envelope.correlationId, causationId: envelope.id }, reason, error);
+  }
+}
+
+/**
+ * Event ids this handler has relayed lately. The reader retries a failed batch whole; its records
+ * relayed before the failure are skipped then (review L7), not published and acted on again for
+ * every retry. Safe: each was fully relayed; a restart forgets them, and replays are idempotent.
+ */
+class RecentIds {
+  readonly #ids = new Set<string>();
+  readonly #capacity: number;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  add(id: string): void {
+    this.#ids.add(id);
+    // A Set iterates in insertion order: the first is the oldest.
+    for (const oldest of this.#ids) {
+      if (this.#ids.size <= this.#capacity) break;
+      this.#ids.delete(oldest);
     }
   }
 }
 
+/** Reads a stream record's event; a record that cannot be read is quarantined, one of a newer schema holds. */
+async function relayStreamRecord(deps: OrchestratorDeps, record: StreamRecord, recent: RecentIds): Promise<EventEnvelope | undefined> {
+  const keys = record.dynamodb?.Keys;
+  const origin: RecordOrigin = { stream: keys?.stream?.S, version: keys?.version?.N === undefined ? undefined : Number(keys.version.N), sequenceNumber: record.dynamodb?.SequenceNumber };
+  let envelope: EventEnvelope | undefined;
+  try {
+    envelope = eventFromStreamRecord(record);
+  } catch (error) {
+    if (!isEventFault(error)) throw holdOn(error, origin);
+    await quarantine(deps, origin, `unreadable record: ${(error as Error).message}`, error);
+    return undefined;
+  }
+  if (!envelope || recent.has(envelope.id)) return envelope;
+  await relayRecord(deps, envelope, { sequenceNumber: origin.sequenceNumber });
+  recent.add(envelope.id);
+  return envelope;
+}
+
 /** The stream reader's handler: each record relayed, and the relay's watermark committed with the checkpoint. */
 export function relayHandler(deps: OrchestratorDeps) {
+  const recent = new RecentIds(1_000);
   return async (batch: StreamBatch): Promise<TransactWriteItem[]> => {
     let last: string | undefined;
     for (const record of batch.records) {
-      const envelope = record.eventName === 'INSERT' ? eventFromStreamRecord(record) : undefined;
-      if (!envelope) continue;
-      await relayRecord(deps, envelope);
-      if (!last || envelope.id > last) last = envelope.id;
+      if (record.eventName !== 'INSERT') continue;
+      const envelope = await relayStreamRecord(deps, record, recent);
+      if (envelope && (!last || envelope.id > last)) last = envelope.id;
     }
     return last ? [watermarkWrite(deps.inFlight, last)] : [];
   };

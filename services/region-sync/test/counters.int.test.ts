@@ -1,0 +1,50 @@
+/**
+ * Two host-counter readers over one stream (an ECS rolling deploy runs the old and the new task
+ * side by side): each batch's increments are committed by one of them only, so the counts are
+ * exact (review M1). The checkpoint is conditional on the one the batch was read after.
+ */
+import { BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createEventId } from '@flotilla/events';
+import { countersKey, createLogger, hostPartition, Records, resourceNames, StreamReader } from '@flotilla/platform';
+import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { countersHandler } from '../src/handlers/counters.ts';
+
+const aws = testAwsClients();
+let stack: TestStack;
+let names: ReturnType<typeof resourceNames>;
+
+beforeAll(async () => {
+  stack = await deployTestStack(aws, uniquePrefix('counters'));
+  names = resourceNames(stack.prefix);
+});
+afterAll(async () => {
+  await stack.destroy();
+  aws.destroy();
+});
+
+it('two readers of one stream count every host exactly once', async () => {
+  const buildId = createEventId();
+  const region = 'us-east-1';
+  const hosts = 300;
+  for (let i = 0; i < hosts; i += 25) {
+    const items = Array.from({ length: Math.min(25, hosts - i) }, (_, j) => ({
+      PutRequest: { Item: { pk: { S: hostPartition(buildId, region) }, sk: { S: `host-${i + j}` }, buildId: { S: buildId }, region: { S: region }, status: { S: 'synced' } } },
+    }));
+    await aws.dynamodb.send(new BatchWriteItemCommand({ RequestItems: { [names.tables.hosts]: items } }));
+  }
+  const counters = new Records(aws.dynamodb, names.tables.projections);
+  const reader = () =>
+    new StreamReader({
+      name: 'host-counters',
+      db: aws.dynamodb,
+      streams: aws.streams,
+      tableName: names.tables.hosts,
+      checkpointTable: names.tables.checkpoints,
+      logger: createLogger('counters-test', 'silent'),
+      handle: countersHandler(counters),
+      batchSize: 10,
+    });
+  await Promise.all([reader().drainOnce(), reader().drainOnce()]);
+  expect(await counters.get(countersKey(buildId, region))).toMatchObject({ hosts, synced: hosts });
+});
