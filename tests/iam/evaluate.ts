@@ -6,7 +6,7 @@
  * prefix. The emulator enforces no IAM, so without this a missing grant shows only on AWS (review
  * C1). The evaluator is @cloud-copilot/iam-simulate, a dev dependency (AGPL-3.0) that never ships.
  *
- *   node tests/iam/evaluate.ts <recorded directory> [--template <flotilla.json>]
+ *   node tests/iam/evaluate.ts <recorded directory> [--template <flotilla.json>] [--require-calls]
  *
  * prints the calls, actions and decisions and exits 1 when any call is not Allowed, or when a
  * policy names a `*` action or a `*` resource for an action that takes an ARN.
@@ -300,6 +300,24 @@ function recordedStreams(calls: RecordedCall[]): Map<string, string> {
   return streams;
 }
 
+async function simulate(env: Environment, call: RecordedCall, policies: Policy[], need: Need): Promise<string> {
+  const result = await runSimulation(
+    {
+      request: {
+        principal: `arn:${env.partition}:iam::${env.accountId}:role/${call.prefix}-${call.service}`,
+        action: need.action,
+        resource: { resource: need.resource, accountId: env.accountId },
+        contextVariables: {},
+      },
+      identityPolicies: policies.map((policy, i) => ({ name: `${call.service}-${i}`, policy })),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+    },
+    {},
+  );
+  return result.resultType === 'error' ? `Error: ${result.errors.message}` : result.overallResult;
+}
+
 const callKey = (c: RecordedCall) => JSON.stringify([c.service, c.prefix, c.client, c.command, c.input]);
 
 export interface Evaluation {
@@ -315,6 +333,8 @@ export async function evaluateCalls(calls: RecordedCall[], template: Template, e
   const streams = recordedStreams(calls);
   const policyCache = new Map<string, Policy[]>();
   const verdicts: Verdict[] = [];
+  // Many calls need the same action on the same resource (every receive of a queue): decide once.
+  const decisions = new Map<string, Promise<string>>();
   for (const call of distinct) {
     const cacheKey = `${call.service}:${call.prefix}`;
     let policies = policyCache.get(cacheKey);
@@ -322,30 +342,29 @@ export async function evaluateCalls(calls: RecordedCall[], template: Template, e
       policies = rolePolicies(template, call.service, call.prefix, env, streams);
       policyCache.set(cacheKey, policies);
     }
-    for (const need of needsOf(call, env)) {
-      const result = await runSimulation(
-        {
-          request: {
-            principal: `arn:${env.partition}:iam::${env.accountId}:role/${call.prefix}-${call.service}`,
-            action: need.action,
-            resource: { resource: need.resource, accountId: env.accountId },
-            contextVariables: {},
-          },
-          identityPolicies: policies.map((policy, i) => ({ name: `${call.service}-${i}`, policy })),
-          serviceControlPolicies: [],
-          resourceControlPolicies: [],
-        },
-        {},
-      );
-      const decision = result.resultType === 'error' ? `Error: ${result.errors.message}` : result.overallResult;
-      verdicts.push({ call, need, decision });
+    let needs: Need[];
+    try {
+      needs = needsOf(call, env);
+    } catch (error) {
+      if (!(error instanceof UnmappedCallError)) throw error;
+      verdicts.push({ call, need: { action: 'unmapped', resource: '-', why: error.message }, decision: 'Unmapped' });
+      continue;
+    }
+    for (const need of needs) {
+      const key = JSON.stringify([cacheKey, need.action, need.resource]);
+      let decision = decisions.get(key);
+      if (!decision) {
+        decision = simulate(env, call, policies, need);
+        decisions.set(key, decision);
+      }
+      verdicts.push({ call, need, decision: await decision });
     }
   }
   return { calls: calls.length, distinctCalls: distinct.length, verdicts, denied: verdicts.filter((v) => v.decision !== 'Allowed') };
 }
 
 export const describeVerdict = (v: Verdict): string =>
-  `${v.decision}: ${v.call.service} ${v.call.client}.${v.call.command} needs ${v.need.action} on ${v.need.resource}${v.need.why ? ` (${v.need.why})` : ''}`;
+  v.decision === 'Unmapped' ? `Unmapped: ${v.need.why ?? ''}` : `${v.decision}: ${v.call.service} ${v.call.client}.${v.call.command} needs ${v.need.action} on ${v.need.resource}${v.need.why ? ` (${v.need.why})` : ''}`;
 
 /**
  * Statements that are broader than they need to be: a `*` in an action, or a `*` resource on an
@@ -387,15 +406,18 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const template = readTemplate(templateAt > 0 ? process.argv[templateAt + 1] : TEMPLATE_PATH);
   const evaluation = await evaluateCalls(readRecordings(directory), template);
   const problems = await wildcardProblems(template);
+  if (process.argv.includes('--require-calls') && evaluation.calls === 0) problems.push(`no AWS call was recorded in ${directory}: is FLOTILLA_TEST_AWS_CALLS reaching the services?`);
   const byService = new Map<string, number>();
   for (const v of evaluation.verdicts) byService.set(v.call.service, (byService.get(v.call.service) ?? 0) + 1);
   console.log(`iam: ${evaluation.calls} recorded calls, ${evaluation.distinctCalls} distinct, ${evaluation.verdicts.length} action checks (${[...byService].map(([s, n]) => `${s} ${n}`).join(', ')})`);
   const distinctActions = new Set(evaluation.verdicts.map((v) => `${v.call.service} ${v.need.action}`));
   console.log(`iam: ${distinctActions.size} distinct (service, action) pairs: ${[...distinctActions].sort().join('; ')}`);
-  for (const line of new Set(evaluation.denied.map(describeVerdict))) console.error(`iam: ${line}`);
+  const denials = [...new Set(evaluation.denied.map(describeVerdict))];
+  for (const line of denials.slice(0, 50)) console.error(`iam: ${line}`);
+  if (denials.length > 50) console.error(`iam: ... and ${denials.length - 50} more`);
   for (const problem of problems) console.error(`iam: ${problem}`);
   if (evaluation.denied.length > 0 || problems.length > 0) {
-    console.error(`iam: FAILED: ${evaluation.denied.length} action checks not Allowed, ${problems.length} wildcard problems`);
+    console.error(`iam: FAILED: ${evaluation.denied.length} action checks not Allowed, ${problems.length} other problems (above)`);
     process.exit(1);
   }
   console.log('iam: every recorded call is Allowed by its task role');

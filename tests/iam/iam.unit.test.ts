@@ -88,8 +88,11 @@ describe('the mapping from calls to actions', () => {
     ]);
   });
 
-  it('refuses a call it has no mapping for, naming it', () => {
-    expect(() => needsOf(call('build', 'S3', 'DeleteBucket', { Bucket: 'b' }))).toThrow(/no IAM mapping for S3.DeleteBucket \(called by build\)/);
+  it('refuses a call it has no mapping for, naming it, and the evaluation counts it as not allowed', async () => {
+    const unmapped = call('build', 'S3', 'DeleteBucket', { Bucket: 'b' });
+    expect(() => needsOf(unmapped)).toThrow(/no IAM mapping for S3.DeleteBucket \(called by build\)/);
+    const evaluation = await evaluateCalls([unmapped], current());
+    expect(evaluation.denied.map(describeVerdict)).toEqual([expect.stringMatching(/^Unmapped: no IAM mapping for S3.DeleteBucket/)]);
   });
 });
 
