@@ -13,7 +13,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isWildcardOnlyAction, runSimulation } from '@cloud-copilot/iam-simulate';
+import { isWildcardOnlyAction, runSimulation, runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
 import type { RecordedCall } from '../../packages/platform/src/aws-call-recorder.ts';
 import { TEMPLATE_PATH, taskRoleId } from '../../deploy/render.ts';
 
@@ -300,22 +300,30 @@ function recordedStreams(calls: RecordedCall[]): Map<string, string> {
   return streams;
 }
 
-async function simulate(env: Environment, call: RecordedCall, policies: Policy[], need: Need): Promise<string> {
-  const result = await runSimulation(
-    {
-      request: {
-        principal: `arn:${env.partition}:iam::${env.accountId}:role/${call.prefix}-${call.service}`,
-        action: need.action,
-        resource: { resource: need.resource, accountId: env.accountId },
-        contextVariables: {},
-      },
-      identityPolicies: policies.map((policy, i) => ({ name: `${call.service}-${i}`, policy })),
-      serviceControlPolicies: [],
-      resourceControlPolicies: [],
+/**
+ * One decision. The first check of each action for a role runs the validating simulation (the
+ * policies parse, the action exists, the resource is of a type the action takes); the rest, which
+ * differ only in the resource (object keys, execution ids), skip the validation: a recorded run has
+ * tens of thousands of them, and validating each costs most of the time.
+ */
+async function simulate(env: Environment, call: RecordedCall, policies: Policy[], need: Need, validated: Set<string>): Promise<string> {
+  const simulation: Simulation = {
+    request: {
+      principal: `arn:${env.partition}:iam::${env.accountId}:role/${call.prefix}-${call.service}`,
+      action: need.action,
+      resource: { resource: need.resource, accountId: env.accountId },
+      contextVariables: {},
     },
-    {},
-  );
-  return result.resultType === 'error' ? `Error: ${result.errors.message}` : result.overallResult;
+    identityPolicies: policies.map((policy, i) => ({ name: `${call.service}-${i}`, policy })),
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  };
+  const once = JSON.stringify([call.service, call.prefix, need.action]);
+  if (validated.has(once)) return runUnsafeSimulation(simulation, {});
+  const result = await runSimulation(simulation, {});
+  if (result.resultType === 'error') return `Error: ${result.errors.message}`;
+  validated.add(once);
+  return result.overallResult;
 }
 
 const callKey = (c: RecordedCall) => JSON.stringify([c.service, c.prefix, c.client, c.command, c.input]);
@@ -335,6 +343,7 @@ export async function evaluateCalls(calls: RecordedCall[], template: Template, e
   const verdicts: Verdict[] = [];
   // Many calls need the same action on the same resource (every receive of a queue): decide once.
   const decisions = new Map<string, Promise<string>>();
+  const validated = new Set<string>();
   for (const call of distinct) {
     const cacheKey = `${call.service}:${call.prefix}`;
     let policies = policyCache.get(cacheKey);
@@ -354,7 +363,7 @@ export async function evaluateCalls(calls: RecordedCall[], template: Template, e
       const key = JSON.stringify([cacheKey, need.action, need.resource]);
       let decision = decisions.get(key);
       if (!decision) {
-        decision = simulate(env, call, policies, need);
+        decision = simulate(env, call, policies, need, validated);
         decisions.set(key, decision);
       }
       verdicts.push({ call, need, decision: await decision });
