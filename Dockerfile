@@ -25,8 +25,10 @@ COPY services/orchestrator/package.json services/orchestrator/
 # root's devDependencies included: scripts/deploy.ts (the compose init container) imports zod and
 # @flotilla/platform through them. NODE_ENV is set only after the install, so that no pnpm version
 # reads it as --prod and prunes what the deploy step needs.
+# The IAM test's evaluator (@cloud-copilot/*, AGPL-3.0) is a test-only dev dependency: it never
+# enters the image (removed in the install's own layer; scripts/images.sh leaves it out of the context).
 RUN case "$DEPS" in \
-      registry) corepack enable && pnpm install --frozen-lockfile ;; \
+      registry) corepack enable && pnpm install --frozen-lockfile && rm -rf node_modules/@cloud-copilot node_modules/.pnpm/@cloud-copilot+* ;; \
       context) echo "dependencies come with the build context" ;; \
       *) echo "DEPS must be registry or context, not '$DEPS'" >&2; exit 1 ;; \
     esac

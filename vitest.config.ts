@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'deploy/test/**/*.unit.test.ts'],
+          include: ['packages/*/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'deploy/test/**/*.unit.test.ts', 'tests/iam/**/*.unit.test.ts', 'tests/supply-chain/**/*.unit.test.ts'],
           benchmark: { include: ['packages/*/bench/**/*.bench.ts', 'services/*/bench/**/*.bench.ts'] },
           env: testEnv,
         },

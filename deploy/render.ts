@@ -37,6 +37,7 @@ export const queueId = (suffix: string): string => `${pascal(suffix)}Queue`;
 export const dlqId = (suffix: string): string => `${pascal(suffix)}Dlq`;
 export const tableId = (suffix: string): string => `${pascal(suffix)}Table`;
 export const regionBucketId = (region: string): string => `${pascal(regionBucketSuffix(region))}Bucket`;
+export const taskRoleId = (service: string): string => `${pascal(service)}TaskRole`;
 
 /** Every queue suffix with a DLQ: the service queues and one sync queue per region. */
 export const queueSuffixes = (): string[] => [...Object.values(names.queues), ...REGIONS.map(syncQueueSuffix)];
@@ -145,7 +146,9 @@ function tables(resources: Resources): void {
   });
   table(names.tables.checkpoints, pkSk);
   table(names.tables.idempotency, [['pk', 'HASH', 'S']], { TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
-  table(names.tables.hosts, pkSk, { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' } });
+  // Up to 100,000 host records per region per build: region-sync's host write sets expiresAt
+  // (HOST_RECORD_TTL_SECONDS), and the counters ignore the REMOVE records expiry streams (review L8).
+  table(names.tables.hosts, pkSk, { StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' }, TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } });
   table(names.tables.fileCopies, pkSk);
 }
 
@@ -233,7 +236,11 @@ function stateMachine(resources: Resources): void {
   };
 }
 
-/** What each service may touch, for its task role on AWS (least privilege). */
+/**
+ * What each service may touch, for its task role on AWS (least privilege). Every grant here is
+ * checked against the calls the services really make: tests/iam records them during the
+ * end-to-end tests and evaluates each against these roles (the emulator enforces no IAM).
+ */
 function servicePermissions(service: string): Json[] {
   const table = (suffix: string) => arnOf(tableId(suffix));
   const tableAndIndexes = (suffix: string) => [table(suffix), { 'Fn::Sub': [`\${Arn}/index/*`, { Arn: table(suffix) }] }];
@@ -244,43 +251,73 @@ function servicePermissions(service: string): Json[] {
   });
   const deadLetter = (suffixes: string[]) => ({ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: suffixes.map((s) => arnOf(dlqId(s))) });
   const data = (suffixes: string[], actions: string[]) => ({ Effect: 'Allow', Action: actions.map((a) => `dynamodb:${a}`), Resource: suffixes.flatMap(tableAndIndexes) });
-  const rw = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem', 'DescribeTable', 'BatchWriteItem'];
+  // The log is append-only: conditional puts in a transaction with a head check, reads by stream
+  // (and the global-order index). Nothing may rewrite or delete history, whatever else is granted.
+  const appendToLog = data([names.tables.events], ['PutItem', 'ConditionCheckItem', 'Query', 'DescribeTable']);
+  const logIsImmutable = {
+    Effect: 'Deny',
+    Action: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete'],
+    Resource: tableAndIndexes(names.tables.events),
+  };
+  // Keyed records (idempotency claims, checkpoints, counters, copy tracking): read, write, expire.
+  const records = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem'];
   // ListStreams takes no resource ARN in IAM; the stream reader finds the stream through DescribeTable instead.
   const readStream = (suffix: string) => ({
     Effect: 'Allow',
     Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
     Resource: { 'Fn::GetAtt': [tableId(suffix), 'StreamArn'] },
   });
-  const answerTasks = { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: ref('DeployStateMachine') };
-  const globalObjects = (prefixes: string[], actions: string[]) => ({
+  // Task tokens name no resource: IAM grants these three only on "*" (a state machine ARN here
+  // matches nothing, and every worker's answer would be AccessDenied on AWS).
+  const answerTasks = { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: '*' };
+  const objects = (bucket: string, prefixes: string[], actions: string[]) => ({
     Effect: 'Allow',
     Action: actions,
-    Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${names.buckets.global}/${p}*` })),
+    Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${bucket}/${p}*` })),
   });
+  const globalObjects = (prefixes: string[], actions: string[]) => objects(names.buckets.global, prefixes, actions);
+  // CopyObject copies the source's tags (TaggingDirective COPY), and an uploader may tag its upload:
+  // without these a tagged upload fails with AccessDenied at the copy (review M8/L5).
+  const copyFrom = ['s3:GetObject', 's3:GetObjectTagging'];
+  const copyTo = ['s3:PutObject', 's3:PutObjectTagging'];
   const t = names.tables;
   const q = names.queues;
   const syncQueues = REGIONS.map(syncQueueSuffix);
   switch (service) {
     case 'build':
       return [
-        data([t.events, t.projections, t.builds, t.idempotency], rw),
+        appendToLog,
+        logIsImmutable,
+        data([t.idempotency], records),
+        // The projector: views and list rows, written by version.
+        data([t.projections, t.builds], ['GetItem', 'PutItem', 'Query']),
         consume([q.build, q.projections]),
         deadLetter([q.build, q.projections]),
-        globalObjects(['artifacts/', 'incoming/'], ['s3:GetObject', 's3:PutObject']),
+        // Uploads are only read (and copied from): a build task never creates an S3-door build.
+        globalObjects(['incoming/'], copyFrom),
+        globalObjects(['artifacts/'], ['s3:GetObject', ...copyTo]),
         answerTasks,
       ];
     case 'replication':
       return [
-        data([t.events, t.idempotency, t.fileCopies], rw),
+        appendToLog,
+        logIsImmutable,
+        data([t.idempotency, t.fileCopies], records),
         consume([q.replication]),
         deadLetter([q.replication]),
-        globalObjects(['artifacts/'], ['s3:GetObject']),
-        { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: REGIONS.map((r) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${regionBucketSuffix(r)}/*` })) },
+        globalObjects(['artifacts/'], copyFrom),
+        ...REGIONS.map((r) => objects(regionBucketSuffix(r), ['artifacts/'], ['s3:GetObject', ...copyTo])),
         answerTasks,
       ];
     case 'region-sync':
       return [
-        data([t.events, t.idempotency, t.hosts, t.projections, t.checkpoints], rw),
+        appendToLog,
+        logIsImmutable,
+        data([t.idempotency, t.projections, t.checkpoints], records),
+        // Host records: written in batches, read back by the recount and by the stream reader.
+        data([t.hosts], ['BatchWriteItem', 'Query', 'DescribeTable']),
+        // The recount after lost stream records walks recent builds through the list index.
+        data([t.builds], ['Query']),
         readStream(t.hosts),
         consume(syncQueues),
         deadLetter(syncQueues),
@@ -288,13 +325,20 @@ function servicePermissions(service: string): Json[] {
       ];
     case 'orchestrator':
       return [
-        data([t.events, t.idempotency, t.checkpoints, t.builds], rw),
+        appendToLog,
+        logIsImmutable,
+        data([t.idempotency, t.checkpoints], records),
+        // The reconciler walks builds in progress through the list index.
+        data([t.builds], ['GetItem', 'Query']),
         readStream(t.events),
         consume([q.intake, q.uploads, q.orchestrator]),
         deadLetter([q.intake, q.uploads, q.orchestrator]),
         // It resolves each region's sync queue URL for the execution input; the state machine sends to them.
         { Effect: 'Allow', Action: 'sqs:GetQueueUrl', Resource: syncQueues.map((s) => arnOf(queueId(s))) },
         globalObjects(['incoming/'], ['s3:GetObject']),
+        // Without ListBucket, HeadObject of a missing upload answers 403, not 404, and the handler's
+        // "no longer exists" branch never runs on AWS (review L5). It reveals key names, not contents.
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${names.buckets.global}` } },
         { Effect: 'Allow', Action: 'sns:Publish', Resource: [ref('EventsTopic'), ref('AlertsTopic')] },
         { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ref('DeployStateMachine') },
         { Effect: 'Allow', Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` } },
@@ -317,7 +361,7 @@ function ecs(resources: Resources): void {
   };
   for (const { name, port } of fleet.services) {
     const id = pascal(name);
-    resources[`${id}TaskRole`] = {
+    resources[taskRoleId(name)] = {
       Type: 'AWS::IAM::Role',
       Condition: 'IsAws',
       Properties: {

@@ -73,9 +73,10 @@ app_sources() { git ls-files -z --cached --others --exclude-standard | while IFS
 build_app() {
   # The sources and the installed node_modules (the root's and each workspace package's: pnpm's
   # links inside them are relative, so they resolve the same under /app); the workspace's globs
-  # are pnpm-workspace.yaml's.
+  # are pnpm-workspace.yaml's. The IAM test's evaluator (@cloud-copilot/*, AGPL-3.0, test only)
+  # stays out: nothing the image runs imports it, and it must never ship.
   { app_sources; printf '%s\0' node_modules packages/*/node_modules services/*/node_modules; } \
-    | tar -c --null -T - \
+    | tar -c --null --exclude='node_modules/@cloud-copilot' --exclude='node_modules/.pnpm/@cloud-copilot+*' -T - \
     | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$NODE_IMAGE" --build-arg DEPS=context -f Dockerfile -t "$APP_IMAGE" - >/dev/null
 }
 

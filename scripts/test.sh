@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, then runs every check and every test.
-#   typecheck and lint -> render check (template, compose files) -> cfn-lint -> a Docker engine
+#   typecheck and lint -> render check (template, compose files) -> cfn-lint -> licences of what
+#   ships (no copyleft) -> a Docker engine
 #   (the one answering, else one started under .run/docker) -> the local images (cached) -> vitest
 #   (unit, conformance check, integration tests against the emulator, which the test setup starts
-#   when nothing answers, the compose fleet) -> no container the run started is left.
+#   when nothing answers, the compose fleet; every AWS call the services make is recorded) -> no
+#   container the run started is left -> every recorded call allowed by its service's task role.
 # Ends with the runner's summary and a plain 'N passed, N failed' line. An engine it started is
 # stopped at the end; one that was already answering is left running.
 set -euo pipefail
@@ -20,6 +22,8 @@ log "typecheck"; tsc -p tsconfig.json
 log "lint"; eslint --max-warnings=0 .
 log "render check"; node deploy/render.ts --check
 log "cfn-lint"; cfn-lint deploy/cloudformation/flotilla.json
+# What ships (the workspace's production dependency closure) carries no copyleft licence.
+log "licences"; node scripts/licenses.ts
 
 step_started=$SECONDS
 if bash scripts/docker-engine.sh status >/dev/null 2>&1; then
@@ -40,6 +44,11 @@ log "images ready in $((SECONDS - step_started)) s"
 containers_before="$(docker ps -aq --no-trunc | sort)"
 
 mkdir -p .reports
+# Every service the tests start records each AWS call it makes here (test only, JSONL per
+# process); the IAM check below evaluates them against the task roles in the template.
+FLOTILLA_TEST_AWS_CALLS="$ROOT/.reports/aws-calls"
+rm -rf "$FLOTILLA_TEST_AWS_CALLS"; mkdir -p "$FLOTILLA_TEST_AWS_CALLS"
+export FLOTILLA_TEST_AWS_CALLS
 log "vitest"
 status=0
 vitest run --reporter=default --reporter=json --outputFile.json=.reports/vitest.json "$@" || status=$?
@@ -55,6 +64,12 @@ if [ -n "$leftover" ]; then
   docker rm -f $leftover >/dev/null
   status=1
 fi
+# The emulator enforces no IAM: a call the role does not allow would fail only on AWS (review C1).
+# A full run must have recorded calls; a run of chosen files may have started no service.
+log "iam: recorded AWS calls against the task roles"
+iam_args=()
+if [ $# -eq 0 ]; then iam_args=(--require-calls); fi
+node tests/iam/evaluate.ts "$FLOTILLA_TEST_AWS_CALLS" ${iam_args[@]+"${iam_args[@]}"} || status=1
 node -e '
   const r = require(process.argv[1]);
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);

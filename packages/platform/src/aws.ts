@@ -11,6 +11,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { STSClient } from '@aws-sdk/client-sts';
+import { recordCalls, type CallRecording } from './aws-call-recorder.ts';
 
 export interface AwsSettings {
   region: string;
@@ -18,6 +19,8 @@ export interface AwsSettings {
   endpoint?: string | undefined;
   /** Static credentials, for the emulator only; unset means the SDK's default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  /** Test only (FLOTILLA_TEST_AWS_CALLS): record every call to a JSONL file for the IAM test. */
+  recordCalls?: CallRecording | undefined;
 }
 
 export interface AwsClients {
@@ -47,6 +50,7 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
     let client = cache.get(key) as T | undefined;
     if (!client) {
       client = make();
+      if (settings.recordCalls) recordCalls(client, settings.recordCalls);
       cache.set(key, client);
     }
     return client;

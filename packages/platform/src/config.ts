@@ -22,6 +22,11 @@ export const platformEnvShape = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   PORT: z.coerce.number().int().min(0).max(65535).describe('Port of the HTTP server (GET /health and, for build, the API)'),
   FLOTILLA_FAULTS: faultsSchema,
+  FLOTILLA_TEST_AWS_CALLS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Test only: a directory where every AWS call the process makes is recorded (JSONL), for the IAM test (tests/iam)'),
 } as const;
 
 /** Defaults for intake doors that may leave regions or hosts out (S3 uploads without metadata, HTTP). */

@@ -19,8 +19,8 @@ export async function headObject(s3: S3Client, bucket: string, key: string): Pro
   }
 }
 
-/** sha256 and size of an object, hashed as it streams. */
-export async function objectDigest(s3: S3Client, bucket: string, key: string): Promise<{ sha256: string; size: number }> {
+/** sha256 and size of an object, hashed as it streams, and the ETag of the version that was hashed. */
+export async function objectDigest(s3: S3Client, bucket: string, key: string): Promise<{ sha256: string; size: number; eTag: string }> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   const hash = createHash('sha256');
   let size = 0;
@@ -29,13 +29,24 @@ export async function objectDigest(s3: S3Client, bucket: string, key: string): P
     hash.update(bytes);
     size += bytes.length;
   }
-  return { sha256: hash.digest('hex'), size };
+  return { sha256: hash.digest('hex'), size, eTag: (out.ETag ?? '').replaceAll('"', '') };
 }
 
 export async function putObject(s3: S3Client, bucket: string, key: string, body: Uint8Array, metadata: Record<string, string> = {}): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: metadata, ContentType: 'application/zip' }));
 }
 
-export async function copyObject(s3: S3Client, from: { bucket: string; key: string }, to: { bucket: string; key: string }): Promise<void> {
-  await s3.send(new CopyObjectCommand({ Bucket: to.bucket, Key: to.key, CopySource: `${from.bucket}/${encodeURIComponent(from.key).replaceAll('%2F', '/')}` }));
+/**
+ * Copies an object. With `ifMatch` (an ETag) S3 copies only that version of the source and answers
+ * PreconditionFailed otherwise, so a copy cannot publish an object other than the one checked.
+ */
+export async function copyObject(s3: S3Client, from: { bucket: string; key: string }, to: { bucket: string; key: string }, options: { ifMatch?: string } = {}): Promise<void> {
+  await s3.send(
+    new CopyObjectCommand({
+      Bucket: to.bucket,
+      Key: to.key,
+      CopySource: `${from.bucket}/${encodeURIComponent(from.key).replaceAll('%2F', '/')}`,
+      ...(options.ifMatch ? { CopySourceIfMatch: `"${options.ifMatch}"` } : {}),
+    }),
+  );
 }

@@ -86,7 +86,8 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const logger = createLogger(name, config.LOG_LEVEL);
   armFaults(config.FLOTILLA_FAULTS);
   if (config.FLOTILLA_FAULTS.size > 0) logger.warn({ faults: Object.fromEntries(config.FLOTILLA_FAULTS) }, 'fault points armed (chaos testing only)');
-  const aws = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
+  const recordCalls = config.FLOTILLA_TEST_AWS_CALLS ? { directory: config.FLOTILLA_TEST_AWS_CALLS, service: name, prefix: config.FLOTILLA_PREFIX } : undefined;
+  const aws = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL, recordCalls });
   const resources = resourceNames(config.FLOTILLA_PREFIX);
   const store = new EventStore(aws.dynamodb, resources.tables.events);
   const idempotency = new IdempotencyStore(aws.dynamodb, resources.tables.idempotency);

@@ -33,7 +33,13 @@ export function buildTask(deps: { aws: AwsClients; store: EventStore; globalBuck
       if (digest.sha256 !== task.artifact.sha256) {
         return { ok: false, error: 'ArtifactDigestMismatch', cause: `s3://${task.artifact.bucket}/${task.artifact.key} has sha256 ${digest.sha256}, the request said ${task.artifact.sha256}` };
       }
-      await copyObject(deps.aws.s3, task.artifact, { bucket: deps.globalBucket, key });
+      try {
+        // Only the version whose digest was checked: an upload replaced since is refused (review L5).
+        await copyObject(deps.aws.s3, task.artifact, { bucket: deps.globalBucket, key }, { ifMatch: digest.eTag });
+      } catch (error) {
+        if ((error as Error).name !== 'PreconditionFailed') throw error;
+        return { ok: false, error: 'ArtifactChanged', cause: `s3://${task.artifact.bucket}/${task.artifact.key} changed after its digest was checked` };
+      }
       ({ sha256, size: sizeBytes } = digest);
     } else {
       const artifact = buildArtifact(task);

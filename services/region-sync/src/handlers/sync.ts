@@ -18,6 +18,13 @@ export const syncTaskSchema = z.object({
 });
 export type SyncTask = z.infer<typeof syncTaskSchema>;
 
+/**
+ * Host records expire after this (the hosts table's TTL attribute is expiresAt): a build's host
+ * records matter while it runs and to the recount (RECOUNT_WINDOW_MS, a day by default); the
+ * counters they produced stay (review L8).
+ */
+export const HOST_RECORD_TTL_SECONDS = 30 * 24 * 3600;
+
 export interface SyncDeps {
   aws: AwsClients;
   store: EventStore;
@@ -29,13 +36,15 @@ export interface SyncDeps {
 export function syncTask(deps: SyncDeps) {
   return async (task: SyncTask, ctx: TaskContext): Promise<TaskOutcome<{ region: string; synced: number; failed: number }>> => {
     const result = spread({ ...deps.spread, seed: `${task.buildId}:${task.region}`, hosts: task.hostsPerRegion });
-    const at = new Date().toISOString();
+    const now = Date.now();
+    const at = new Date(now).toISOString();
+    const expiresAt = Math.floor(now / 1000) + HOST_RECORD_TTL_SECONDS;
     const pk = hostPartition(task.buildId, task.region);
     let lastLogged = 0;
     await batchPut(
       deps.aws.dynamodb,
       deps.hostsTable,
-      result.hosts.map((h) => ({ pk, sk: h.host, buildId: task.buildId, region: task.region, status: h.status, source: h.source, round: h.round, attempts: h.attempts, at })),
+      result.hosts.map((h) => ({ pk, sk: h.host, buildId: task.buildId, region: task.region, status: h.status, source: h.source, round: h.round, attempts: h.attempts, at, expiresAt })),
       {
         concurrency: deps.writeConcurrency,
         onProgress: (written, total) => {

@@ -1,0 +1,151 @@
+/**
+ * The task roles in the rendered template against recorded AWS calls (tests/iam/evaluate.ts).
+ * fixtures/c1: the orchestrator's start-up look-ups (review C1). fixtures/pipeline: every distinct
+ * call the four services made during tests/e2e/pipeline.test.ts, recorded with
+ * FLOTILLA_TEST_AWS_CALLS. The test command also evaluates a fresh recording of the whole
+ * end-to-end run after vitest (scripts/test.sh).
+ */
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { RecordedCall } from '../../packages/platform/src/aws-call-recorder.ts';
+import { renderTemplate, taskRoleId } from '../../deploy/render.ts';
+import { describeVerdict, evaluateCalls, needsOf, readRecordings, wildcardProblems } from './evaluate.ts';
+
+type Template = Parameters<typeof evaluateCalls>[1];
+const fixture = (name: string) => readRecordings(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
+const current = () => renderTemplate() as unknown as Template;
+const call = (service: string, client: string, command: string, input: Record<string, unknown>): RecordedCall => ({ service, prefix: 't-iam-000001', client, command, input });
+const P = 't-iam-000001';
+
+/** The template with every mention of a sync queue taken out of the orchestrator's role: its policy before 9237e36. */
+function withoutSyncQueuesForOrchestrator(template: Template): Template {
+  const copy = structuredClone(template);
+  const role = copy.Resources[taskRoleId('orchestrator')]!;
+  const policies = role.Properties!.Policies as Array<{ PolicyDocument: { Statement: Array<{ Resource: unknown }> } }>;
+  for (const policy of policies) {
+    policy.PolicyDocument.Statement = policy.PolicyDocument.Statement.flatMap((statement) => {
+      const resources = [statement.Resource].flat().filter((r) => !JSON.stringify(r).includes('"Sync'));
+      return resources.length === 0 ? [] : [{ ...statement, Resource: resources }];
+    });
+  }
+  return copy;
+}
+
+describe('C1: the orchestrator resolves every sync queue at start', () => {
+  it('is denied GetQueueUrl on the sync queues by the policy as it was before the fix', async () => {
+    const evaluation = await evaluateCalls(fixture('c1'), withoutSyncQueuesForOrchestrator(current()));
+    expect(evaluation.denied.map(describeVerdict)).toEqual([
+      'ImplicitlyDenied: orchestrator SQS.GetQueueUrl needs sqs:GetQueueUrl on arn:aws:sqs:us-east-1:000000000000:t-c1-000001-sync-us-east-1',
+      'ImplicitlyDenied: orchestrator SQS.GetQueueUrl needs sqs:GetQueueUrl on arn:aws:sqs:us-east-1:000000000000:t-c1-000001-sync-eu-west-1',
+    ]);
+  });
+
+  it('is allowed them by the current template', async () => {
+    const evaluation = await evaluateCalls(fixture('c1'), current());
+    expect(evaluation.denied.map(describeVerdict)).toEqual([]);
+    expect(evaluation.verdicts.length).toBe(3);
+  });
+});
+
+describe('every call the pipeline made', () => {
+  it('is allowed by its service task role', async () => {
+    const calls = fixture('pipeline');
+    const evaluation = await evaluateCalls(calls, current());
+    expect(evaluation.denied.map(describeVerdict)).toEqual([]);
+    expect(new Set(calls.map((c) => c.service))).toEqual(new Set(['build', 'orchestrator', 'region-sync', 'replication']));
+    expect(evaluation.verdicts.length).toBeGreaterThan(200);
+  });
+});
+
+describe('the mapping from calls to actions', () => {
+  it('splits a transaction into its item actions and reads streams on the stream ARN', () => {
+    const tx = call('orchestrator', 'DynamoDB', 'TransactWriteItems', {
+      TransactItems: [
+        { kind: 'Put', TableName: `${P}-events` },
+        { kind: 'ConditionCheck', TableName: `${P}-events` },
+        { kind: 'Update', TableName: `${P}-checkpoints` },
+      ],
+    });
+    expect(needsOf(tx).map((n) => n.action)).toEqual(['dynamodb:PutItem', 'dynamodb:ConditionCheckItem', 'dynamodb:UpdateItem']);
+    const stream = `arn:aws:dynamodb:us-east-1:000000000000:table/${P}-events/stream/2026-01-01T00:00:00.000`;
+    expect(needsOf(call('orchestrator', 'DynamoDBStreams', 'GetRecords', { StreamArn: stream }))).toEqual([{ action: 'dynamodb:GetRecords', resource: stream }]);
+  });
+
+  it('needs GetObject for HeadObject, both ends and their tags for CopyObject, and the single action for *Batch', () => {
+    expect(needsOf(call('orchestrator', 'S3', 'HeadObject', { Bucket: 'b', Key: 'incoming/a.zip' })).map((n) => `${n.action} ${n.resource}`)).toEqual([
+      's3:GetObject arn:aws:s3:::b/incoming/a.zip',
+      's3:ListBucket arn:aws:s3:::b',
+    ]);
+    const copy = needsOf(call('build', 'S3', 'CopyObject', { Bucket: 'b', Key: 'artifacts/a.zip', CopySource: 'b/incoming/a%20b.zip' }));
+    expect(copy.map((n) => `${n.action} ${n.resource}`)).toEqual([
+      's3:GetObject arn:aws:s3:::b/incoming/a b.zip',
+      's3:PutObject arn:aws:s3:::b/artifacts/a.zip',
+      's3:GetObjectTagging arn:aws:s3:::b/incoming/a b.zip',
+      's3:PutObjectTagging arn:aws:s3:::b/artifacts/a.zip',
+    ]);
+    expect(needsOf(call('build', 'SQS', 'DeleteMessageBatch', { QueueUrl: `http://127.0.0.1:4566/000000000000/${P}-build` }))).toEqual([
+      { action: 'sqs:DeleteMessage', resource: `arn:aws:sqs:us-east-1:000000000000:${P}-build` },
+    ]);
+  });
+
+  it('refuses a call it has no mapping for, naming it, and the evaluation counts it as not allowed', async () => {
+    const unmapped = call('build', 'S3', 'DeleteBucket', { Bucket: 'b' });
+    expect(() => needsOf(unmapped)).toThrow(/no IAM mapping for S3.DeleteBucket \(called by build\)/);
+    const evaluation = await evaluateCalls([unmapped], current());
+    expect(evaluation.denied.map(describeVerdict)).toEqual([expect.stringMatching(/^Unmapped: no IAM mapping for S3.DeleteBucket/)]);
+  });
+});
+
+describe('least privilege (review M8, L5)', () => {
+  const decide = async (service: string, client: string, command: string, input: Record<string, unknown>) =>
+    (await evaluateCalls([call(service, client, command, input)], current())).verdicts.map((v) => v.decision);
+  const services = ['build', 'orchestrator', 'region-sync', 'replication'];
+  const events = `${P}-events`;
+
+  it('lets every service append to the log and none rewrite or delete it', async () => {
+    for (const service of services) {
+      expect(await decide(service, 'DynamoDB', 'TransactWriteItems', { TransactItems: [{ kind: 'Put', TableName: events }, { kind: 'ConditionCheck', TableName: events }] })).toEqual(['Allowed', 'Allowed']);
+      expect(await decide(service, 'DynamoDB', 'UpdateItem', { TableName: events })).toEqual(['ExplicitlyDenied']);
+      expect(await decide(service, 'DynamoDB', 'DeleteItem', { TableName: events })).toEqual(['ExplicitlyDenied']);
+      expect(await decide(service, 'DynamoDB', 'BatchWriteItem', { RequestItems: { [events]: ['PutRequest'] } })).toEqual(['ExplicitlyDenied']);
+    }
+  });
+
+  it('lets the build role only read uploads under incoming/', async () => {
+    expect(await decide('build', 'S3', 'GetObject', { Bucket: `${P}-global`, Key: 'incoming/a/prod/1.zip' })).toEqual(['Allowed']);
+    expect(await decide('build', 'S3', 'PutObject', { Bucket: `${P}-global`, Key: 'incoming/a/prod/1.zip' })).toEqual(['ImplicitlyDenied']);
+  });
+
+  it('lets the workers answer task tokens (granted only on "*")', async () => {
+    for (const service of ['build', 'replication', 'region-sync']) {
+      expect(await decide(service, 'SFN', 'SendTaskSuccess', {})).toEqual(['Allowed']);
+      expect(await decide(service, 'SFN', 'SendTaskFailure', {})).toEqual(['Allowed']);
+    }
+    expect(await decide('orchestrator', 'SFN', 'SendTaskSuccess', {})).toEqual(['ImplicitlyDenied']);
+  });
+
+  it('lets a missing upload answer 404 (ListBucket) and tagged uploads be copied', async () => {
+    expect(await decide('orchestrator', 'S3', 'HeadObject', { Bucket: `${P}-global`, Key: 'incoming/gone.zip' })).toEqual(['Allowed', 'Allowed']);
+    expect(await decide('build', 'S3', 'CopyObject', { Bucket: `${P}-global`, Key: 'artifacts/a/prod/1/x.zip', CopySource: `${P}-global/incoming/a/prod/1.zip` })).toEqual(['Allowed', 'Allowed', 'Allowed', 'Allowed']);
+    expect(await decide('replication', 'S3', 'CopyObject', { Bucket: `${P}-region-eu-west-1`, Key: 'artifacts/a/prod/1/x.zip', CopySource: `${P}-global/artifacts/a/prod/1/x.zip` })).toEqual(['Allowed', 'Allowed', 'Allowed', 'Allowed']);
+  });
+
+  it('names no "*" action, and no "*" resource where the action takes an ARN', async () => {
+    expect(await wildcardProblems(current())).toEqual([]);
+    const broad = structuredClone(current());
+    const role = broad.Resources[taskRoleId('build')]!.Properties!.Policies as Array<{ PolicyDocument: { Statement: unknown[] } }>;
+    role[0]!.PolicyDocument.Statement.push({ Effect: 'Allow', Action: ['s3:*', 'sqs:SendMessage'], Resource: '*' });
+    expect(await wildcardProblems(broad)).toEqual([
+      'BuildTaskRole/build-least-privilege: wildcard action s3:*',
+      'BuildTaskRole/build-least-privilege: s3:* on "*", but it takes a resource ARN',
+      'BuildTaskRole/build-least-privilege: sqs:SendMessage on "*", but it takes a resource ARN',
+    ]);
+  });
+});
+
+describe('the hosts table (review L8)', () => {
+  it('expires host records by their expiresAt attribute', () => {
+    const hosts = current().Resources.HostsTable!.Properties!;
+    expect(hosts.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+  });
+});
