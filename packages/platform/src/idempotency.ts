@@ -200,7 +200,7 @@ export class IdempotencyStore {
   /** Sends a write conditional on this attempt still owning the claim; false when it does not. */
   async #ifOwned(command: DeleteItemCommand | UpdateItemCommand): Promise<boolean> {
     try {
-      await this.#db.send(command as UpdateItemCommand);
+      await this.#db.send(command);
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
