@@ -5,6 +5,10 @@
  *     receive count; on the last allowed receive, or on a failure that is not retryable, the
  *     message goes to the dead-letter queue with the reason attached (then is deleted), after
  *     `onGiveUp` ran (a Step Functions worker answers its token with a failure there);
+ *   - a deferrable failure (another attempt holds the work: see errors.ts deferralMs) is neither
+ *     retried nor given up: the message is sent again with a delay of the holder's remaining lease
+ *     and then deleted (send before delete keeps at-least-once), so SQS's receive count and the
+ *     queue's redrive count start afresh, however long the other attempt runs;
  *   - stop() aborts the in-flight long poll at once and waits for in-flight handlers to drain.
  * Deletes and DLQ sends are made here rather than by sqs-consumer so that aborting the poll on
  * shutdown cannot abort the acknowledgement of work that already succeeded.
@@ -13,7 +17,7 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageComman
 import { Consumer } from 'sqs-consumer';
 import { describeIssues } from '@flotilla/events';
 import type { z } from 'zod';
-import { FlotillaError, isRetryable } from './errors.ts';
+import { deferralMs, FlotillaError, isRetryable } from './errors.ts';
 import { faultPoint } from './faults.ts';
 import type { Logger } from './logger.ts';
 import type { Stoppable } from './service.ts';
@@ -125,6 +129,20 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
     received.logger.warn({ reason, errorName, receiveCount: received.receiveCount }, 'message dead-lettered');
   };
 
+  /** Puts a message off for `deferMs` (SQS allows at most 15 minutes of delay): a new copy, then the caller deletes this one. */
+  const defer = async (received: ReceivedMessage, deferMs: number) => {
+    const delaySeconds = Math.min(900, Math.max(1, Math.ceil(deferMs / 1000)));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: received.body,
+        DelaySeconds: delaySeconds,
+        ...(received.message.MessageAttributes ? { MessageAttributes: received.message.MessageAttributes } : {}),
+      }),
+    );
+    received.logger.info({ delaySeconds }, 'another attempt holds this work; message put off');
+  };
+
   const settle = async (message: Message): Promise<void> => {
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
     const received: ReceivedMessage = {
@@ -137,13 +155,14 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
     try {
       await options.handle(received);
     } catch (error) {
-      if (isRetryable(error) && receiveCount < maxReceives) {
+      const deferMs = deferralMs(error);
+      if (deferMs !== undefined) await defer(received, deferMs);
+      else if (isRetryable(error) && receiveCount < maxReceives) {
         const delay = retryDelaySeconds(receiveCount, retryBaseSeconds, retryMaxSeconds);
         received.logger.warn({ err: error, retryInSeconds: delay }, 'handler failed; will retry');
         await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: delay }));
         return;
-      }
-      await deadLetter(received, error);
+      } else await deadLetter(received, error);
     }
     faultPoint('consumer.before-delete');
     await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));

@@ -93,6 +93,17 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
+ * How long a message should be put off, for an error that says "not now, and not a failure"
+ * (another attempt holds the work: IdempotencyInProgressError's `deferMs`). A consumer re-sends
+ * such a message with a delay instead of counting the receive toward giving up.
+ */
+export function deferralMs(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { deferMs?: unknown; retryable?: unknown };
+  return e.retryable === true && typeof e.deferMs === 'number' && Number.isFinite(e.deferMs) ? Math.max(0, e.deferMs) : undefined;
+}
+
+/**
  * An intake key that already made a build was sent again with a different request. Answering
  * with the first build would hide the change; making a second build would break the key's promise.
  * Not retryable: the same message can never succeed (HTTP answers 422, the SNS door dead-letters).
