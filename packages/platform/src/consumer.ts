@@ -76,6 +76,12 @@ export interface ConsumeOptions {
   retryBaseSeconds?: number;
   retryMaxSeconds?: number;
   drainTimeoutMs?: number;
+  /** Independent pollers on the queue (default 1). */
+  concurrency?: number;
+  /** The consumer counts as stuck when no receive completed for this long while no handler runs. */
+  livenessMs?: number;
+  /** ...or when a handler has run for this long (longer than any task's own timeout). */
+  handlerDeadlineMs?: number;
 }
 
 /** Exponential backoff with full jitter: a random delay in [base, min(cap, base * 2^(n-1))]. */
@@ -93,7 +99,14 @@ const stringAttributes = (message: Message): Record<string, string> =>
     Object.entries(message.MessageAttributes ?? {}).flatMap(([k, v]) => (v.StringValue === undefined ? [] : [[k, v.StringValue]])),
   );
 
-export function consume(options: ConsumeOptions): Stoppable & { start(): void } {
+/** A started consumer: stoppable, and able to say whether its poll loop is alive. */
+export interface RunningConsumer extends Stoppable {
+  start(): void;
+  /** Resolves while the consumer is alive; rejects naming what is stuck (for /health). */
+  alive(): Promise<void>;
+}
+
+export function consume(options: ConsumeOptions): RunningConsumer {
   const {
     name,
     sqs,
@@ -168,42 +181,77 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
     await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
   };
 
-  const consumer = Consumer.create({
-    queueUrl,
-    sqs,
-    batchSize: options.batchSize ?? 10,
-    visibilityTimeout: options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS,
-    heartbeatInterval: Math.max(1, Math.floor((options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS) / 3)),
-    waitTimeSeconds: options.waitTimeSeconds ?? 20,
-    messageSystemAttributeNames: ['ApproximateReceiveCount'],
-    messageAttributeNames: ['All'],
-    shouldDeleteMessages: false,
-    handleMessage: async (message) => {
-      const work = settle(message);
-      inFlight.add(work);
-      try {
-        await work;
-      } catch (error) {
-        // The delete or DLQ send failed: the message stays and is received again later.
-        logger.error({ err: error, messageId: message.MessageId }, 'failed to settle message');
-      } finally {
-        inFlight.delete(work);
-      }
-      return undefined;
-    },
+  const visibilityTimeout = options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS;
+  const waitTimeSeconds = options.waitTimeSeconds ?? 20;
+  /** When a poller last completed a receive (with or without messages), and when each running handler began. */
+  let lastReceiveAt = Date.now();
+  const handlersStartedAt = new Map<Promise<void>, number>();
+  const livenessMs = options.livenessMs ?? Math.max(60_000, 3 * waitTimeSeconds * 1000);
+  const handlerDeadlineMs = options.handlerDeadlineMs ?? 20 * 60_000;
+
+  // Several pollers on one queue, each taking `batchSize` messages: sqs-consumer handles a batch
+  // before it polls again, so one slow message holds up its batch-mates (head-of-line blocking).
+  // Long tasks take one message per poller and scale with pollers instead.
+  const pollers = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => {
+    const consumer = Consumer.create({
+      queueUrl,
+      sqs,
+      batchSize: options.batchSize ?? 10,
+      visibilityTimeout,
+      heartbeatInterval: Math.max(1, Math.floor(visibilityTimeout / 3)),
+      waitTimeSeconds,
+      messageSystemAttributeNames: ['ApproximateReceiveCount'],
+      messageAttributeNames: ['All'],
+      shouldDeleteMessages: false,
+      handleMessage: async (message) => {
+        const work = settle(message);
+        inFlight.add(work);
+        handlersStartedAt.set(work, Date.now());
+        try {
+          await work;
+        } catch (error) {
+          // The delete or DLQ send failed: the message stays and is received again later.
+          logger.error({ err: error, messageId: message.MessageId }, 'failed to settle message');
+        } finally {
+          inFlight.delete(work);
+          handlersStartedAt.delete(work);
+        }
+        return undefined;
+      },
+    });
+    consumer.on('error', (error) => {
+      if (error.name !== 'AbortError') logger.error({ err: error }, 'consumer error');
+    });
+    const received = () => {
+      lastReceiveAt = Date.now();
+    };
+    consumer.on('empty', received);
+    consumer.on('message_received', received);
+    return consumer;
   });
-  consumer.on('error', (error) => {
-    if (error.name !== 'AbortError') logger.error({ err: error }, 'consumer error');
-  });
+
+  /**
+   * Liveness: the poll loop completed a receive lately, or is busy with handlers that are not
+   * overdue. Throws, naming what is stuck, for /health.
+   */
+  const alive = () => {
+    const now = Date.now();
+    const overdue = [...handlersStartedAt.values()].filter((at) => now - at > handlerDeadlineMs).length;
+    if (overdue > 0) return Promise.reject(new Error(`${overdue} handler(s) running for over ${Math.round(handlerDeadlineMs / 1000)} s`));
+    if (handlersStartedAt.size === 0 && now - lastReceiveAt > livenessMs) return Promise.reject(new Error(`no receive completed for ${Math.round((now - lastReceiveAt) / 1000)} s`));
+    return Promise.resolve();
+  };
 
   return {
     name,
+    alive,
     start() {
-      consumer.start();
-      logger.info({ queueUrl }, 'consuming');
+      lastReceiveAt = Date.now();
+      for (const consumer of pollers) consumer.start();
+      logger.info({ queueUrl, pollers: pollers.length }, 'consuming');
     },
     async stop() {
-      consumer.stop({ abort: true });
+      for (const consumer of pollers) consumer.stop({ abort: true });
       const drained = Promise.allSettled([...inFlight]);
       const timeout = new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref());
       await Promise.race([drained, timeout]);

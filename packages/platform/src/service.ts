@@ -17,6 +17,8 @@ import type { z } from 'zod';
 export interface Stoppable {
   name: string;
   stop(): Promise<void>;
+  /** Liveness, for /health: resolves while the part works, rejects naming what is stuck. */
+  alive?(): Promise<void>;
 }
 
 /**
@@ -53,6 +55,11 @@ export function stopOnSignals(logger: Logger, parts: Stoppable[], graceMs = 25_0
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+/** One /health check per part that can tell whether it is alive (a consumer's poll loop). */
+function livenessChecks(parts: Stoppable[]): Record<string, () => Promise<void>> {
+  return Object.fromEntries(parts.flatMap((part) => (part.alive ? [[`${part.name}`, () => part.alive?.() ?? Promise.resolve()] as const] : [])));
+}
+
 export type PlatformConfig = z.infer<z.ZodObject<typeof platformEnvShape>>;
 
 export interface ServiceContext {
@@ -86,7 +93,11 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const logger = createLogger(name, config.LOG_LEVEL);
   armFaults(config.FLOTILLA_FAULTS);
   if (config.FLOTILLA_FAULTS.size > 0) logger.warn({ faults: Object.fromEntries(config.FLOTILLA_FAULTS) }, 'fault points armed (chaos testing only)');
-  const aws = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL });
+  const aws = createAwsClients({
+    region: config.AWS_REGION,
+    endpoint: config.AWS_ENDPOINT_URL,
+    timeouts: { connectMs: config.AWS_CONNECT_TIMEOUT_MS, requestMs: config.AWS_REQUEST_TIMEOUT_MS },
+  });
   const resources = resourceNames(config.FLOTILLA_PREFIX);
   const store = new EventStore(aws.dynamodb, resources.tables.events);
   const idempotency = new IdempotencyStore(aws.dynamodb, resources.tables.idempotency);
@@ -97,7 +108,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
       port: config.PORT,
       logger,
       service: name,
-      checks: { eventsTable: () => store.ping() },
+      checks: { eventsTable: () => store.ping(), ...livenessChecks(workers) },
       routes: options.routes?.(base),
     });
     stopOnSignals(logger, [...workers, { name: 'http', stop: () => http.close() }, { name: 'aws', stop: () => Promise.resolve(aws.destroy()) }]);

@@ -59,6 +59,10 @@ export interface TaskWorkerOptions<I, O> {
    * how soon a crashed worker's task resumes elsewhere.
    */
   leaseMs?: number;
+  /** Messages per receive (default 1: tasks are long, and one slow task must not hold up others). */
+  batchSize?: number;
+  /** Independent pollers on the queue: how many tasks this process works on at once (default 1). */
+  concurrency?: number;
   /** How often the running work heartbeats its token (keep well below the state's HeartbeatSeconds). */
   heartbeatMs?: number;
 }
@@ -112,6 +116,8 @@ export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
     logger: parent,
     ...(options.maxReceives === undefined ? {} : { maxReceives: options.maxReceives }),
     ...(options.visibilityTimeoutSeconds === undefined ? {} : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    batchSize: options.batchSize ?? 1,
     async handle(received) {
       const message = parseMessage(received.body, taskMessageSchema, `${options.name} task`);
       let input: I;
