@@ -9,7 +9,11 @@
  *     retried nor given up: the message is sent again with a delay of the holder's remaining lease
  *     and then deleted (send before delete keeps at-least-once), so SQS's receive count and the
  *     queue's redrive count start afresh, however long the other attempt runs;
- *   - stop() aborts the in-flight long poll at once and waits for in-flight handlers to drain.
+ *   - stopTaking() aborts the in-flight long polls at once; stop() also waits (up to
+ *     `drainTimeoutMs`) for in-flight handlers to settle. The visibility of an in-flight message
+ *     is extended by this module's own heartbeat, not sqs-consumer's: sqs-consumer's heartbeats
+ *     share the poll's AbortController, so aborting the poll would stop them too and the
+ *     message would come back (to another worker) while its handler still runs.
  * Deletes and DLQ sends are made here rather than by sqs-consumer so that aborting the poll on
  * shutdown cannot abort the acknowledgement of work that already succeeded.
  */
@@ -102,6 +106,7 @@ const stringAttributes = (message: Message): Record<string, string> =>
 /** A started consumer: stoppable, and able to say whether its poll loop is alive. */
 export interface RunningConsumer extends Stoppable {
   start(): void;
+  stopTaking(): void;
   /** Resolves while the consumer is alive; rejects naming what is stuck (for /health). */
   alive(): Promise<void>;
 }
@@ -198,7 +203,6 @@ export function consume(options: ConsumeOptions): RunningConsumer {
       sqs,
       batchSize: options.batchSize ?? 10,
       visibilityTimeout,
-      heartbeatInterval: Math.max(1, Math.floor(visibilityTimeout / 3)),
       waitTimeSeconds,
       messageSystemAttributeNames: ['ApproximateReceiveCount'],
       messageAttributeNames: ['All'],
@@ -207,20 +211,24 @@ export function consume(options: ConsumeOptions): RunningConsumer {
         const work = settle(message);
         inFlight.add(work);
         handlersStartedAt.set(work, Date.now());
+        const heartbeat = keepInvisible(message, work);
         try {
           await work;
         } catch (error) {
           // The delete or DLQ send failed: the message stays and is received again later.
           logger.error({ err: error, messageId: message.MessageId }, 'failed to settle message');
         } finally {
+          clearInterval(heartbeat);
           inFlight.delete(work);
           handlersStartedAt.delete(work);
         }
         return undefined;
       },
     });
-    consumer.on('error', (error) => {
-      if (error.name !== 'AbortError') logger.error({ err: error }, 'consumer error');
+    consumer.on('error', (error: Error & { code?: string }) => {
+      // Our own abort of the long poll at shutdown is not a failure.
+      if (error.name === 'AbortError' || error.code === 'AbortError') logger.debug({ err: error }, 'long poll aborted');
+      else logger.error({ err: error }, 'consumer error');
     });
     const received = () => {
       lastReceiveAt = Date.now();
@@ -229,6 +237,21 @@ export function consume(options: ConsumeOptions): RunningConsumer {
     consumer.on('message_received', received);
     return consumer;
   });
+
+  /**
+   * Extends a message's visibility every third of the timeout until its handling settles, with no
+   * abort signal: it goes on through shutdown for as long as the handler runs.
+   */
+  function keepInvisible(message: Message, work: Promise<void>): NodeJS.Timeout {
+    let settled = false;
+    void work.finally(() => (settled = true)).catch(() => undefined);
+    return setInterval(() => {
+      sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: visibilityTimeout })).catch((error: unknown) => {
+        // After the handler settled, the message may be gone already: nothing to extend.
+        if (!settled) logger.warn({ err: error, messageId: message.MessageId }, 'could not extend visibility; the message may be received again');
+      });
+    }, Math.max(1, Math.floor(visibilityTimeout / 3)) * 1000);
+  }
 
   /**
    * Liveness: the poll loop completed a receive lately, or is busy with handlers that are not
@@ -249,6 +272,9 @@ export function consume(options: ConsumeOptions): RunningConsumer {
       lastReceiveAt = Date.now();
       for (const consumer of pollers) consumer.start();
       logger.info({ queueUrl, pollers: pollers.length }, 'consuming');
+    },
+    stopTaking() {
+      for (const consumer of pollers) consumer.stop({ abort: true });
     },
     async stop() {
       for (const consumer of pollers) consumer.stop({ abort: true });
