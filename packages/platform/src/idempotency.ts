@@ -16,6 +16,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
   DeleteItemCommand,
+  DescribeTableCommand,
   GetItemCommand,
   PutItemCommand,
   UpdateItemCommand,
@@ -89,6 +90,11 @@ export class IdempotencyStore {
   constructor(db: DynamoDBClient, tableName: string) {
     this.#db = db;
     this.#table = tableName;
+  }
+
+  /** Readiness: the table answers (DescribeTable). */
+  async ping(): Promise<void> {
+    await this.#db.send(new DescribeTableCommand({ TableName: this.#table }));
   }
 
   async #read(key: string) {

@@ -170,7 +170,8 @@ export async function startService(options: StartServiceOptions): Promise<Servic
       port: config.PORT,
       logger,
       service: name,
-      checks: { eventsTable: () => store.ping(), ...livenessChecks(workers) },
+      checks: livenessChecks(workers),
+      readiness: { eventsTable: () => store.ping(), idempotencyTable: () => idempotency.ping() },
       routes: options.routes?.(base),
     });
     stopOnSignals(logger, { workers, http, finally: () => aws.destroy() });
