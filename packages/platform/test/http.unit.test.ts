@@ -70,7 +70,7 @@ describe('/health and /ready', () => {
   });
 
   it('/ready is in the OpenAPI document with its schema', async () => {
-    const doc = (await split.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, { get?: { responses?: Record<string, unknown> } }> };
+    const doc = (await split.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, { get?: { responses?: Record<string, unknown> } }> }>();
     expect(Object.keys(doc.paths['/ready']?.get?.responses ?? {}).sort()).toEqual(['200', '503']);
   });
 });
