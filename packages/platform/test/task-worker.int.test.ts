@@ -4,8 +4,8 @@
  * done once and answered with success (never given up while another attempt may still run).
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetExecutionHistoryCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetExecutionHistoryCommand, SendTaskSuccessCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, hashKey, IdempotencyStore, locate, taskWorker, type Locator } from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
@@ -99,5 +99,46 @@ describe('taskWorker', () => {
     }
     const dead = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 1 }));
     expect(dead.Messages ?? []).toHaveLength(0);
+  });
+
+  it('skips the work of a token that can no longer be answered (timed out, or answered by another attempt), and drops its message', async () => {
+    const { queueUrl, dlqUrl } = await where.queuePair(where.names.queues.build);
+    const executionArn = await startBuildTask();
+    const taken = await eventually(
+      async () => (await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1, VisibilityTimeout: 30 }))).Messages?.[0],
+      { description: 'the build task message' },
+    );
+    const { taskToken } = JSON.parse(taken.Body ?? '{}') as { taskToken: string };
+    await aws.sfn.send(new SendTaskSuccessCommand({ taskToken, output: '{}' }));
+    expect(await buildTaskOutcome(executionArn)).toBe('succeeded');
+    // A stale copy of the task arrives later (Step Functions sent a fresh token after a timeout, say).
+    await aws.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: taken.Body ?? '' }));
+    let runs = 0;
+    const worker = taskWorker({
+      name: 'build',
+      sqs: aws.sqs,
+      sfn: aws.sfn,
+      queueUrl,
+      dlqUrl,
+      logger,
+      idempotency: new IdempotencyStore(aws.dynamodb, where.names.tables.idempotency),
+      parseInput: (input) => input,
+      work: () => Promise.resolve({ ok: true as const, output: { runs: ++runs } }),
+    });
+    worker.start();
+    try {
+      await eventually(
+        async () => {
+          const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0, VisibilityTimeout: 0, MaxNumberOfMessages: 1 }));
+          const dead = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 0, VisibilityTimeout: 0 }));
+          return (out.Messages ?? []).length === 0 && (dead.Messages ?? []).length === 0 ? true : undefined;
+        },
+        // Once the worker holds the message it is invisible; stop() below waits for its handling.
+        { description: 'the stale message to be dropped' },
+      );
+    } finally {
+      await worker.stop();
+    }
+    expect(runs).toBe(0);
   });
 });
