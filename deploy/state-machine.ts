@@ -20,6 +20,15 @@ export const DEFINITION_SUBSTITUTIONS = ['BuildQueueUrl', 'ReplicationQueueUrl',
 
 export const TASK_TIMEOUT_SECONDS = { build: 300, replicate: 300, sync: 900 } as const;
 
+/**
+ * A task whose worker sends no SendTaskHeartbeat for this long times out (States.Timeout, retried
+ * with a fresh token): a task whose message was lost, or whose workers are all gone, fails in
+ * minutes instead of waiting out TimeoutSeconds. Workers beat every 20 s while they work
+ * (packages/platform/src/task-worker.ts). The clock also runs while the message waits in its
+ * queue, so this leaves room for a backlog; task workers take one message at a time.
+ */
+export const TASK_HEARTBEAT_SECONDS = { build: 120, replicate: 120, sync: 300 } as const;
+
 const retryOnTimeout = [{ ErrorEquals: ['States.Timeout'], IntervalSeconds: 2, MaxAttempts: 2, BackoffRate: 2, JitterStrategy: 'FULL' }];
 
 const taskMessage = {
@@ -27,12 +36,13 @@ const taskMessage = {
   'input.$': '$',
 };
 
-function waitForWorker(queueUrl: string, timeoutSeconds: number, next: { onSuccess: string; onFailure: string; resultPath: string }) {
+function waitForWorker(queueUrl: string, timeoutSeconds: number, heartbeatSeconds: number, next: { onSuccess: string; onFailure: string; resultPath: string }) {
   return {
     Type: 'Task',
     Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
     Parameters: { [queueUrl.startsWith('$.') ? 'QueueUrl.$' : 'QueueUrl']: queueUrl, MessageBody: taskMessage },
     TimeoutSeconds: timeoutSeconds,
+    HeartbeatSeconds: heartbeatSeconds,
     ResultPath: next.resultPath,
     Retry: retryOnTimeout,
     Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: next.onFailure }],
@@ -41,11 +51,11 @@ function waitForWorker(queueUrl: string, timeoutSeconds: number, next: { onSucce
 }
 
 /** One Map iteration: the worker task, then a `{ region, failed }` summary either way. */
-function perRegion(name: string, queueUrl: string, timeoutSeconds: number) {
+function perRegion(name: string, queueUrl: string, timeoutSeconds: number, heartbeatSeconds: number) {
   return {
     StartAt: name,
     States: {
-      [name]: waitForWorker(queueUrl, timeoutSeconds, { onSuccess: `${name}Done`, onFailure: `${name}Failed`, resultPath: '$.result' }),
+      [name]: waitForWorker(queueUrl, timeoutSeconds, heartbeatSeconds, { onSuccess: `${name}Done`, onFailure: `${name}Failed`, resultPath: '$.result' }),
       [`${name}Done`]: { Type: 'Pass', Parameters: { 'region.$': '$.region', failed: false }, End: true },
       [`${name}Failed`]: {
         Type: 'Pass',
@@ -93,7 +103,7 @@ function finish(outcome: 'succeeded' | 'failed', stage: string, extra: Record<st
  * A Map over the build's regions running one worker task each, then a check: if any iteration
  * failed, `deploy.finished{failed}` names the stage and its results; else on to `onSuccess`.
  */
-function regionStage(stage: { name: string; task: string; queueUrl: string; timeoutSeconds: number; result: 'replication' | 'sync'; onSuccess: string }) {
+function regionStage(stage: { name: string; task: string; queueUrl: string; timeoutSeconds: number; heartbeatSeconds: number; result: 'replication' | 'sync'; onSuccess: string }) {
   const { name, result } = stage;
   return {
     [name]: {
@@ -101,7 +111,7 @@ function regionStage(stage: { name: string; task: string; queueUrl: string; time
       ItemsPath: '$.regions',
       MaxConcurrency: 10,
       ItemSelector: regionItem,
-      ItemProcessor: perRegion(stage.task, stage.queueUrl, stage.timeoutSeconds),
+      ItemProcessor: perRegion(stage.task, stage.queueUrl, stage.timeoutSeconds, stage.heartbeatSeconds),
       ResultPath: `$.${result}`,
       Next: `Check${name}`,
     },
@@ -125,10 +135,10 @@ export function deployStateMachineDefinition() {
     Comment: 'Flotilla deploy: build, replicate to every region, sync every region, finish (rendered by deploy/render.ts)',
     StartAt: 'Build',
     States: {
-      Build: waitForWorker('${BuildQueueUrl}', TASK_TIMEOUT_SECONDS.build, { onSuccess: 'Replicate', onFailure: 'BuildFailed', resultPath: '$.artifact' }),
+      Build: waitForWorker('${BuildQueueUrl}', TASK_TIMEOUT_SECONDS.build, TASK_HEARTBEAT_SECONDS.build, { onSuccess: 'Replicate', onFailure: 'BuildFailed', resultPath: '$.artifact' }),
       BuildFailed: finish('failed', 'build', { 'error.$': '$.failure.Error', 'cause.$': '$.failure.Cause' }, 'Failed'),
-      ...regionStage({ name: 'Replicate', task: 'ReplicateRegion', queueUrl: '${ReplicationQueueUrl}', timeoutSeconds: TASK_TIMEOUT_SECONDS.replicate, result: 'replication', onSuccess: 'Sync' }),
-      ...regionStage({ name: 'Sync', task: 'SyncRegion', queueUrl: '$.syncQueueUrl', timeoutSeconds: TASK_TIMEOUT_SECONDS.sync, result: 'sync', onSuccess: 'Succeeded' }),
+      ...regionStage({ name: 'Replicate', task: 'ReplicateRegion', queueUrl: '${ReplicationQueueUrl}', timeoutSeconds: TASK_TIMEOUT_SECONDS.replicate, heartbeatSeconds: TASK_HEARTBEAT_SECONDS.replicate, result: 'replication', onSuccess: 'Sync' }),
+      ...regionStage({ name: 'Sync', task: 'SyncRegion', queueUrl: '$.syncQueueUrl', timeoutSeconds: TASK_TIMEOUT_SECONDS.sync, heartbeatSeconds: TASK_HEARTBEAT_SECONDS.sync, result: 'sync', onSuccess: 'Succeeded' }),
       Succeeded: finish('succeeded', 'finish', { 'results.$': '$.sync' }, 'Done'),
       Done: { Type: 'Succeed' },
       Failed: { Type: 'Fail', Error: 'DeployFailed', Cause: 'a step failed; see deploy.finished and the build log' },

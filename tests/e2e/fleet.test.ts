@@ -1,6 +1,6 @@
 /**
  * The fleet as the run command starts it: every service from its own start script against a
- * freshly deployed stack answers GET /health, and SIGTERM stops each one cleanly.
+ * freshly deployed stack answers GET /health (liveness) and GET /ready (dependencies), and SIGTERM stops each one cleanly.
  */
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -31,7 +31,14 @@ it('starts every service, each answers GET /health, and each exits 0 on SIGTERM'
   for (const service of fleet.services) {
     const res = await fetch(`${service.url}/health`);
     expect(res.status, service.name).toBe(200);
-    expect(await res.json()).toEqual({ service: service.name, hostname: hostname(), status: 'ok', checks: { eventsTable: 'ok' } });
+    const health = (await res.json()) as { checks: Record<string, string> };
+    expect(health).toMatchObject({ service: service.name, hostname: hostname(), status: 'ok' });
+    // Liveness: one check per consumer, each alive.
+    expect(Object.keys(health.checks).length, service.name).toBeGreaterThan(0);
+    expect(new Set(Object.values(health.checks)), service.name).toEqual(new Set(['ok']));
+    const ready = await fetch(`${service.url}/ready`);
+    expect(ready.status, service.name).toBe(200);
+    expect(await ready.json()).toEqual({ service: service.name, hostname: hostname(), status: 'ok', checks: { eventsTable: 'ok', idempotencyTable: 'ok' } });
   }
 
   const exits = fleet.services.map((s) => new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code))));

@@ -27,6 +27,14 @@ export const platformEnvShape = {
     .min(1)
     .optional()
     .describe('Test only: a directory where every AWS call the process makes is recorded (JSONL), for the IAM test (tests/iam)'),
+  AWS_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(3_000).describe('SDK calls: time allowed to connect to an AWS endpoint'),
+  AWS_REQUEST_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(300_000)
+    .default(10_000)
+    .describe('SDK calls: time allowed for an answer to begin, and for any silence while it streams in (SQS long polls get their 20 s wait on top)'),
 } as const;
 
 /** Defaults for intake doors that may leave regions or hosts out (S3 uploads without metadata, HTTP). */

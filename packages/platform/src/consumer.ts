@@ -5,7 +5,15 @@
  *     receive count; on the last allowed receive, or on a failure that is not retryable, the
  *     message goes to the dead-letter queue with the reason attached (then is deleted), after
  *     `onGiveUp` ran (a Step Functions worker answers its token with a failure there);
- *   - stop() aborts the in-flight long poll at once and waits for in-flight handlers to drain.
+ *   - a deferrable failure (another attempt holds the work: see errors.ts deferralMs) is neither
+ *     retried nor given up: the message is sent again with a delay of the holder's remaining lease
+ *     and then deleted (send before delete keeps at-least-once), so SQS's receive count and the
+ *     queue's redrive count start afresh, however long the other attempt runs;
+ *   - stopTaking() aborts the in-flight long polls at once; stop() also waits (up to
+ *     `drainTimeoutMs`) for in-flight handlers to settle. The visibility of an in-flight message
+ *     is extended by this module's own heartbeat, not sqs-consumer's: sqs-consumer's heartbeats
+ *     share the poll's AbortController, so aborting the poll would stop them too and the
+ *     message would come back (to another worker) while its handler still runs.
  * Deletes and DLQ sends are made here rather than by sqs-consumer so that aborting the poll on
  * shutdown cannot abort the acknowledgement of work that already succeeded.
  */
@@ -13,7 +21,7 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageComman
 import { Consumer } from 'sqs-consumer';
 import { describeIssues } from '@flotilla/events';
 import type { z } from 'zod';
-import { FlotillaError, isRetryable } from './errors.ts';
+import { deferralMs, FlotillaError, isRetryable } from './errors.ts';
 import { faultPoint } from './faults.ts';
 import type { Logger } from './logger.ts';
 import type { Stoppable } from './service.ts';
@@ -72,6 +80,12 @@ export interface ConsumeOptions {
   retryBaseSeconds?: number;
   retryMaxSeconds?: number;
   drainTimeoutMs?: number;
+  /** Independent pollers on the queue (default 1). */
+  concurrency?: number;
+  /** The consumer counts as stuck when no receive completed for this long while no handler runs. */
+  livenessMs?: number;
+  /** ...or when a handler has run for this long (longer than any task's own timeout). */
+  handlerDeadlineMs?: number;
 }
 
 /** Exponential backoff with full jitter: a random delay in [base, min(cap, base * 2^(n-1))]. */
@@ -89,7 +103,15 @@ const stringAttributes = (message: Message): Record<string, string> =>
     Object.entries(message.MessageAttributes ?? {}).flatMap(([k, v]) => (v.StringValue === undefined ? [] : [[k, v.StringValue]])),
   );
 
-export function consume(options: ConsumeOptions): Stoppable & { start(): void } {
+/** A started consumer: stoppable, and able to say whether its poll loop is alive. */
+export interface RunningConsumer extends Stoppable {
+  start(): void;
+  stopTaking(): void;
+  /** Resolves while the consumer is alive; rejects naming what is stuck (for /health). */
+  alive(): Promise<void>;
+}
+
+export function consume(options: ConsumeOptions): RunningConsumer {
   const {
     name,
     sqs,
@@ -125,6 +147,20 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
     received.logger.warn({ reason, errorName, receiveCount: received.receiveCount }, 'message dead-lettered');
   };
 
+  /** Puts a message off for `deferMs` (SQS allows at most 15 minutes of delay): a new copy, then the caller deletes this one. */
+  const defer = async (received: ReceivedMessage, deferMs: number) => {
+    const delaySeconds = Math.min(900, Math.max(1, Math.ceil(deferMs / 1000)));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: received.body,
+        DelaySeconds: delaySeconds,
+        ...(received.message.MessageAttributes ? { MessageAttributes: received.message.MessageAttributes } : {}),
+      }),
+    );
+    received.logger.info({ delaySeconds }, 'another attempt holds this work; message put off');
+  };
+
   const settle = async (message: Message): Promise<void> => {
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1');
     const received: ReceivedMessage = {
@@ -137,54 +173,111 @@ export function consume(options: ConsumeOptions): Stoppable & { start(): void } 
     try {
       await options.handle(received);
     } catch (error) {
-      if (isRetryable(error) && receiveCount < maxReceives) {
+      const deferMs = deferralMs(error);
+      if (deferMs !== undefined) await defer(received, deferMs);
+      else if (isRetryable(error) && receiveCount < maxReceives) {
         const delay = retryDelaySeconds(receiveCount, retryBaseSeconds, retryMaxSeconds);
         received.logger.warn({ err: error, retryInSeconds: delay }, 'handler failed; will retry');
         await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: delay }));
         return;
-      }
-      await deadLetter(received, error);
+      } else await deadLetter(received, error);
     }
     faultPoint('consumer.before-delete');
     await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
   };
 
-  const consumer = Consumer.create({
-    queueUrl,
-    sqs,
-    batchSize: options.batchSize ?? 10,
-    visibilityTimeout: options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS,
-    heartbeatInterval: Math.max(1, Math.floor((options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS) / 3)),
-    waitTimeSeconds: options.waitTimeSeconds ?? 20,
-    messageSystemAttributeNames: ['ApproximateReceiveCount'],
-    messageAttributeNames: ['All'],
-    shouldDeleteMessages: false,
-    handleMessage: async (message) => {
-      const work = settle(message);
-      inFlight.add(work);
-      try {
-        await work;
-      } catch (error) {
-        // The delete or DLQ send failed: the message stays and is received again later.
-        logger.error({ err: error, messageId: message.MessageId }, 'failed to settle message');
-      } finally {
-        inFlight.delete(work);
-      }
-      return undefined;
-    },
+  const visibilityTimeout = options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS;
+  const waitTimeSeconds = options.waitTimeSeconds ?? 20;
+  /** When a poller last completed a receive (with or without messages), and when each running handler began. */
+  let lastReceiveAt = Date.now();
+  const handlersStartedAt = new Map<Promise<void>, number>();
+  const livenessMs = options.livenessMs ?? Math.max(60_000, 3 * waitTimeSeconds * 1000);
+  const handlerDeadlineMs = options.handlerDeadlineMs ?? 20 * 60_000;
+
+  // Several pollers on one queue, each taking `batchSize` messages: sqs-consumer handles a batch
+  // before it polls again, so one slow message holds up its batch-mates (head-of-line blocking).
+  // Long tasks take one message per poller and scale with pollers instead.
+  const pollers = Array.from({ length: Math.max(1, options.concurrency ?? 1) }, () => {
+    const consumer = Consumer.create({
+      queueUrl,
+      sqs,
+      batchSize: options.batchSize ?? 10,
+      visibilityTimeout,
+      waitTimeSeconds,
+      messageSystemAttributeNames: ['ApproximateReceiveCount'],
+      messageAttributeNames: ['All'],
+      shouldDeleteMessages: false,
+      handleMessage: async (message) => {
+        const work = settle(message);
+        inFlight.add(work);
+        handlersStartedAt.set(work, Date.now());
+        const heartbeat = keepInvisible(message, work);
+        try {
+          await work;
+        } catch (error) {
+          // The delete or DLQ send failed: the message stays and is received again later.
+          logger.error({ err: error, messageId: message.MessageId }, 'failed to settle message');
+        } finally {
+          clearInterval(heartbeat);
+          inFlight.delete(work);
+          handlersStartedAt.delete(work);
+        }
+        return undefined;
+      },
+    });
+    consumer.on('error', (error: Error & { code?: string }) => {
+      // Our own abort of the long poll at shutdown is not a failure.
+      if (error.name === 'AbortError' || error.code === 'AbortError') logger.debug({ err: error }, 'long poll aborted');
+      else logger.error({ err: error }, 'consumer error');
+    });
+    const received = () => {
+      lastReceiveAt = Date.now();
+    };
+    consumer.on('empty', received);
+    consumer.on('message_received', received);
+    return consumer;
   });
-  consumer.on('error', (error) => {
-    if (error.name !== 'AbortError') logger.error({ err: error }, 'consumer error');
-  });
+
+  /**
+   * Extends a message's visibility every third of the timeout until its handling settles, with no
+   * abort signal: it goes on through shutdown for as long as the handler runs.
+   */
+  function keepInvisible(message: Message, work: Promise<void>): NodeJS.Timeout {
+    let settled = false;
+    void work.finally(() => (settled = true)).catch(() => undefined);
+    return setInterval(() => {
+      sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: visibilityTimeout })).catch((error: unknown) => {
+        // After the handler settled, the message may be gone already: nothing to extend.
+        if (!settled) logger.warn({ err: error, messageId: message.MessageId }, 'could not extend visibility; the message may be received again');
+      });
+    }, Math.max(1, Math.floor(visibilityTimeout / 3)) * 1000);
+  }
+
+  /**
+   * Liveness: the poll loop completed a receive lately, or is busy with handlers that are not
+   * overdue. Throws, naming what is stuck, for /health.
+   */
+  const alive = () => {
+    const now = Date.now();
+    const overdue = [...handlersStartedAt.values()].filter((at) => now - at > handlerDeadlineMs).length;
+    if (overdue > 0) return Promise.reject(new Error(`${overdue} handler(s) running for over ${Math.round(handlerDeadlineMs / 1000)} s`));
+    if (handlersStartedAt.size === 0 && now - lastReceiveAt > livenessMs) return Promise.reject(new Error(`no receive completed for ${Math.round((now - lastReceiveAt) / 1000)} s`));
+    return Promise.resolve();
+  };
 
   return {
     name,
+    alive,
     start() {
-      consumer.start();
-      logger.info({ queueUrl }, 'consuming');
+      lastReceiveAt = Date.now();
+      for (const consumer of pollers) consumer.start();
+      logger.info({ queueUrl, pollers: pollers.length }, 'consuming');
+    },
+    stopTaking() {
+      for (const consumer of pollers) consumer.stop({ abort: true });
     },
     async stop() {
-      consumer.stop({ abort: true });
+      for (const consumer of pollers) consumer.stop({ abort: true });
       const drained = Promise.allSettled([...inFlight]);
       const timeout = new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref());
       await Promise.race([drained, timeout]);

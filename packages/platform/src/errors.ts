@@ -71,6 +71,26 @@ const TRANSIENT_AWS_NAMES = new Set([
   'ServiceUnavailable',
   'TransactionInProgressException',
   'LimitExceededException',
+  // Timeouts: the SDK's HTTP layer names its connection, socket and request timeouts TimeoutError
+  // (the first two with no code); services answer RequestTimeout(Exception) themselves.
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+/** Node's codes for a connection that failed, dropped or could not be resolved: all worth another try. */
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
 ]);
 
 /**
@@ -80,7 +100,7 @@ const TRANSIENT_AWS_NAMES = new Set([
  */
 export function isRetryable(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { retryable?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; name?: string; code?: string };
+  const e = error as { retryable?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; name?: string; code?: string; message?: unknown };
   if (typeof e.retryable === 'boolean') return e.retryable;
   const status = e.$metadata?.httpStatusCode ?? 0;
   return (
@@ -88,8 +108,21 @@ export function isRetryable(error: unknown): boolean {
     status >= 500 ||
     status === 429 ||
     TRANSIENT_AWS_NAMES.has(e.name ?? '') ||
-    ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '')
+    TRANSIENT_NETWORK_CODES.has(e.code ?? '') ||
+    // Node's "socket hang up" (the peer closed before answering) does not always carry its code.
+    (typeof e.message === 'string' && e.message === 'socket hang up')
   );
+}
+
+/**
+ * How long a message should be put off, for an error that says "not now, and not a failure"
+ * (another attempt holds the work: IdempotencyInProgressError's `deferMs`). A consumer re-sends
+ * such a message with a delay instead of counting the receive toward giving up.
+ */
+export function deferralMs(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { deferMs?: unknown; retryable?: unknown };
+  return e.retryable === true && typeof e.deferMs === 'number' && Number.isFinite(e.deferMs) ? Math.max(0, e.deferMs) : undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The HTTP side of every service: a Fastify app with zod route schemas (validated and serialized
  * by fastify-type-provider-zod), an OpenAPI document generated from those schemas at
- * GET /openapi.json, GET /health, and one error handler, so that every error answers the same
+ * GET /openapi.json, GET /health (liveness), GET /ready (dependencies), and one error handler, so that every error answers the same
  * body `{ error, message, fields? }` and a 5xx never leaks internals.
  */
 import { hostname } from 'node:os';
@@ -107,8 +107,17 @@ export function errorAnswer(error: unknown): { status: number; body: ErrorBody }
 export interface HttpAppOptions {
   logger: Logger;
   service: string;
-  /** Named dependency checks; /health answers 503 naming each one that throws. */
+  /**
+   * Liveness checks for GET /health (the process and its consumers work); 503 naming each one
+   * that throws. An orchestrator restarts a service that fails them, so no AWS call belongs here:
+   * an AWS outage would otherwise restart every task at once.
+   */
   checks?: Record<string, HealthCheck>;
+  /**
+   * Dependency checks for GET /ready (the AWS resources the service needs answer); 503 naming
+   * each one that throws. During an AWS outage /ready says so while /health stays 200.
+   */
+  readiness?: Record<string, HealthCheck>;
   routes?: HttpRoutes;
   /** Version shown in the OpenAPI document. */
   version?: string;
@@ -141,7 +150,7 @@ function fastifyLogger(logger: Logger): FastifyBaseLogger {
 
 /** The app, ready but not listening: what tests inject() into and what startHttpServer serves. */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { logger, service, checks = {}, routes } = options;
+  const { logger, service, checks = {}, readiness = {}, routes } = options;
   const app = Fastify({
     loggerInstance: fastifyLogger(logger),
     // Requests are logged once, by the onResponse hook below, at debug.
@@ -177,9 +186,17 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const typed = app.withTypeProvider<ZodTypeProvider>();
   typed.get(
     '/health',
-    { schema: { summary: 'Whether the service and its dependencies answer', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
+    { schema: { summary: 'Liveness: whether the process and its consumers work', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
     async (_request, reply) => {
       const { ok, body } = await health(service, checks);
+      return reply.code(ok ? 200 : 503).send(body);
+    },
+  );
+  typed.get(
+    '/ready',
+    { schema: { summary: 'Whether the AWS resources the service depends on answer', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
+    async (_request, reply) => {
+      const { ok, body } = await health(service, readiness);
       return reply.code(ok ? 200 : 503).send(body);
     },
   );

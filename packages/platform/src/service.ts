@@ -16,15 +16,79 @@ import type { z } from 'zod';
 
 export interface Stoppable {
   name: string;
+  /** Stops taking new work at once (a consumer aborts its long polls); stop() then drains. */
+  stopTaking?(): void;
+  /** Stops taking work if still taking it, and resolves once what was in flight has settled. */
   stop(): Promise<void>;
+  /** Liveness, for /health: resolves while the part works, rejects naming what is stuck. */
+  alive?(): Promise<void>;
+}
+
+export interface StopReport {
+  stopped: string[];
+  failed: string[];
+  timedOut: string[];
 }
 
 /**
- * Stops `parts` in order on the first SIGTERM or SIGINT (consumers first so in-flight work drains
- * while the server still answers /health), then exits. A second signal, or `graceMs` passing,
- * exits at once.
+ * Stops `parts` together: every part stops taking work first (so no poller takes a new task while
+ * another part drains), then all drain in parallel, each given at most `budgetMs`. Resolves with
+ * what stopped, failed or did not drain in time, without waiting longer than the budget.
  */
-export function stopOnSignals(logger: Logger, parts: Stoppable[], graceMs = 25_000): void {
+export async function stopParts(logger: Logger, parts: Stoppable[], budgetMs: number): Promise<StopReport> {
+  for (const part of parts) part.stopTaking?.();
+  const report: StopReport = { stopped: [], failed: [], timedOut: [] };
+  const outcomes = await Promise.all(
+    parts.map(async (part) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timedOut'>((resolve) => {
+        timer = setTimeout(() => resolve('timedOut'), budgetMs);
+        timer.unref();
+      });
+      try {
+        return [part.name, await Promise.race([part.stop().then(() => 'stopped' as const), timeout])] as const;
+      } catch (error) {
+        logger.error({ err: error, part: part.name }, 'failed to stop cleanly');
+        return [part.name, 'failed' as const] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  for (const [name, outcome] of outcomes) {
+    report[outcome].push(name);
+    if (outcome === 'stopped') logger.info({ part: name }, 'stopped');
+    else if (outcome === 'timedOut') logger.warn({ part: name, budgetMs }, 'did not drain within its budget');
+  }
+  return report;
+}
+
+/**
+ * Closes the HTTP server: new connections are refused, idle keep-alive connections closed, and
+ * requests in flight finish (Fastify's close); whatever is still open after `budgetMs` (a
+ * long-lived SSE stream, say) is cut then.
+ */
+export async function closeHttpServer(http: RunningHttpServer, budgetMs: number): Promise<void> {
+  const timer = setTimeout(() => http.app.server.closeAllConnections(), budgetMs);
+  timer.unref();
+  try {
+    await http.close();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The grace period fits ECS's StopTimeout (30 s, deploy/render.ts), with room to exit. */
+export const SHUTDOWN_GRACE_MS = 25_000;
+/** What the HTTP server keeps of the grace, after the workers drained. */
+const HTTP_CLOSE_BUDGET_MS = 3_000;
+
+/**
+ * On the first SIGTERM or SIGINT: every worker stops taking work, then all drain in parallel
+ * (while the server still answers), then the server closes letting in-flight requests finish,
+ * then the clients, then exit. A second signal, or `graceMs` passing, exits at once.
+ */
+export function stopOnSignals(logger: Logger, shutdown: { workers: Stoppable[]; http?: RunningHttpServer; finally?: () => void }, graceMs = SHUTDOWN_GRACE_MS): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
@@ -38,19 +102,24 @@ export function stopOnSignals(logger: Logger, parts: Stoppable[], graceMs = 25_0
       process.exit(1);
     }, graceMs);
     timer.unref();
-    for (const part of parts) {
-      try {
-        await part.stop();
-        logger.info({ part: part.name }, 'stopped');
-      } catch (error) {
-        logger.error({ err: error, part: part.name }, 'failed to stop cleanly');
-      }
+    const started = Date.now();
+    const report = await stopParts(logger, shutdown.workers, graceMs - HTTP_CLOSE_BUDGET_MS - 1_000);
+    if (shutdown.http) {
+      const left = Math.max(500, graceMs - (Date.now() - started) - 1_000);
+      await closeHttpServer(shutdown.http, left).catch((error: unknown) => logger.error({ err: error }, 'http server did not close cleanly'));
     }
-    logger.info('shutdown complete');
-    process.exit(0);
+    shutdown.finally?.();
+    const clean = report.failed.length === 0 && report.timedOut.length === 0;
+    logger.info({ ms: Date.now() - started, ...report }, clean ? 'shutdown complete' : 'shutdown complete, not everything drained');
+    process.exit(clean ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** One /health check per part that can tell whether it is alive (a consumer's poll loop). */
+function livenessChecks(parts: Stoppable[]): Record<string, () => Promise<void>> {
+  return Object.fromEntries(parts.flatMap((part) => (part.alive ? [[`${part.name}`, () => part.alive?.() ?? Promise.resolve()] as const] : [])));
 }
 
 export type PlatformConfig = z.infer<z.ZodObject<typeof platformEnvShape>>;
@@ -71,7 +140,7 @@ export interface StartServiceOptions {
   config: PlatformConfig;
   /** The service's routes, as a Fastify plugin (see ./http.ts). */
   routes?: (ctx: Omit<ServiceContext, 'http'>) => HttpRoutes;
-  /** Started before the HTTP server; stopped first on shutdown, in order. */
+  /** Started before the HTTP server; on shutdown they stop taking work, then drain in parallel, before the server closes. */
   workers?: (ctx: Omit<ServiceContext, 'http'>) => Promise<Stoppable[]>;
 }
 
@@ -87,7 +156,12 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   armFaults(config.FLOTILLA_FAULTS);
   if (config.FLOTILLA_FAULTS.size > 0) logger.warn({ faults: Object.fromEntries(config.FLOTILLA_FAULTS) }, 'fault points armed (chaos testing only)');
   const recordCalls = config.FLOTILLA_TEST_AWS_CALLS ? { directory: config.FLOTILLA_TEST_AWS_CALLS, service: name, prefix: config.FLOTILLA_PREFIX } : undefined;
-  const aws = createAwsClients({ region: config.AWS_REGION, endpoint: config.AWS_ENDPOINT_URL, recordCalls });
+  const aws = createAwsClients({
+    region: config.AWS_REGION,
+    endpoint: config.AWS_ENDPOINT_URL,
+    timeouts: { connectMs: config.AWS_CONNECT_TIMEOUT_MS, requestMs: config.AWS_REQUEST_TIMEOUT_MS },
+    recordCalls,
+  });
   const resources = resourceNames(config.FLOTILLA_PREFIX);
   const store = new EventStore(aws.dynamodb, resources.tables.events);
   const idempotency = new IdempotencyStore(aws.dynamodb, resources.tables.idempotency);
@@ -98,10 +172,11 @@ export async function startService(options: StartServiceOptions): Promise<Servic
       port: config.PORT,
       logger,
       service: name,
-      checks: { eventsTable: () => store.ping() },
+      checks: livenessChecks(workers),
+      readiness: { eventsTable: () => store.ping(), idempotencyTable: () => idempotency.ping() },
       routes: options.routes?.(base),
     });
-    stopOnSignals(logger, [...workers, { name: 'http', stop: () => http.close() }, { name: 'aws', stop: () => Promise.resolve(aws.destroy()) }]);
+    stopOnSignals(logger, { workers, http, finally: () => aws.destroy() });
     return { ...base, http };
   } catch (error) {
     logger.fatal({ err: error, prefix: config.FLOTILLA_PREFIX }, `failed to start: ${error instanceof Error ? error.message : String(error)}`);

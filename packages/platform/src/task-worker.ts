@@ -10,12 +10,19 @@
  * An exception is an unexpected failure: retried with backoff while retryable; when the consumer
  * gives up, the token is answered with SendTaskFailure before the message is dead-lettered.
  * A token that was already answered, timed out or is unknown means the task is done: not an error.
+ *
+ * A worker that dies mid-task must not fail its build. Its claim (idempotency.ts) has a short
+ * lease that only a running attempt renews; another delivery meanwhile is put off until that lease
+ * runs out (never counted toward giving up), then takes the task over and does it. While the work
+ * runs, SendTaskHeartbeat tells Step Functions the task is alive (HeartbeatSeconds on the task
+ * states, deploy/state-machine.ts), and a heartbeat before the work skips a token that already
+ * timed out: the state machine has sent a fresh message for that task.
  */
-import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { consume, InvalidMessageError, parseMessage, type ReceivedMessage } from './consumer.ts';
-import { hashKey, type IdempotencyStore } from './idempotency.ts';
+import { hashKey, type IdempotencyStore, type RunOnceResult } from './idempotency.ts';
 import type { Logger } from './logger.ts';
 
 export type TaskOutcome<O> = { ok: true; output: O } | { ok: false; error: string; cause: string };
@@ -30,6 +37,8 @@ export interface TaskContext {
   /** The token's hash: a stable identity for this task, e.g. for event causation. */
   taskId: string;
   receiveCount: number;
+  /** Aborted when this attempt's claim was taken over or its token settled: the work may stop early. */
+  signal: AbortSignal;
 }
 
 export interface TaskWorkerOptions<I, O> {
@@ -45,8 +54,31 @@ export interface TaskWorkerOptions<I, O> {
   work: (input: I, ctx: TaskContext) => Promise<TaskOutcome<O>>;
   maxReceives?: number;
   visibilityTimeoutSeconds?: number;
-  /** How long one attempt may hold the task before another delivery may take it over. */
+  /**
+   * How long an attempt's claim lasts without renewal; the running attempt renews it, so this is
+   * how soon a crashed worker's task resumes elsewhere.
+   */
   leaseMs?: number;
+  /** Messages per receive (default 1: tasks are long, and one slow task must not hold up others). */
+  batchSize?: number;
+  /** Independent pollers on the queue: how many tasks this process works on at once (default 1). */
+  concurrency?: number;
+  /** How often the running work heartbeats its token (keep well below the state's HeartbeatSeconds). */
+  heartbeatMs?: number;
+}
+
+export const DEFAULT_TASK_LEASE_MS = 30_000;
+export const DEFAULT_TASK_HEARTBEAT_MS = 20_000;
+
+/** Tells Step Functions the task is alive; 'settled' when the token can no longer be answered. */
+export async function heartbeatTask(sfn: SFNClient, taskToken: string): Promise<'alive' | 'settled'> {
+  try {
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
+    return 'alive';
+  } catch (error) {
+    if (SETTLED_TOKEN_ERRORS.has((error as Error).name)) return 'settled';
+    throw error;
+  }
 }
 
 /** Step Functions caps `error` at 256 and `cause` at 32,768 characters. */
@@ -84,6 +116,8 @@ export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
     logger: parent,
     ...(options.maxReceives === undefined ? {} : { maxReceives: options.maxReceives }),
     ...(options.visibilityTimeoutSeconds === undefined ? {} : { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds }),
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    batchSize: options.batchSize ?? 1,
     async handle(received) {
       const message = parseMessage(received.body, taskMessageSchema, `${options.name} task`);
       let input: I;
@@ -95,11 +129,34 @@ export function taskWorker<I, O>(options: TaskWorkerOptions<I, O>) {
       const taskId = hashKey(message.taskToken);
       const logger = received.logger.child({ taskId: taskId.slice(0, 16) });
       logger.debug('task received');
-      const { result: outcome, duplicate } = await idempotency.runOnce(
-        `task#${taskId}`,
-        () => options.work(input, { logger, taskId, receiveCount: received.receiveCount }),
-        { leaseMs: options.leaseMs ?? 120_000 },
-      );
+      if ((await heartbeatTask(sfn, message.taskToken)) === 'settled') {
+        logger.info('task token already settled (timed out or answered): skipping the work');
+        return;
+      }
+      const tokenSettled = new AbortController();
+      const beat = setInterval(() => {
+        heartbeatTask(sfn, message.taskToken).then(
+          (state) => {
+            if (state === 'settled' && !tokenSettled.signal.aborted) {
+              logger.warn('task token settled while the work runs (timed out?)');
+              tokenSettled.abort();
+            }
+          },
+          (error: unknown) => logger.warn({ err: error }, 'task heartbeat failed; trying again at the next beat'),
+        );
+      }, options.heartbeatMs ?? DEFAULT_TASK_HEARTBEAT_MS);
+      beat.unref();
+      let ran: RunOnceResult<TaskOutcome<O>>;
+      try {
+        ran = await idempotency.runOnce(
+          `task#${taskId}`,
+          ({ signal }) => options.work(input, { logger, taskId, receiveCount: received.receiveCount, signal: AbortSignal.any([signal, tokenSettled.signal]) }),
+          { leaseMs: options.leaseMs ?? DEFAULT_TASK_LEASE_MS, onLeaseLost: () => logger.warn('task claim taken over by another attempt') },
+        );
+      } finally {
+        clearInterval(beat);
+      }
+      const { result: outcome, duplicate } = ran;
       if (duplicate) logger.info('task already done; answering with the stored outcome');
       logger.debug({ ok: outcome.ok }, 'task done; answering');
       await answerTask(sfn, message.taskToken, outcome, logger);

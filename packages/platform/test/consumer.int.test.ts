@@ -2,7 +2,9 @@
  * The SQS consumer against the emulator: acknowledge on success only, retry what is retryable
  * with backoff, dead-letter the rest with the reason attached (after onGiveUp), and stop at once.
  */
+import { Writable } from 'node:stream';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consume, createLogger, InvalidMessageError, locate, TransientAwsError, type Locator, type ReceivedMessage } from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
@@ -121,5 +123,43 @@ describe('consume', () => {
     expect(finished).toBe(true);
     const left = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
     expect(left.Messages ?? []).toHaveLength(0);
+  });
+
+  it('stopped during a handler slower than the visibility timeout: keeps the message invisible, deletes it once handled, logs no error', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const capture = pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _encoding, done) => done(void lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string })) }));
+    // A sync queue: nothing else writes to it (the uploads queue gets S3's test event).
+    const pair = await where.queuePair(where.names.syncQueue('eu-west-1'));
+    let finish: () => void = () => undefined;
+    let started: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let handled = 0;
+    const c = consume({
+      name: 'slow',
+      sqs: aws.sqs,
+      ...pair,
+      logger: capture,
+      visibilityTimeoutSeconds: 2,
+      waitTimeSeconds: 1,
+      handle: async () => {
+        handled++;
+        started();
+        await new Promise<void>((resolve) => (finish = resolve));
+      },
+    });
+    c.start();
+    await aws.sqs.send(new SendMessageCommand({ QueueUrl: pair.queueUrl, MessageBody: 'slow' }));
+    await running;
+    const stopping = c.stop();
+    // Twice the visibility timeout passes while the handler runs after stop(): the message must stay hidden.
+    const peek = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: pair.queueUrl, WaitTimeSeconds: 5, VisibilityTimeout: 0 }));
+    expect(peek.Messages ?? []).toHaveLength(0);
+    finish();
+    await stopping;
+    expect(handled).toBe(1);
+    const left = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: pair.queueUrl, WaitTimeSeconds: 3 }));
+    expect(left.Messages ?? []).toHaveLength(0);
+    expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
   });
 });

@@ -44,3 +44,33 @@ describe('the shared HTTP app', () => {
     expect(res.json()).toEqual({ service: 'test', hostname: hostname(), status: 'unhealthy', checks: { ok: 'ok', table: 'table gone' } });
   });
 });
+
+describe('/health and /ready', () => {
+  let split: Awaited<ReturnType<typeof buildHttpApp>>;
+  beforeAll(async () => {
+    split = await buildHttpApp({
+      logger: createLogger('test', 'silent'),
+      service: 'test',
+      checks: { 'consumer:intake': () => Promise.resolve() },
+      readiness: { eventsTable: () => Promise.reject(new Error('connect ETIMEDOUT dynamodb')), queues: () => Promise.resolve() },
+    });
+  });
+  afterAll(() => split.close());
+
+  it('/ready answers 503 naming the dependency that does not answer', async () => {
+    const res = await split.inject({ method: 'GET', url: '/ready' });
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toEqual({ service: 'test', hostname: hostname(), status: 'unhealthy', checks: { eventsTable: 'connect ETIMEDOUT dynamodb', queues: 'ok' } });
+  });
+
+  it('/health stays a liveness check: 200 while the process and its consumers are alive, whatever AWS does', async () => {
+    const res = await split.inject({ method: 'GET', url: '/health' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ service: 'test', hostname: hostname(), status: 'ok', checks: { 'consumer:intake': 'ok' } });
+  });
+
+  it('/ready is in the OpenAPI document with its schema', async () => {
+    const doc = (await split.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, { get?: { responses?: Record<string, unknown> } }> }>();
+    expect(Object.keys(doc.paths['/ready']?.get?.responses ?? {}).sort()).toEqual(['200', '503']);
+  });
+});

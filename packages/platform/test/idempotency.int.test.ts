@@ -1,7 +1,7 @@
 /** Idempotent effects against the emulator: once per key, stored outcomes, leases, first-wins mapping. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream } from '@flotilla/events';
-import { EventStore, IdempotencyInProgressError, IdempotencyKeyReusedError, IdempotencyStore, requestBuild, resourceNames } from '@flotilla/platform';
+import { EventStore, IdempotencyInProgressError, IdempotencyKeyReusedError, IdempotencyLeaseLostError, IdempotencyStore, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -64,6 +64,40 @@ describe('runOnce', () => {
     const crashed = hold(k, { leaseMs: 1, now: () => Date.now() - 60_000 });
     await crashed.running;
     expect(await store.runOnce(k, () => Promise.resolve('recovered'))).toEqual({ result: 'recovered', duplicate: false });
+  });
+
+  it('fences a holder that lost its lease: its failure does not release, nor its result overwrite, the new holder\'s claim', async () => {
+    const k = key('fenced');
+    // A's lease ran out a minute ago (its clock, say, or a long pause); B takes the task over.
+    const a = hold(k, { leaseMs: 1, now: () => Date.now() - 60_000 });
+    await a.running;
+    const b = hold(k);
+    await b.running;
+    // A wakes up and finishes: its result must not replace B's claim.
+    a.release('a-result');
+    await expect(a.outcome).rejects.toBeInstanceOf(IdempotencyLeaseLostError);
+    const meanwhile = await store.runOnce(k, () => Promise.resolve('third')).catch((e: unknown) => e);
+    expect(meanwhile).toBeInstanceOf(IdempotencyInProgressError);
+    b.release('b-result');
+    expect(await b.outcome).toEqual({ result: 'b-result', duplicate: false });
+    expect(await store.runOnce(k, () => Promise.resolve('later'))).toEqual({ result: 'b-result', duplicate: true });
+  });
+
+  it('fences a failing holder that lost its lease: it does not delete the new holder\'s claim', async () => {
+    const k = key('fenced-fail');
+    let failA: (error: Error) => void = () => undefined;
+    let aStarted: () => void = () => undefined;
+    const aRunning = new Promise<void>((resolve) => (aStarted = resolve));
+    const a = store.runOnce(k, () => new Promise<string>((_, reject) => { failA = reject; aStarted(); }), { leaseMs: 1, now: () => Date.now() - 60_000 });
+    await aRunning;
+    const b = hold(k);
+    await b.running;
+    failA(new Error('a failed late'));
+    await expect(a).rejects.toThrow('a failed late');
+    const meanwhile = await store.runOnce(k, () => Promise.resolve('third')).catch((e: unknown) => e);
+    expect(meanwhile).toBeInstanceOf(IdempotencyInProgressError);
+    b.release('b-result');
+    expect(await b.outcome).toEqual({ result: 'b-result', duplicate: false });
   });
 
   it('releases the key when the effect fails, so a retry can act', async () => {

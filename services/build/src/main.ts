@@ -21,6 +21,8 @@ await startService({
   workers: async (ctx) => [
     await startTaskWorker(ctx, ctx.resources.queues.build, {
       name: 'build',
+      // One build per poller, a few at once: a slow build does not hold up the others.
+      concurrency: 4,
       parseInput: (input) => buildTaskSchema.parse(input),
       work: buildTask({ aws: ctx.aws, store: ctx.store, globalBucket: ctx.resources.globalBucket }),
     }),
