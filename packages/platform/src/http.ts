@@ -252,6 +252,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     openapi: {
       openapi: '3.0.3',
       info: { title: `flotilla ${service}`, version: options.version ?? '0.1.0' },
+      // Every operation needs the token unless it says `security: []` (the public routes do).
+      ...(auth ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] } : {}),
     },
     transform: jsonSchemaTransform,
     // Schemas given an id with .meta({ id }) become components the routes refer to.
@@ -261,7 +263,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const typed = app.withTypeProvider<ZodTypeProvider>();
   typed.get(
     '/health',
-    { schema: { summary: 'Whether the service and its dependencies answer', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
+    { schema: { summary: 'Whether the service and its dependencies answer', tags: ['health'], security: [], response: { 200: healthSchema, 503: healthSchema } } },
     async (_request, reply) => {
       const { ok, body } = await health(service, checks);
       return reply.code(ok ? 200 : 503).send(body);

@@ -105,6 +105,13 @@ describe('who may call', () => {
     expect((await app.inject({ method: 'POST', url: '/webhooks/github', headers: { 'content-type': 'application/json' }, payload: '{}' })).statusCode).toBe(200);
   });
 
+  it('the OpenAPI document declares the bearer scheme for every operation, and none for /health', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json<{ components: { securitySchemes: unknown }; security: unknown; paths: Record<string, { get?: { security?: unknown } }> }>();
+    expect(doc.components.securitySchemes).toEqual({ bearer: { type: 'http', scheme: 'bearer' } });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/health']?.get?.security).toEqual([]);
+  });
+
   it('a public-looking path that routes elsewhere still needs the token', async () => {
     for (const url of ['/assets/../things', '/health/../things', '/%2e%2e/things', '/webhooks/github/../../things']) {
       const res = await app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: '{}' });
