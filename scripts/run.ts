@@ -229,7 +229,9 @@ async function start(): Promise<void> {
   const build = fleet.services.find((s) => s.name === 'build');
   if (scriptEnv.FLOTILLA_API_TOKEN) say('  the API wants the token in FLOTILLA_API_TOKEN: send Authorization: Bearer $FLOTILLA_API_TOKEN');
   else {
-    const shown = relative(process.cwd(), tokenFile) || tokenFile;
+    // Short when it is under the current directory (.run/api-token), whole otherwise.
+    const near = relative(process.cwd(), tokenFile);
+    const shown = near && !near.startsWith('..') && !isAbsolute(near) ? near : tokenFile;
     say(`  the API wants the token in ${shown} (mode 0600; delete it for a new one):`);
     say(`    curl -s -H "Authorization: Bearer $(cat ${shown})" ${build?.url ?? ''}/builds`);
     say('    pnpm flotilla builds list    (the CLI reads that file itself)');
