@@ -27,6 +27,11 @@ export type ComposeMode = keyof typeof COMPOSE_PATHS;
 
 const EMULATOR_PORT = 4566;
 const PREFIX = 'flotilla';
+/**
+ * The build API's token comes from the environment of `docker compose up`, never from the file:
+ * compose refuses to start without it, with this message.
+ */
+const API_TOKEN = '${FLOTILLA_API_TOKEN:?set FLOTILLA_API_TOKEN to the build API token, for example the one ./scripts/run.sh keeps in .run/api-token}';
 
 /** The environment variable that moves a port of docker-compose.host.yml: FLOTILLA_AWS_PORT, FLOTILLA_REGION_SYNC_PORT, ... */
 export const portVariable = (name: string): string => `FLOTILLA_${name.toUpperCase().replaceAll('-', '_')}_PORT`;
@@ -41,6 +46,8 @@ interface Layout {
   app: Record<string, unknown>;
   /** The network every app container joins. */
   network: Record<string, unknown>;
+  /** The address a service listens on inside its container (HOST). */
+  host: string;
   /** The port a service listens on, as the file writes it, and how it is reached from the host. */
   listen: (name: string, port: number) => { port: string; settings: Record<string, unknown> };
 }
@@ -67,6 +74,8 @@ const layouts: Record<ComposeMode, () => Layout> = {
     endpoint: `http://aws:${EMULATOR_PORT}`,
     app: { build: '.' },
     network: {},
+    // Compose publishes the container's interface: loopback inside it would be unreachable.
+    host: '0.0.0.0',
     listen: (_name, port) => ({ port: String(port), settings: { ports: [`127.0.0.1:${port}:${port}`] } }),
   }),
   host: () => {
@@ -82,6 +91,8 @@ const layouts: Record<ComposeMode, () => Layout> = {
       endpoint: `http://127.0.0.1:${awsPort}`,
       app: { image: LOCAL_IMAGES.app },
       network: { network_mode: 'host' },
+      // Host networking shares the host's interfaces: stay on its loopback.
+      host: '127.0.0.1',
       listen: (name, port) => ({ port: `\${${portVariable(name)}:-${port}}`, settings: {} }),
     };
   },
@@ -116,7 +127,14 @@ export function renderCompose(mode: ComposeMode): string {
       // /health reports it, so a caller can tell which container answered.
       hostname: `flotilla-${name}`,
       init: true,
-      environment: { ...awsEnv, PORT: listen.port },
+      environment: {
+        ...awsEnv,
+        PORT: listen.port,
+        // Bridge networking publishes a container's interface, not its loopback; host networking
+        // keeps the service on the host's loopback.
+        HOST: layout.host,
+        ...(name === 'build' ? { FLOTILLA_API_TOKEN: API_TOKEN } : {}),
+      },
       ...layout.network,
       ...listen.settings,
       stop_grace_period: '30s',

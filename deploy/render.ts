@@ -390,7 +390,10 @@ function ecs(resources: Resources): void {
               { Name: 'FLOTILLA_PREFIX', Value: ref('Prefix') },
               { Name: 'AWS_REGION', Value: ref('AWS::Region') },
               { Name: 'PORT', Value: String(port) },
+              // Other tasks in the VPC reach it through the task's own interface, not loopback.
+              { Name: 'HOST', Value: '0.0.0.0' },
               { Name: 'LOG_LEVEL', Value: 'info' },
+              ...(name === 'build' ? [{ Name: 'FLOTILLA_API_TOKEN', Value: ref('ApiToken') }] : []),
             ],
             HealthCheck: { Command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], Interval: 15, Retries: 3, Timeout: 5 },
             StopTimeout: 30,
@@ -448,6 +451,13 @@ export function renderTemplate(): Record<string, Json> {
       ServiceImage: { Type: 'String', Default: 'flotilla:latest', Description: 'Container image holding the repository (see Dockerfile)' },
       Subnets: { Type: 'CommaDelimitedList', Default: '', Description: 'Private subnets for the tasks (Target=aws)' },
       SecurityGroup: { Type: 'String', Default: '', Description: 'Security group for the tasks (Target=aws)' },
+      ApiToken: {
+        Type: 'String',
+        NoEcho: true,
+        Default: '',
+        AllowedPattern: '^(|\\S{16,})$',
+        Description: 'Bearer token the build API requires (Target=aws; at least 16 characters without whitespace)',
+      },
     },
     Conditions: { IsAws: { 'Fn::Equals': [ref('Target'), 'aws'] } },
     Rules: {
@@ -456,6 +466,7 @@ export function renderTemplate(): Record<string, Json> {
         Assertions: [
           { Assert: { 'Fn::Not': [{ 'Fn::Equals': [{ 'Fn::Join': ['', ref('Subnets')] }, ''] }] }, AssertDescription: 'Target=aws needs Subnets' },
           { Assert: { 'Fn::Not': [{ 'Fn::Equals': [ref('SecurityGroup'), ''] }] }, AssertDescription: 'Target=aws needs a SecurityGroup' },
+          { Assert: { 'Fn::Not': [{ 'Fn::Equals': [ref('ApiToken'), ''] }] }, AssertDescription: 'Target=aws needs an ApiToken for the build API' },
         ],
       },
     },

@@ -17,6 +17,12 @@ export const scriptEnv = parseEnv(
       .default('1')
       .describe('1: an emulator the run command starts keeps its state across restarts (scripts/emulator.sh); 0: in memory'),
     EMULATOR_STATE_DIR: z.string().min(1).optional().describe('Where that state lives (default .run/emulator-<port>/state)'),
+    FLOTILLA_API_TOKEN: z.string().min(16).regex(/^\S+$/).optional().describe('The API token the services require; unset: the one in FLOTILLA_API_TOKEN_FILE, made when missing'),
+    FLOTILLA_API_TOKEN_FILE: z.string().min(1).default('.run/api-token').describe('Where the run command keeps the local API token (relative to the checkout), mode 0600'),
+    HOST: z
+      .union([z.ipv4(), z.ipv6()])
+      .default('127.0.0.1')
+      .describe('Address the services listen on: loopback unless you mean others on the network to reach them (then 0.0.0.0)'),
   },
   process.env,
 );

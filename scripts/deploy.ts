@@ -5,7 +5,9 @@
  *                          [--service-image <image>] [--subnets subnet-a,subnet-b] [--security-group sg-x]
  *
  * Used by docker-compose's one-shot init container; scripts/run.ts calls deployStack directly.
- * Target=aws runs the ECS services in a VPC, so it needs --subnets and --security-group.
+ * Target=aws runs the ECS services in a VPC, so it needs --subnets and --security-group, and the
+ * build API's token in FLOTILLA_API_TOKEN (from the environment, so it shows in no process list;
+ * the template's ApiToken parameter is NoEcho).
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -42,10 +44,15 @@ if (!parsed.success) {
   process.exit(2);
 }
 const args = parsed.data;
+if (args.target === 'aws' && !scriptEnv.FLOTILLA_API_TOKEN) {
+  console.error('deploy: --target aws needs FLOTILLA_API_TOKEN in the environment: the bearer token the build API will require (at least 16 characters)');
+  process.exit(2);
+}
 const parameters: Record<string, string> = {
   ...(args['service-image'] ? { ServiceImage: args['service-image'] } : {}),
   ...(args.subnets ? { Subnets: args.subnets } : {}),
   ...(args['security-group'] ? { SecurityGroup: args['security-group'] } : {}),
+  ...(args.target === 'aws' && scriptEnv.FLOTILLA_API_TOKEN ? { ApiToken: scriptEnv.FLOTILLA_API_TOKEN } : {}),
 };
 
 // On AWS the SDK's own endpoint resolution and credential chain apply; the emulator's only for local.

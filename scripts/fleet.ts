@@ -29,6 +29,8 @@ export interface FleetOptions {
   prefix: string;
   /** Environment every service gets (AWS endpoint, region, credentials, log level). */
   env: Record<string, string>;
+  /** The bearer token the build API requires (FLOTILLA_API_TOKEN); callers send it as Authorization: Bearer. */
+  apiToken: string;
   /** Extra variables for one service, e.g. failure injection. */
   overrides?: Partial<Record<ServiceName, Record<string, string>>>;
   /**
@@ -78,7 +80,7 @@ function startOne(name: ServiceName, port: number, options: FleetOptions): Promi
   // `exec` replaces the shell, so signals reach the service itself.
   const child = spawn('sh', ['-c', `exec ${startScript(name)}`], {
     cwd: `${ROOT}/services/${name}`,
-    env: { ...process.env, ...options.env, FLOTILLA_PREFIX: options.prefix, PORT: String(port), ...options.overrides?.[name] },
+    env: { ...process.env, ...options.env, FLOTILLA_API_TOKEN: options.apiToken, FLOTILLA_PREFIX: options.prefix, PORT: String(port), ...options.overrides?.[name] },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: a Ctrl-C in the terminal reaches only the launcher, which then stops
     // each service once, with SIGTERM, instead of every process getting the signal at once.
@@ -110,11 +112,13 @@ function startOne(name: ServiceName, port: number, options: FleetOptions): Promi
         options.onLog?.(name, line);
         if (!line.includes('http server listening')) return;
         try {
-          const { port: actual } = JSON.parse(line) as { port: number };
+          const { port: actual, host } = JSON.parse(line) as { port: number; host?: string };
+          // Reached where it listens; one listening on every interface answers on loopback too.
+          const reach = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
           child.off('exit', onExit);
           options.signal?.removeEventListener('abort', onAbort);
           clearTimeout(timer);
-          resolve({ name, child, url: `http://127.0.0.1:${actual}` });
+          resolve({ name, child, url: `http://${reach}:${actual}` });
         } catch {
           // not a structured line: keep waiting
         }

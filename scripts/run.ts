@@ -4,17 +4,20 @@
  *   node scripts/run.ts [--prefix flotilla] [--port-base 8080] [--fresh]
  *
  * Checks every port it would listen on, then makes sure the emulator answers (starting it, with
- * its state persisted under .run/, when nothing does), deploys the stack, starts every service and
- * prints where to look. This command owns what it starts at every moment: the signal handlers are
+ * its state persisted under .run/, when nothing does), deploys the stack, starts every service
+ * (on loopback, with the API token from .run/api-token, made when missing) and prints where to
+ * look and how to call the API. This command owns what it starts at every moment: the signal handlers are
  * installed before anything starts, each process is tracked from the moment it is spawned, and a
  * failed start or a Ctrl-C at any point stops the services it started, then the emulator if it
  * started it (which saves its state first), and exits non-zero (130 after Ctrl-C).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { createAwsClients, deployStack, FlotillaError, prefixSchema } from '@flotilla/platform';
+import { ensureApiToken } from './api-token.ts';
 import { scriptEnv } from './config.ts';
 import { DEFAULT_PORT_BASE, ROOT, SERVICES, servicePorts, startFleet, waitHealthy, type Fleet, type ServiceName } from './fleet.ts';
 
@@ -64,6 +67,7 @@ const env = {
   AWS_ACCESS_KEY_ID: scriptEnv.AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY: scriptEnv.AWS_SECRET_ACCESS_KEY,
   LOG_LEVEL: scriptEnv.LOG_LEVEL,
+  HOST: scriptEnv.HOST,
 };
 const emulatorPort = Number(new URL(env.AWS_ENDPOINT_URL).port || '80');
 const say = (line: string) => process.stdout.write(`\x1b[1;34m[flotilla]\x1b[0m ${line}\n`);
@@ -142,7 +146,7 @@ function portFree(port: number, host: string): Promise<boolean> {
 async function checkPorts(startsEmulator: boolean): Promise<void> {
   const wanted: { port: number; host: string; who: string; setting: string }[] = servicePorts(args['port-base']).map(({ name, port }) => ({
     port,
-    host: '0.0.0.0', // services listen on every interface (packages/platform/src/service.ts)
+    host: env.HOST, // where the services will listen (HOST, loopback by default)
     who: `the ${name} service`,
     setting: `--port-base <n> (the services use n..n+${SERVICES.length - 1}; now ${args['port-base']})`,
   }));
@@ -201,9 +205,12 @@ async function start(): Promise<void> {
     aws.destroy();
   }
 
+  const tokenFile = isAbsolute(scriptEnv.FLOTILLA_API_TOKEN_FILE) ? scriptEnv.FLOTILLA_API_TOKEN_FILE : join(ROOT, scriptEnv.FLOTILLA_API_TOKEN_FILE);
+  const apiToken = scriptEnv.FLOTILLA_API_TOKEN ?? ensureApiToken(tokenFile).token;
   owned.fleetStart = startFleet({
     prefix: args.prefix,
     env,
+    apiToken,
     ports: { base: args['port-base'] },
     onLog: show,
     onSpawn: (name, child) => say(`spawned ${name} (pid ${child.pid ?? '?'}), waiting for it to listen`),
@@ -219,6 +226,17 @@ async function start(): Promise<void> {
   say('Flotilla is up:');
   for (const s of fleet.services) say(`  ${s.name.padEnd(13)} ${s.url}/health`);
   say(`  local AWS     ${env.AWS_ENDPOINT_URL} (try: .tools/venv/bin/awslocal sns list-topics)`);
+  const build = fleet.services.find((s) => s.name === 'build');
+  if (scriptEnv.FLOTILLA_API_TOKEN) say('  the API wants the token in FLOTILLA_API_TOKEN: send Authorization: Bearer $FLOTILLA_API_TOKEN');
+  else {
+    // Short when it is under the current directory (.run/api-token), whole otherwise.
+    const near = relative(process.cwd(), tokenFile);
+    const shown = near && !near.startsWith('..') && !isAbsolute(near) ? near : tokenFile;
+    say(`  the API wants the token in ${shown} (mode 0600; delete it for a new one):`);
+    say(`    curl -s -H "Authorization: Bearer $(cat ${shown})" ${build?.url ?? ''}/builds`);
+    say('    pnpm flotilla builds list    (the CLI reads that file itself)');
+  }
+  if (env.HOST !== '127.0.0.1') say(`  the services listen on ${env.HOST}: anyone who can reach this machine can reach them (HOST)`);
   if (owned.emulator && scriptEnv.EMULATOR_PERSIST === '1') say('  the emulator keeps its state across restarts (./scripts/run.sh --fresh starts empty)');
   say('Ctrl-C stops everything this command started.');
   await unlessInterrupted(new Promise<never>(() => undefined));

@@ -25,17 +25,33 @@ interface Service {
 }
 
 /** The file as docker-compose resolves it, with the given environment for its variables. */
+const TOKEN = 'compose-unit-test-token-0123456789';
+
 function resolved(mode: ComposeMode, env: Record<string, string> = {}): Record<string, Service> {
-  const out = execFileSync('docker-compose', ['-f', COMPOSE_PATHS[mode], 'config'], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const out = execFileSync('docker-compose', ['-f', COMPOSE_PATHS[mode], 'config'], { encoding: 'utf8', env: { ...process.env, FLOTILLA_API_TOKEN: TOKEN, ...env } });
   return (parse(out) as { services: Record<string, Service> }).services;
 }
 
 describe.each(['bridge', 'host'] as const)('the %s compose file', (mode) => {
   it('is valid for docker-compose (`docker-compose config -q` exits 0)', () => {
-    const run = spawnSync('docker-compose', ['-f', COMPOSE_PATHS[mode], 'config', '-q'], { encoding: 'utf8' });
+    const run = spawnSync('docker-compose', ['-f', COMPOSE_PATHS[mode], 'config', '-q'], { encoding: 'utf8', env: { ...process.env, FLOTILLA_API_TOKEN: TOKEN } });
     expect(run.error, "docker-compose is not installed (scripts/test.sh installs Debian's)").toBeUndefined();
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
+  });
+
+  it('refuses to start without FLOTILLA_API_TOKEN, naming it; gives it to the build service only', () => {
+    const { FLOTILLA_API_TOKEN: _unset, ...without } = process.env;
+    const run = spawnSync('docker-compose', ['-f', COMPOSE_PATHS[mode], 'config', '-q'], { encoding: 'utf8', env: without });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain('FLOTILLA_API_TOKEN');
+    const services = resolved(mode);
+    for (const { name } of fleet.services) expect(services[name]?.environment.FLOTILLA_API_TOKEN, name).toBe(name === 'build' ? TOKEN : undefined);
+  }, 20_000); // two docker-compose runs, each a second or more
+
+  it(`has every service listen on ${mode === 'bridge' ? "0.0.0.0 inside its container (compose publishes that interface)" : "the host's loopback"}`, () => {
+    const services = resolved(mode);
+    for (const { name } of fleet.services) expect(services[name]?.environment.HOST, name).toBe(mode === 'bridge' ? '0.0.0.0' : '127.0.0.1');
   });
 
   it('defines the emulator, the deploy step, and every service of the fleet started after it', () => {

@@ -117,3 +117,22 @@ describe('the rendered template', () => {
     expect(template.Parameters.Prefix?.Default).toBe('flotilla');
   });
 });
+
+describe('the ECS task definitions (who may call)', () => {
+  type Container = { Name: string; Environment: Array<{ Name: string; Value: unknown }> };
+  const containers = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
+    .flatMap((r) => (r.Properties as unknown as { ContainerDefinitions: Container[] }).ContainerDefinitions);
+  const env = (c: Container) => Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
+
+  it('give the build service its API token from a NoEcho parameter that Target=aws must set, and no other service a token', () => {
+    expect(containers.length).toBeGreaterThanOrEqual(4);
+    for (const c of containers) expect(env(c).FLOTILLA_API_TOKEN, c.Name).toEqual(c.Name === 'build' ? { Ref: 'ApiToken' } : undefined);
+    expect(template.Parameters.ApiToken).toMatchObject({ NoEcho: true, Default: '' });
+    expect(JSON.stringify((template as unknown as { Rules: unknown }).Rules)).toContain('Target=aws needs an ApiToken');
+  });
+
+  it('have every service listen on the task interface (HOST=0.0.0.0), since the default is loopback', () => {
+    for (const c of containers) expect(env(c).HOST, c.Name).toBe('0.0.0.0');
+  });
+});

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locate, type Locator } from '@flotilla/platform';
 import { eventually, testAwsClients, type TestStack } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
-import { awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
+import { apiFetch, awsEnv, startTestFleet, TEST_API_TOKEN, type TestFleet } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
 const FAILING_REGION = 'eu-central-1';
@@ -50,6 +50,7 @@ const cliEnv = (extra: Record<string, string> = {}) => ({
   ...process.env,
   ...awsEnv,
   FLOTILLA_API_URL: fleet.url('build'),
+  FLOTILLA_API_TOKEN: TEST_API_TOKEN,
   FLOTILLA_PREFIX: stack.prefix,
   ...extra,
 });
@@ -172,7 +173,7 @@ describe('builds', () => {
     expect(view.buildId).toBe(succeeded);
     expect(view.status).toBe('SUCCESS');
     expect(Object.keys(view.regions).sort()).toEqual([...REGIONS].sort());
-    const api = (await (await fetch(`${fleet.url('build')}/builds/${succeeded}`)).json()) as Record<string, unknown>;
+    const api = (await (await apiFetch(`${fleet.url('build')}/builds/${succeeded}`)).json()) as Record<string, unknown>;
     expect(view).toEqual(api);
     const human = await flotilla(['builds', 'get', succeeded]);
     expect(human.code).toBe(0);
@@ -286,6 +287,18 @@ describe('dlq', () => {
     const run = await flotilla(['dlq', 'redrive', '--queue', 'nope']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`no dead-letter queue matches nope; there are: `);
+  });
+});
+
+describe('the API token', () => {
+  it('--token wins over FLOTILLA_API_TOKEN; a refused token says where it came from and where one comes from, exit 1', async () => {
+    const refused = await flotilla(['builds', 'list', '--token', 'not-the-token-0123456789']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`the build API at ${fleet.url('build')} refused the token from --token (401)`);
+    expect(refused.stderr).toMatch(/FLOTILLA_API_TOKEN.*\.run\/api-token/);
+    expect(refused.stderr).not.toMatch(/\n\s+at /);
+    const byFlag = await flotilla(['builds', 'list', '--limit', '1', '--token', TEST_API_TOKEN], { FLOTILLA_API_TOKEN: 'not-the-token-0123456789' });
+    expect(byFlag.code, byFlag.stderr).toBe(0);
   });
 });
 

@@ -17,6 +17,7 @@ import { containersLabelled, docker, dockerHost, ensureLocalImages, eventually, 
 import { portVariable } from '../../deploy/compose.ts';
 import { ROOT, SERVICES } from '../../scripts/fleet.ts';
 import { freePort } from '../support/private-emulator.ts';
+import { apiFetch, TEST_API_TOKEN } from '../support/test-fleet.ts';
 
 const run = promisify(execFile);
 const project = `flotilla-e2e-${Date.now().toString(36)}`;
@@ -45,7 +46,7 @@ async function containers(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  env = { ...process.env, DOCKER_HOST: await dockerHost() };
+  env = { ...process.env, DOCKER_HOST: await dockerHost(), FLOTILLA_API_TOKEN: TEST_API_TOKEN };
   await timed('images (scripts/images.sh)', () => ensureLocalImages('all'));
   for (const name of ['aws', ...SERVICES.map((s) => s.name)]) ports[name] = await freePort();
   for (const [name, port] of Object.entries(ports)) env[portVariable(name)] = String(port);
@@ -83,7 +84,7 @@ describe('docker-compose.host.yml runs the whole fleet', () => {
 
   it('takes one build through HTTP and one through `awslocal sns publish`, both to SUCCESS', async () => {
     const request = () => sampleBuildRequest({ regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 20 });
-    const posted = await fetch(url('build', '/builds'), {
+    const posted = await apiFetch(url('build', '/builds'), {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': `${project}-http` },
       body: JSON.stringify(request()),
@@ -100,7 +101,7 @@ describe('docker-compose.host.yml runs the whole fleet', () => {
       env: { ...env, AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' },
     });
     const snsBuild = await eventually(async () => {
-      const { builds } = (await (await fetch(url('build', `/builds?door=sns&key=${requestId}`))).json()) as { builds: Array<{ buildId: string }> };
+      const { builds } = (await (await apiFetch(url('build', `/builds?door=sns&key=${requestId}`))).json()) as { builds: Array<{ buildId: string }> };
       return builds[0]?.buildId;
     }, { timeoutMs: 60_000, description: 'the SNS build in the list' });
 
@@ -108,7 +109,7 @@ describe('docker-compose.host.yml runs the whole fleet', () => {
       Promise.all(
         [httpBuild, snsBuild].map((id) =>
           eventually(async () => {
-            const view = (await (await fetch(url('build', `/builds/${id}`))).json()) as { status: string };
+            const view = (await (await apiFetch(url('build', `/builds/${id}`))).json()) as { status: string };
             expect(view.status).not.toBe('FAILED');
             return view.status === 'SUCCESS' ? true : undefined;
           }, { timeoutMs: 180_000, description: `build ${id} SUCCESS` }),

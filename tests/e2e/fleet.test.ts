@@ -2,10 +2,11 @@
  * The fleet as the run command starts it: every service from its own start script against a
  * freshly deployed stack answers GET /health (liveness) and GET /ready (dependencies), and SIGTERM stops each one cleanly.
  */
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { deployTestStack, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { SERVICES, startFleet, type Fleet } from '../../scripts/fleet.ts';
+import { TEST_API_TOKEN } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -24,6 +25,7 @@ it('starts every service, each answers GET /health, and each exits 0 on SIGTERM'
   fleet = await startFleet({
     prefix: stack.prefix,
     env: { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, LOG_LEVEL: 'info' },
+    apiToken: TEST_API_TOKEN,
     ports: 'ephemeral',
   });
   expect(fleet.services.map((s) => s.name).sort()).toEqual(SERVICES.map((s) => s.name).sort());
@@ -41,6 +43,14 @@ it('starts every service, each answers GET /health, and each exits 0 on SIGTERM'
     expect(await ready.json()).toEqual({ service: service.name, hostname: hostname(), status: 'ok', checks: { eventsTable: 'ok', idempotencyTable: 'ok' } });
   }
 
+  // Loopback only (HOST's default): an address of this machine that others could reach gets no answer.
+  const external = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+  expect(external, 'a non-loopback IPv4 address to probe').toBeDefined();
+  for (const service of fleet.services) {
+    const port = new URL(service.url).port;
+    await expect(fetch(`http://${external}:${port}/health`, { signal: AbortSignal.timeout(2_000) }), service.name).rejects.toThrow();
+  }
+
   const exits = fleet.services.map((s) => new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code))));
   await fleet.stop(10_000);
   expect(await Promise.all(exits)).toEqual(fleet.services.map(() => 0));
@@ -52,6 +62,7 @@ it('a service whose stack is missing fails to start, saying why, and exits 1', a
   const started = startFleet({
     prefix: uniquePrefix('no-stack'),
     env: { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, LOG_LEVEL: 'info' },
+    apiToken: TEST_API_TOKEN,
     ports: 'ephemeral',
     onLog: (service, line) => lines.push(`${service} ${line}`),
   });

@@ -26,7 +26,7 @@ import { buildStream, parseEvent, type BuildEvent } from '@flotilla/events';
 import { EventStore, locate, readBuildEvents, Records, type Locator } from '@flotilla/platform';
 import { eventually, sampleBuildRequest, testAwsClients, type TestStack } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
-import { awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
+import { apiFetch, awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 const run = promisify(execFile);
 const aws = testAwsClients();
@@ -68,7 +68,7 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------- helpers
 
-const api = (path: string, init?: RequestInit) => fetch(`${fleet.url('build')}${path}`, init);
+const api = (path: string, init?: RequestInit) => apiFetch(`${fleet.url('build')}${path}`, init);
 
 function postBuild(body: Record<string, unknown>, key: string) {
   return api('/builds', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REGIONS } from '@flotilla/platform';
 import { eventually, testAwsClients, testEnv } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
-import { startTestFleet, type TestFleet } from '../support/test-fleet.ts';
+import { apiFetch, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 /** Events one build to every region makes: requested, started, published, per region replicated and synced, succeeded. */
 const EVENTS_PER_BUILD = 4 + 2 * REGIONS.length;
@@ -38,7 +38,7 @@ type Summary = { buildId: string; status: string };
 type View = { status: string; regions: Record<string, { progress?: { synced: number; expectedHosts: number } }> };
 
 async function getJson<T>(path: string): Promise<T> {
-  const res = await fetch(`${fleet.url('build')}${path}`);
+  const res = await apiFetch(`${fleet.url('build')}${path}`);
   if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
@@ -61,7 +61,7 @@ it(`replays ${BUILDS} builds to ${REGIONS.length} regions (at least 10,000 event
   const submit = async () => {
     while (next < BUILDS) {
       const i = next++;
-      const res = await fetch(`${fleet.url('build')}/builds`, {
+      const res = await apiFetch(`${fleet.url('build')}/builds`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'idempotency-key': `${repo}-${i}` },
         body: JSON.stringify({ repo, env: 'prod', version: `1.0.${i}`, branch: 'main', commit: 'abc1234', regions: [...REGIONS], hostsPerRegion: HOSTS }),

@@ -16,6 +16,7 @@ import { createAwsClients, deployStack, EventStore, hostPartition, IdempotencySt
 import { eventually, testEnv, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, startFleet, waitHealthy, type Fleet } from '../../scripts/fleet.ts';
 import { answers, privateEmulator, type PrivateEmulator } from '../support/private-emulator.ts';
+import { apiFetch, TEST_API_TOKEN } from '../support/test-fleet.ts';
 
 /** The issue's bound: every build in flight at the stop ends within this long of the restart. */
 const END_WITHIN_MS = 120_000;
@@ -49,6 +50,7 @@ async function startServices(endpoint: string): Promise<Fleet> {
   const started = await startFleet({
     prefix,
     env: { AWS_ENDPOINT_URL: endpoint, AWS_REGION: testEnv.AWS_REGION, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info' },
+    apiToken: TEST_API_TOKEN,
     ports: 'ephemeral',
     onLog: (service, line) => logs.push(`${service} ${line}`),
   });
@@ -65,12 +67,12 @@ interface View {
 }
 
 async function view(api: string, buildId: string): Promise<View | undefined> {
-  const res = await fetch(`${api}/builds/${buildId}`);
+  const res = await apiFetch(`${api}/builds/${buildId}`);
   return res.status === 200 ? ((await res.json()) as View) : undefined;
 }
 
 async function listed(api: string): Promise<Set<string>> {
-  const res = await fetch(`${api}/builds?limit=100`);
+  const res = await apiFetch(`${api}/builds?limit=100`);
   if (res.status !== 200) return new Set();
   return new Set(((await res.json()) as { builds: { buildId: string }[] }).builds.map((b) => b.buildId));
 }
@@ -92,7 +94,7 @@ it('builds in flight at a Ctrl-C stop, one requested but not yet relayed, all en
   const builds: string[] = [];
   const hostsOf = new Map<string, number>();
   for (const [n, shape] of shapes.entries()) {
-    const res = await fetch(`${running.url('build')}/builds`, {
+    const res = await apiFetch(`${running.url('build')}/builds`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'idempotency-key': `${prefix}-${n}` },
       body: JSON.stringify(request(shape, n)),

@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { CreateTableCommand, GetItemCommand, ListTablesCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
@@ -267,4 +268,34 @@ it('the emulator keeps tables, items, queued messages (queue and DLQ) and S3 obj
   expect((await aws.sqs.send(new ListQueuesCommand({}))).QueueUrls ?? []).toEqual([]);
   expect((await aws.s3.send(new ListBucketsCommand({}))).Buckets ?? []).toEqual([]);
   await emulatorSh('stop');
+});
+
+it('makes the API token (mode 0600) when missing, gives it to the services, prints how to use it, and listens on loopback', async () => {
+  const emulator = await privateEmulator();
+  const base = await freePortBase();
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-token-'));
+  cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+  const tokenFile = join(dir, 'api-token');
+  const { FLOTILLA_API_TOKEN: _inherited, ...env } = emulator.env;
+  const runScript = startRun(['--port-base', String(base)], { ...env, FLOTILLA_API_TOKEN_FILE: tokenFile });
+
+  await eventually(() => Promise.resolve(runScript.output().includes('Flotilla is up') ? true : undefined), { timeoutMs: 110_000, intervalMs: 100, description: 'Flotilla is up' });
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  expect(token.length).toBeGreaterThanOrEqual(32);
+  expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+  expect(runScript.output()).toContain(`curl -s -H "Authorization: Bearer $(cat ${tokenFile})"`);
+  expect(runScript.output()).not.toContain(token);
+
+  const api = `http://127.0.0.1:${base}`;
+  const without = await fetch(`${api}/builds`);
+  expect(without.status).toBe(401);
+  expect(without.headers.get('www-authenticate')).toMatch(/^Bearer/);
+  expect((await fetch(`${api}/builds`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  // Every service says where it listens: loopback, the default.
+  const hosts = [...runScript.output().matchAll(/http server listening .*"host":"([^"]+)"/g)].map((m) => m[1]);
+  expect(hosts).toEqual(SERVICES.map(() => '127.0.0.1'));
+
+  process.kill(-(runScript.child.pid ?? 0), 'SIGINT');
+  expect(await withDeadline(runScript.exit, 60_000, 'run.sh exit after SIGINT'), runScript.output()).toBe(130);
+  await expectNothingLeft(runScript, emulator.endpoint);
 });

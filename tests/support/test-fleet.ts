@@ -3,6 +3,7 @@
  * service started by the run command's start scripts on ephemeral ports, their logs kept and
  * written to .reports/e2e-<prefix>.log at the end, for reading after a failure.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AwsClients } from '@flotilla/platform';
@@ -11,6 +12,13 @@ import { ROOT, startFleet, waitHealthy, type Fleet, type FleetOptions } from '..
 
 /** What every service of a test fleet gets: the emulator and its placeholder credentials. */
 export const awsEnv = { AWS_ENDPOINT_URL: testEnv.AWS_ENDPOINT_URL, AWS_REGION: testEnv.AWS_REGION, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+
+/** The build API's token in every test fleet of this process; send it with `apiHeaders`. */
+export const TEST_API_TOKEN = `test-${randomBytes(24).toString('hex')}`;
+export const apiHeaders = { authorization: `Bearer ${TEST_API_TOKEN}` } as const;
+
+/** fetch() against a test fleet's build API, with the token. */
+export const apiFetch = (url: string, init: RequestInit = {}) => fetch(url, { ...init, headers: { ...apiHeaders, ...(init.headers as Record<string, string> | undefined) } });
 
 export interface TestFleet {
   stack: TestStack;
@@ -27,6 +35,7 @@ export async function startTestFleet(aws: AwsClients, label: string, options: { 
     prefix: stack.prefix,
     // info: the fleet waits on each service's 'http server listening' line.
     env: { ...awsEnv, LOG_LEVEL: 'info' },
+    apiToken: TEST_API_TOKEN,
     ...(options.overrides ? { overrides: options.overrides } : {}),
     ports: 'ephemeral',
     onLog: (service, line) => logs.push(`${service} ${line}`),

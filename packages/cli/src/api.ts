@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { envelopeSchema } from '@flotilla/events';
-import { ApiError, isConnectionFailure, UnreachableError, UserError } from './errors.ts';
+import type { ApiSettings } from './config.ts';
+import { ApiError, isConnectionFailure, UnauthorizedError, UnreachableError, UserError } from './errors.ts';
 
 export const statusSchema = z.enum(['PENDING', 'IN_PROGRESS', 'SUCCESS', 'FAILED']);
 export type Status = z.infer<typeof statusSchema>;
@@ -99,9 +100,11 @@ const REQUEST_TIMEOUT_MS = 15_000;
 
 export class BuildApi {
   readonly baseUrl: string;
+  readonly #settings: ApiSettings;
 
-  constructor(baseUrl: string) {
-    this.baseUrl = baseUrl;
+  constructor(settings: ApiSettings) {
+    this.baseUrl = settings.url;
+    this.#settings = settings;
   }
 
   private async request<S extends z.ZodType>(
@@ -115,7 +118,12 @@ export class BuildApi {
     try {
       res = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: { accept: 'application/json', ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+        headers: {
+          accept: 'application/json',
+          ...(this.#settings.token === undefined ? {} : { authorization: `Bearer ${this.#settings.token}` }),
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...init.headers,
+        },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
         signal: AbortSignal.any(signals),
       });
@@ -133,6 +141,12 @@ export class BuildApi {
       body = text ? JSON.parse(text) : undefined;
     } catch {
       body = undefined;
+    }
+    if (res.status === 401) {
+      const what = this.#settings.token === undefined ? 'got no token' : `refused the token from ${this.#settings.tokenSource ?? 'the settings'}`;
+      throw new UnauthorizedError(`the build API at ${this.baseUrl} ${what} (401)`, {
+        hint: 'pass --token <token> or set FLOTILLA_API_TOKEN; for the local stack, ./scripts/run.sh writes the token to .run/api-token and this CLI reads it',
+      });
     }
     if (!res.ok) {
       const parsed = errorBodySchema.safeParse(body);

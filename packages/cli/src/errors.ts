@@ -49,6 +49,9 @@ export class ApiError extends UserError {
   }
 }
 
+/** The build API wants a token this CLI did not send, or refused the one it sent. */
+export class UnauthorizedError extends UserError {}
+
 /** Nothing answers at the API's or the emulator's address. */
 export class UnreachableError extends UserError {}
 

@@ -12,8 +12,8 @@ const env = (overrides: Partial<CliEnv> = {}): CliEnv => ({
 
 describe('settings', () => {
   it('default to the local stack, with the emulator placeholder credentials on loopback', () => {
-    expect(resolveSettings({}, env())).toEqual({
-      apiUrl: 'http://127.0.0.1:8080',
+    expect(resolveSettings({}, env(), () => undefined)).toEqual({
+      api: { url: 'http://127.0.0.1:8080' },
       prefix: 'flotilla',
       aws: { endpoint: 'http://127.0.0.1:4566', region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } },
     });
@@ -21,7 +21,7 @@ describe('settings', () => {
 
   it('take flags over the environment, and drop a trailing slash from the API URL', () => {
     const s = resolveSettings({ api: 'http://api.example:9000/', prefix: 'staging', endpoint: 'https://sqs.eu-west-1.amazonaws.com' }, env({ FLOTILLA_PREFIX: 'other' }));
-    expect(s.apiUrl).toBe('http://api.example:9000');
+    expect(s.api.url).toBe('http://api.example:9000');
     expect(s.prefix).toBe('staging');
     // Not loopback and no credentials in the environment: the SDK's own provider chain decides.
     expect(s.aws.credentials).toBeUndefined();

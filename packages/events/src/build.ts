@@ -6,9 +6,12 @@ import { z } from 'zod';
 import { ULID_PATTERN } from './envelope.ts';
 import type { EventDefinition } from './registry-types.ts';
 
-export const repoSchema = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, '1-40 characters of A-Z a-z 0-9 . _ -');
+/** `.` and `..` are dot-segments: a key or path built from one is normalized away by whoever maps keys to paths (review L6). */
+const notOnlyDots = (value: string) => !/^\.+$/.test(value);
+const NOT_ONLY_DOTS = 'must not be made only of dots';
+export const repoSchema = z.string().regex(/^[A-Za-z0-9._-]{1,40}$/, '1-40 characters of A-Z a-z 0-9 . _ -').refine(notOnlyDots, NOT_ONLY_DOTS);
 export const envSchema = z.string().regex(/^[a-z0-9-]{1,12}$/, '1-12 characters of a-z 0-9 -');
-export const versionSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 . _ -');
+export const versionSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 . _ -').refine(notOnlyDots, NOT_ONLY_DOTS);
 export const branchSchema = z
   .string()
   .min(1)

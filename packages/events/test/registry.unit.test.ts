@@ -267,3 +267,20 @@ describe('buildRequestSchema: one schema for every door', () => {
     expect(result.error?.issues[0]?.path[0]).toBe(field);
   });
 });
+
+describe('repo and version segments (review L6)', () => {
+  const request = buildRequestSchema(['us-east-1']);
+  const valid = { repo: 'payments-api', env: 'prod', version: '1.4.2', branch: 'main', commit: 'abc1234', regions: ['us-east-1'], hostsPerRegion: 1 };
+
+  it('refuses a repo or version made only of dots, naming the field', () => {
+    for (const [field, value] of [['repo', '.'], ['repo', '..'], ['version', '..'], ['version', '....']] as const) {
+      const result = request.safeParse({ ...valid, [field]: value });
+      expect(result.success, `${field}=${value}`).toBe(false);
+      expect(result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([`${field}: must not be made only of dots`]);
+    }
+  });
+
+  it('accepts dots beside other characters', () => {
+    expect(request.safeParse({ ...valid, repo: '.github', version: '1..2' }).success).toBe(true);
+  });
+});

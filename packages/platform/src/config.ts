@@ -21,6 +21,16 @@ export const platformEnvShape = {
   FLOTILLA_PREFIX: prefixSchema,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   PORT: z.coerce.number().int().min(0).max(65535).describe('Port of the HTTP server (GET /health and, for build, the API)'),
+  HOST: z
+    .union([z.ipv4(), z.ipv6()])
+    .default('127.0.0.1')
+    .describe('Address the HTTP server listens on: loopback by default; 0.0.0.0 inside a container or an ECS task, so others can reach it'),
+  API_RATE_LIMIT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(6_000)
+    .describe('HTTP requests a minute per client address (429 with Retry-After past it); /health and /ready are never limited. The default is far above the k6 profiles (20-50 requests/s from one address)'),
   FLOTILLA_FAULTS: faultsSchema,
   FLOTILLA_TEST_AWS_CALLS: z
     .string()
@@ -35,6 +45,15 @@ export const platformEnvShape = {
     .max(300_000)
     .default(10_000)
     .describe('SDK calls: time allowed for an answer to begin, and for any silence while it streams in (SQS long polls get their 20 s wait on top)'),
+} as const;
+
+/** The API's bearer token: required where a service serves an API (build); there is no default, so a deploy must set it. */
+export const apiTokenEnvShape = {
+  FLOTILLA_API_TOKEN: z
+    .string({ error: 'required: the bearer token callers of the API must send (locally, ./scripts/run.sh writes one to .run/api-token)' })
+    .min(16, 'at least 16 characters')
+    .regex(/^\S+$/, 'no whitespace')
+    .describe('Bearer token every API route but /health, /ready, /openapi.json, the console and the GitHub webhook requires'),
 } as const;
 
 /** Defaults for intake doors that may leave regions or hosts out (S3 uploads without metadata, HTTP). */

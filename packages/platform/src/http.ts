@@ -1,12 +1,25 @@
 /**
  * The HTTP side of every service: a Fastify app with zod route schemas (validated and serialized
  * by fastify-type-provider-zod), an OpenAPI document generated from those schemas at
- * GET /openapi.json, GET /health (liveness), GET /ready (dependencies), and one error handler, so that every error answers the same
- * body `{ error, message, fields? }` and a 5xx never leaks internals.
+ * GET /openapi.json, GET /health (liveness), GET /ready (dependencies), and one error handler, so
+ * that every error answers the same body `{ error, message, fields? }` and a 5xx never leaks
+ * internals. With `auth`, every route but the public ones (PUBLIC_ROUTES) needs
+ * `Authorization: Bearer <token>`; with `rateLimit`, each client gets so many requests a minute
+ * (429 with Retry-After past that).
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type onRequestHookHandler,
+} from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
@@ -104,6 +117,44 @@ export function errorAnswer(error: unknown): { status: number; body: ErrorBody }
   return { status: 500, body: { error: 'internal', message: 'internal error' } };
 }
 
+/**
+ * Route patterns anyone may call, without a token. Health and readiness are probed by
+ * supervisors that hold no token; the OpenAPI document describes the API, not its data; `/` and
+ * its assets are the console's static files (the page itself calls the API with a token); the
+ * GitHub webhook is authenticated by its HMAC signature instead. Matched against the route a
+ * request was routed to (Fastify's pattern, not the raw URL), so `/assets/../builds` cannot
+ * borrow an exception.
+ */
+export const PUBLIC_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/openapi.json', '/', '/index.html', '/favicon.ico', '/assets/*', '/webhooks/github']);
+
+/** Routes the rate limit never refuses: supervisors probe them, and a refused probe restarts a healthy task. */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready']);
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Whether the Authorization header carries the token. Hand-written rather than
+ * @fastify/bearer-auth (10.1.3): that plugin compares the raw strings, returning early on a length
+ * mismatch, answers without WWW-Authenticate, and guards a whole encapsulation context, where
+ * here the exceptions are routes the platform, the console and the webhook register in different
+ * places. Both sides are hashed first, so timingSafeEqual always compares 32 bytes and the time
+ * taken says nothing about the token's length or contents.
+ */
+export function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const match = /^Bearer +(\S+) *$/i.exec(header ?? '');
+  const presented = digest(match?.[1] ?? '');
+  return timingSafeEqual(presented, expected) && match !== null;
+}
+
+function refuseUnauthorized(request: FastifyRequest, reply: FastifyReply, logger: Logger) {
+  // The header itself is never logged: only whether one came.
+  logger.debug({ method: request.method, url: request.url, credentials: request.headers.authorization ? 'invalid' : 'missing' }, 'request refused: unauthorized');
+  return reply
+    .code(401)
+    .header('www-authenticate', 'Bearer realm="flotilla"')
+    .send({ error: 'unauthorized', message: 'this API needs Authorization: Bearer <token> (locally: the token in .run/api-token)' } satisfies ErrorBody);
+}
+
 export interface HttpAppOptions {
   logger: Logger;
   service: string;
@@ -121,6 +172,10 @@ export interface HttpAppOptions {
   routes?: HttpRoutes;
   /** Version shown in the OpenAPI document. */
   version?: string;
+  /** The API token every route but PUBLIC_ROUTES requires; without it, no route asks for one. */
+  auth?: { token: string };
+  /** Requests per minute per client address; without it, no limit. */
+  rateLimit?: { perMinute: number };
 }
 
 async function health(service: string, checks: Record<string, HealthCheck>) {
@@ -150,7 +205,7 @@ function fastifyLogger(logger: Logger): FastifyBaseLogger {
 
 /** The app, ready but not listening: what tests inject() into and what startHttpServer serves. */
 export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInstance> {
-  const { logger, service, checks = {}, readiness = {}, routes } = options;
+  const { logger, service, checks = {}, readiness = {}, routes, auth, rateLimit } = options;
   const app = Fastify({
     loggerInstance: fastifyLogger(logger),
     // Requests are logged once, by the onResponse hook below, at debug.
@@ -167,16 +222,48 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
     else logger.debug({ method: request.method, url: request.url, status, error: body.error }, 'request refused');
     return reply.code(status).send(body);
   });
-  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }));
+  const expected = auth && digest(auth.token);
+  // An unknown route answers 401 to a caller without the token, so strangers cannot map the API.
+  app.setNotFoundHandler((request, reply) =>
+    expected && !bearerMatches(request.headers.authorization, expected)
+      ? refuseUnauthorized(request, reply, logger)
+      : reply.code(404).send({ error: 'not_found', message: `no route for ${request.method} ${request.url}` }),
+  );
   app.addHook('onResponse', (request, reply, done) => {
     logger.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
 
+  // Both limits attach to each route as it is registered (onRoute), so they are in place before
+  // any route: the rate limit first, so that guessing tokens is limited too, then the token.
+  if (rateLimit) {
+    await app.register(fastifyRateLimit, {
+      global: true,
+      max: rateLimit.perMinute,
+      timeWindow: 60_000,
+      allowList: (request) => PROBE_ROUTES.has(request.routeOptions.url ?? ''),
+      errorResponseBuilder: (_request, context) =>
+        new HttpError(context.statusCode, 'rate_limited', `more than ${context.max} requests a minute from this client; retry after ${context.after}`),
+    });
+  }
+  if (expected) {
+    const requireToken: onRequestHookHandler = (request, reply, done) => {
+      if (bearerMatches(request.headers.authorization, expected)) done();
+      else void refuseUnauthorized(request, reply, logger);
+    };
+    app.addHook('onRoute', (route) => {
+      if (PUBLIC_ROUTES.has(route.url)) return;
+      const existing = route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest];
+      route.onRequest = [...existing, requireToken];
+    });
+  }
+
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
       info: { title: `flotilla ${service}`, version: options.version ?? '0.1.0' },
+      // Every operation needs the token unless it says `security: []` (the public routes do).
+      ...(auth ? { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }, security: [{ bearer: [] }] } : {}),
     },
     transform: jsonSchemaTransform,
     // Schemas given an id with .meta({ id }) become components the routes refer to.
@@ -186,7 +273,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   const typed = app.withTypeProvider<ZodTypeProvider>();
   typed.get(
     '/health',
-    { schema: { summary: 'Liveness: whether the process and its consumers work', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
+    { schema: { summary: 'Liveness: whether the process and its consumers work', tags: ['health'], security: [], response: { 200: healthSchema, 503: healthSchema } } },
     async (_request, reply) => {
       const { ok, body } = await health(service, checks);
       return reply.code(ok ? 200 : 503).send(body);
@@ -194,7 +281,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   );
   typed.get(
     '/ready',
-    { schema: { summary: 'Whether the AWS resources the service depends on answer', tags: ['health'], response: { 200: healthSchema, 503: healthSchema } } },
+    { schema: { summary: 'Whether the AWS resources the service depends on answer', tags: ['health'], security: [], response: { 200: healthSchema, 503: healthSchema } } },
     async (_request, reply) => {
       const { ok, body } = await health(service, readiness);
       return reply.code(ok ? 200 : 503).send(body);
@@ -212,11 +299,12 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+/** `host`: the address to listen on; loopback unless the caller says otherwise (a container says 0.0.0.0). */
 export async function startHttpServer(options: HttpAppOptions & { port: number; host?: string }): Promise<RunningHttpServer> {
   const app = await buildHttpApp(options);
-  await app.listen({ port: options.port, host: options.host ?? '0.0.0.0' });
+  await app.listen({ port: options.port, host: options.host ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  options.logger.info({ port }, 'http server listening');
+  options.logger.info({ port, host: options.host ?? '127.0.0.1' }, 'http server listening');
   return { app, port, close: () => app.close() };
 }

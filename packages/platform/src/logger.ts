@@ -1,14 +1,20 @@
 /** One pino logger per service; handlers take child loggers bound to the message they handle. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+/** `destination`: where lines go (stdout by default; a test passes a stream to read them). */
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     name: service,
     level,
     base: { service },
     // Secrets never reach the log, even when an object carrying them is logged by mistake.
-    redact: { paths: ['*.taskToken', '*.authorization', '*.secretAccessKey'], censor: '[redacted]' },
-  });
+    // The Authorization header at any depth a request or its headers are usually logged.
+    redact: {
+      paths: ['*.taskToken', 'authorization', '*.authorization', '*.headers.authorization', '*.*.headers.authorization', '*.secretAccessKey', '*.token', 'token'],
+      censor: '[redacted]',
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -140,6 +140,8 @@ export interface StartServiceOptions {
   config: PlatformConfig;
   /** The service's routes, as a Fastify plugin (see ./http.ts). */
   routes?: (ctx: Omit<ServiceContext, 'http'>) => HttpRoutes;
+  /** The bearer token the service's routes require (see ./http.ts); a service without an API has none. */
+  apiToken?: string;
   /** Started before the HTTP server; on shutdown they stop taking work, then drain in parallel, before the server closes. */
   workers?: (ctx: Omit<ServiceContext, 'http'>) => Promise<Stoppable[]>;
 }
@@ -170,7 +172,10 @@ export async function startService(options: StartServiceOptions): Promise<Servic
     const workers = (await options.workers?.(base)) ?? [];
     const http = await startHttpServer({
       port: config.PORT,
+      host: config.HOST,
       logger,
+      rateLimit: { perMinute: config.API_RATE_LIMIT },
+      ...(options.apiToken === undefined ? {} : { auth: { token: options.apiToken } }),
       service: name,
       checks: livenessChecks(workers),
       readiness: { eventsTable: () => store.ping(), idempotencyTable: () => idempotency.ping() },

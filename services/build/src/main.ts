@@ -8,6 +8,7 @@ import { buildApi } from './http/index.ts';
 await startService({
   name: 'build',
   config,
+  apiToken: config.FLOTILLA_API_TOKEN,
   routes: ({ aws, store, idempotency, logger, resources }) =>
     buildApi({
       aws,
@@ -16,7 +17,7 @@ await startService({
       projections: new BuildProjections(aws.dynamodb, resources.tables),
       logger,
       defaults: { regions: config.DEFAULT_REGIONS, hostsPerRegion: config.DEFAULT_HOSTS_PER_REGION },
-      ssePollMs: config.SSE_POLL_MS,
+      sse: { pollMs: config.SSE_POLL_MS, maxPollMs: config.SSE_POLL_MAX_MS, maxStreams: config.SSE_MAX_STREAMS, maxStreamsPerClient: config.SSE_MAX_STREAMS_PER_CLIENT },
     }),
   workers: async (ctx) => [
     await startTaskWorker(ctx, ctx.resources.queues.build, {

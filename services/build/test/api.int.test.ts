@@ -9,7 +9,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, newEvent, type PendingEvent } from '@flotilla/events';
 import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, readBuildEvents, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
-import { deployTestStack, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, eventually, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { buildApi } from '../src/http/index.ts';
 
 const aws = testAwsClients();
@@ -18,6 +18,12 @@ let app: Awaited<ReturnType<typeof buildHttpApp>>;
 let store: EventStore;
 let idempotency: IdempotencyStore;
 let projections: BuildProjections;
+
+const TOKEN = 'build-api-int-test-token-0123456789';
+/** Every request of this file carries the token, unless it sets its own Authorization header. */
+type InjectOptions = { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: string };
+const inject = (options: InjectOptions) => app.inject({ ...options, headers: { authorization: `Bearer ${TOKEN}`, ...options.headers } });
+const SSE = { pollMs: 50, maxPollMs: 400, maxStreams: 3, maxStreamsPerClient: 2 };
 
 beforeAll(async () => {
   stack = await deployTestStack(aws, uniquePrefix('build-api'));
@@ -37,8 +43,9 @@ beforeAll(async () => {
       projections,
       logger,
       defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
-      ssePollMs: 50,
+      sse: SSE,
     }),
+    auth: { token: TOKEN },
   });
 });
 afterAll(async () => {
@@ -55,7 +62,7 @@ let keys = 0;
 const newKey = (label: string) => `${label}-${Date.now()}-${++keys}`;
 
 const post = (body: unknown, key?: string, headers: Record<string, string> = {}) =>
-  app.inject({
+  inject({
     method: 'POST',
     url: '/builds',
     headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }), ...headers },
@@ -119,6 +126,15 @@ describe('POST /builds', () => {
     expect(body.message).toContain('regions.1');
   });
 
+  it('answers 400 naming repo or version when it is made only of dots (it would be a dot-segment in artifact keys)', async () => {
+    for (const [field, value] of [['repo', '..'], ['repo', '.'], ['version', '..'], ['version', '...']] as const) {
+      const res = await post(request({ [field]: value }), newKey('dots'));
+      expect(res.statusCode, `${field}=${value}`).toBe(400);
+      expect(res.json<ErrorBody>().fields, `${field}=${value}`).toEqual([`${field}: must not be made only of dots`]);
+    }
+    expect((await post(request({ repo: '.config', version: '1..2' }), newKey('dotted'))).statusCode).toBe(202);
+  });
+
   it('answers 400 for a region named twice and for a body that is not an object', async () => {
     const twice = await post(request({ regions: ['us-east-1', 'us-east-1'] }), newKey('twice'));
     expect(twice.statusCode).toBe(400);
@@ -155,17 +171,48 @@ describe('POST /builds', () => {
   });
 });
 
+describe('who may call', () => {
+  const newestIds = async () => (await inject({ method: 'GET', url: '/events?limit=500' })).json<{ events: Array<{ id: string }> }>().events.map((e) => e.id);
+
+  it('POST /builds without the token, or with a wrong one, answers 401 with WWW-Authenticate and appends nothing', async () => {
+    const before = await newestIds();
+    const key = newKey('unauthorized');
+    for (const authorization of [undefined, 'Bearer wrong-token', `Bearer ${TOKEN}x`, `Basic ${TOKEN}`]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/builds',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key, ...(authorization ? { authorization } : {}) },
+        payload: JSON.stringify(request()),
+      });
+      expect(res.statusCode, authorization).toBe(401);
+      expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect(res.json<ErrorBody>().error).toBe('unauthorized');
+    }
+    expect(await newestIds()).toEqual(before);
+    // Nor was the key recorded: the first authorised request under it makes the build.
+    expect((await post(request(), key)).json()).toMatchObject({ duplicate: false });
+  });
+
+  it('every read needs the token too; /health and /openapi.json do not', async () => {
+    for (const url of ['/builds', '/events', '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4', '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4/stream']) {
+      expect((await app.inject({ method: 'GET', url })).statusCode, url).toBe(401);
+    }
+    expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/openapi.json' })).statusCode).toBe(200);
+  });
+});
+
 describe('GET /builds/:id', () => {
   it('answers 404 not_found for an unknown build, 400 for an id that is not a ULID, 404 for an unknown route', async () => {
-    const unknown = await app.inject({ method: 'GET', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4' });
+    const unknown = await inject({ method: 'GET', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4' });
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json<ErrorBody>().error).toBe('not_found');
-    const notUlid = await app.inject({ method: 'GET', url: '/builds/not-a-ulid' });
+    const notUlid = await inject({ method: 'GET', url: '/builds/not-a-ulid' });
     expect(notUlid.statusCode).toBe(400);
     expect(notUlid.json<ErrorBody>()).toMatchObject({ error: 'invalid_request', fields: ['id: must be a ULID'] });
-    const events = await app.inject({ method: 'GET', url: '/builds/not-a-ulid/events' });
+    const events = await inject({ method: 'GET', url: '/builds/not-a-ulid/events' });
     expect(events.statusCode).toBe(400);
-    const route = await app.inject({ method: 'GET', url: '/nowhere' });
+    const route = await inject({ method: 'GET', url: '/nowhere' });
     expect(route.statusCode).toBe(404);
     expect(route.json<ErrorBody>()).toEqual({ error: 'not_found', message: 'no route for GET /nowhere' });
   });
@@ -184,7 +231,7 @@ describe('GET /builds/:id', () => {
     });
 
     it('answers the current view, with live host counters', async () => {
-      const res = await app.inject({ method: 'GET', url: `/builds/${buildId}` });
+      const res = await inject({ method: 'GET', url: `/builds/${buildId}` });
       expect(res.statusCode).toBe(200);
       const view = res.json<{ status: string; lastVersion: number; failure: { reason: string }; regions: Record<string, { progress?: unknown }> }>();
       expect(view).toMatchObject({ status: 'FAILED', lastVersion: 3, failure: { reason: 'test' } });
@@ -192,29 +239,29 @@ describe('GET /builds/:id', () => {
     });
 
     it('?at=<version> folds the events up to that version, without host counters', async () => {
-      const one = (await app.inject({ method: 'GET', url: `/builds/${buildId}?at=1` })).json<{ status: string; lastVersion: number; regions: Record<string, object> }>();
+      const one = (await inject({ method: 'GET', url: `/builds/${buildId}?at=1` })).json<{ status: string; lastVersion: number; regions: Record<string, object> }>();
       expect(one).toMatchObject({ status: 'PENDING', lastVersion: 1 });
       expect(one.regions['us-east-1']).toEqual({ replicated: false, synced: false });
-      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=2` })).json()).toMatchObject({ status: 'IN_PROGRESS', lastVersion: 2 });
-      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=99` })).json()).toMatchObject({ status: 'FAILED', lastVersion: 3 });
+      expect((await inject({ method: 'GET', url: `/builds/${buildId}?at=2` })).json()).toMatchObject({ status: 'IN_PROGRESS', lastVersion: 2 });
+      expect((await inject({ method: 'GET', url: `/builds/${buildId}?at=99` })).json()).toMatchObject({ status: 'FAILED', lastVersion: 3 });
     });
 
     it('?at=<ISO time> folds the events that had occurred by then; before the build, 404', async () => {
-      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=${at(5_000)}` })).json()).toMatchObject({ status: 'PENDING', lastVersion: 1 });
-      expect((await app.inject({ method: 'GET', url: `/builds/${buildId}?at=${at(10_000)}` })).json()).toMatchObject({ status: 'IN_PROGRESS', lastVersion: 2 });
-      const before = await app.inject({ method: 'GET', url: `/builds/${buildId}?at=${at(-1_000)}` });
+      expect((await inject({ method: 'GET', url: `/builds/${buildId}?at=${at(5_000)}` })).json()).toMatchObject({ status: 'PENDING', lastVersion: 1 });
+      expect((await inject({ method: 'GET', url: `/builds/${buildId}?at=${at(10_000)}` })).json()).toMatchObject({ status: 'IN_PROGRESS', lastVersion: 2 });
+      const before = await inject({ method: 'GET', url: `/builds/${buildId}?at=${at(-1_000)}` });
       expect(before.statusCode).toBe(404);
       expect(before.json<ErrorBody>().error).toBe('not_found');
     });
 
     it('?at= that is neither a version nor a time is a 400 naming it', async () => {
-      const res = await app.inject({ method: 'GET', url: `/builds/${buildId}?at=yesterday` });
+      const res = await inject({ method: 'GET', url: `/builds/${buildId}?at=yesterday` });
       expect(res.statusCode).toBe(400);
       expect(res.json<ErrorBody>().fields).toEqual(['at: must be a version number (1, 2, ...) or an ISO-8601 time']);
     });
 
     it('GET /builds/:id/events answers the slice of the log in version order', async () => {
-      const res = await app.inject({ method: 'GET', url: `/builds/${buildId}/events` });
+      const res = await inject({ method: 'GET', url: `/builds/${buildId}/events` });
       expect(res.statusCode).toBe(200);
       const body = res.json<{ buildId: string; events: Array<{ version: number; type: string }> }>();
       expect(body.buildId).toBe(buildId);
@@ -222,20 +269,73 @@ describe('GET /builds/:id', () => {
     });
 
     it('GET /builds/:id/stream sends every event as a server-sent event and ends with the build; Last-Event-ID resumes', async () => {
-      const all = await app.inject({ method: 'GET', url: `/builds/${buildId}/stream` });
+      const all = await inject({ method: 'GET', url: `/builds/${buildId}/stream` });
       expect(all.statusCode).toBe(200);
       expect(all.headers['content-type']).toBe('text/event-stream');
       expect([...all.body.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['build.requested', 'build.started', 'build.failed']);
-      const resumed = await app.inject({ method: 'GET', url: `/builds/${buildId}/stream`, headers: { 'last-event-id': '1' } });
+      const resumed = await inject({ method: 'GET', url: `/builds/${buildId}/stream`, headers: { 'last-event-id': '1' } });
       expect([...resumed.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([2, 3]);
     });
+  });
+});
+
+describe('GET /builds/:id when the projection missed events (review M7)', () => {
+  it('folds the events the view has not seen from the log, so a lost terminal event cannot leave it IN_PROGRESS', async () => {
+    const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('lagging'), request: request({ regions: ['us-east-1'] }) });
+    await project(buildId); // the view has seen build.requested only
+    const started = newEvent({ type: 'build.started', data: { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:x:lag' }, correlationId: buildId, causationId: 'test' });
+    const succeeded = newEvent({ type: 'build.succeeded', data: {}, correlationId: buildId, causationId: 'test' });
+    await store.append(buildStream(buildId), [started, succeeded], 1); // and never hears of these
+    expect(await projections.readView(buildId)).toMatchObject({ status: 'PENDING', lastVersion: 1 });
+    const res = await inject({ method: 'GET', url: `/builds/${buildId}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
+  });
+});
+
+describe('GET /builds/:id/stream limits (review M5)', () => {
+  it('answers 404 for a build that does not exist, instead of polling for it', async () => {
+    const res = await inject({ method: 'GET', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4/stream' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json<ErrorBody>().error).toBe('not_found');
+  });
+
+  it(`caps the streams one client holds open (${SSE.maxStreamsPerClient}): 429 with Retry-After past it, a slot again once one closes`, async () => {
+    const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('streams'), request: request() });
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const open = async () => {
+      const aborter = new AbortController();
+      const res = await fetch(`${address}/builds/${buildId}/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: aborter.signal });
+      return { res, aborter };
+    };
+    const held = [await open(), await open()];
+    try {
+      for (const { res } of held) expect(res.status).toBe(200);
+      const refused = await open();
+      expect(refused.res.status).toBe(429);
+      expect(Number(refused.res.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await refused.res.json()) as ErrorBody).error).toBe('too_many_streams');
+      held[0]?.aborter.abort();
+      const again = await eventually(
+        async () => {
+          const next = await open();
+          if (next.res.status === 200) return next;
+          await next.res.body?.cancel();
+          return undefined;
+        },
+        { timeoutMs: 5_000, description: 'a stream slot freed by the closed stream' },
+      );
+      held.push(again);
+    } finally {
+      for (const { aborter } of held) aborter.abort();
+    }
   });
 });
 
 describe('GET /events', () => {
   type Page = { events: Array<{ id: string; type: string; stream: string }>; next: string | null };
   const page = async (query: string) => {
-    const res = await app.inject({ method: 'GET', url: `/events${query}` });
+    const res = await inject({ method: 'GET', url: `/events${query}` });
     expect(res.statusCode, res.body).toBe(200);
     return res.json<Page>();
   };
@@ -281,7 +381,7 @@ describe('GET /events', () => {
   });
 
   it('refuses an unknown type, a bad after and a limit out of range, naming them', async () => {
-    const res = await app.inject({ method: 'GET', url: '/events?type=build.exploded&after=nope&limit=501' });
+    const res = await inject({ method: 'GET', url: '/events?type=build.exploded&after=nope&limit=501' });
     expect(res.statusCode).toBe(400);
     const fields = res.json<ErrorBody>().fields ?? [];
     expect(fields.map((f) => f.split(':')[0]).sort()).toEqual(['after', 'limit', 'type']);
@@ -307,19 +407,19 @@ describe('GET /builds', () => {
   });
 
   it('lists builds newest first, filtered, in pages with a cursor', async () => {
-    const first = await app.inject({ method: 'GET', url: `/builds?repo=${repo}&limit=3` });
+    const first = await inject({ method: 'GET', url: `/builds?repo=${repo}&limit=3` });
     expect(first.statusCode).toBe(200);
     const page1 = first.json<Page>();
     expect(page1.builds.map((b) => b.buildId)).toEqual(made.slice(0, 3));
-    const page2 = (await app.inject({ method: 'GET', url: `/builds?repo=${repo}&limit=3&cursor=${page1.nextCursor ?? ''}` })).json<Page>();
+    const page2 = (await inject({ method: 'GET', url: `/builds?repo=${repo}&limit=3&cursor=${page1.nextCursor ?? ''}` })).json<Page>();
     expect(page2.builds.map((b) => b.buildId)).toEqual(made.slice(3));
     expect(page2.nextCursor).toBeUndefined();
-    const staging = (await app.inject({ method: 'GET', url: `/builds?repo=${repo}&env=staging&status=PENDING` })).json<Page>();
+    const staging = (await inject({ method: 'GET', url: `/builds?repo=${repo}&env=staging&status=PENDING` })).json<Page>();
     expect(staging.builds.map((b) => b.buildId)).toEqual([made[1], made[3]]);
   });
 
   it('looks a build up by its door and key', async () => {
-    const res = await app.inject({ method: 'GET', url: `/builds?door=http&key=${repo}-2` });
+    const res = await inject({ method: 'GET', url: `/builds?door=http&key=${repo}-2` });
     expect(res.json<Page>().builds).toEqual([expect.objectContaining({ buildId: made[2], door: 'http', key: `${repo}-2`, repo, status: 'PENDING' })]);
   });
 
@@ -330,11 +430,11 @@ describe('GET /builds', () => {
       ['limit=101', /^limit: /],
       ['cursor=bm9wZQ', /^cursor: /],
     ] as const) {
-      const res = await app.inject({ method: 'GET', url: `/builds?repo=${repo}&${query}` });
+      const res = await inject({ method: 'GET', url: `/builds?repo=${repo}&${query}` });
       expect(res.statusCode, query).toBe(400);
       expect(res.json<ErrorBody>().fields?.join('\n'), query).toMatch(field);
     }
-    const keyOnly = await app.inject({ method: 'GET', url: '/builds?key=k' });
+    const keyOnly = await inject({ method: 'GET', url: '/builds?key=k' });
     expect(keyOnly.statusCode).toBe(400);
     expect(keyOnly.json<ErrorBody>()).toMatchObject({ error: 'invalid_request', message: expect.stringMatching(/key needs door/) as unknown });
   });
@@ -343,10 +443,10 @@ describe('GET /builds', () => {
 describe('POST /builds/:id/cancel', () => {
   it('ends a build FAILED with reason cancelled, once; a second cancel answers 409', async () => {
     const { buildId } = (await post(request(), newKey('cancel'))).json<{ buildId: string }>();
-    const res = await app.inject({ method: 'POST', url: `/builds/${buildId}/cancel` });
+    const res = await inject({ method: 'POST', url: `/builds/${buildId}/cancel` });
     expect(res.statusCode).toBe(202);
     expect(res.json()).toEqual({ buildId, status: 'FAILED', reason: 'cancelled' });
-    const again = await app.inject({ method: 'POST', url: `/builds/${buildId}/cancel` });
+    const again = await inject({ method: 'POST', url: `/builds/${buildId}/cancel` });
     expect(again.statusCode).toBe(409);
     expect(again.json<ErrorBody>()).toMatchObject({ error: 'already_finished', message: `build ${buildId} already ended FAILED` });
     const events = (await store.readStream(buildStream(buildId))).map((e) => [e.type, e.data]);
@@ -357,14 +457,14 @@ describe('POST /builds/:id/cancel', () => {
   });
 
   it('answers 404 for an unknown build and 400 for an id that is not a ULID', async () => {
-    expect((await app.inject({ method: 'POST', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4/cancel' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'POST', url: '/builds/nope/cancel' })).statusCode).toBe(400);
+    expect((await inject({ method: 'POST', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4/cancel' })).statusCode).toBe(404);
+    expect((await inject({ method: 'POST', url: '/builds/nope/cancel' })).statusCode).toBe(400);
   });
 });
 
 describe('GET /openapi.json and /health', () => {
   it('is a valid OpenAPI 3 document listing every route and the allowed regions', async () => {
-    const res = await app.inject({ method: 'GET', url: '/openapi.json' });
+    const res = await inject({ method: 'GET', url: '/openapi.json' });
     expect(res.statusCode).toBe(200);
     const doc = res.json<{
       openapi: string;
@@ -380,7 +480,7 @@ describe('GET /openapi.json and /health', () => {
   });
 
   it('GET /health answers 200 with each check', async () => {
-    const res = await app.inject({ method: 'GET', url: '/health' });
+    const res = await inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ service: 'build', hostname: hostname(), status: 'ok', checks: { eventsTable: 'ok' } });
   });

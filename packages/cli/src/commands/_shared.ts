@@ -4,6 +4,7 @@ import { DEFAULT_API_URL, DEFAULT_AWS_ENDPOINT, DEFAULT_PREFIX, resolveSettings,
 
 export const apiArgs = {
   api: { type: 'string', description: `Build API base URL (env FLOTILLA_API_URL, default ${DEFAULT_API_URL})`, valueHint: 'url' },
+  token: { type: 'string', description: 'Build API bearer token (env FLOTILLA_API_TOKEN; for a local API, default the .run/api-token that ./scripts/run.sh writes)', valueHint: 'token' },
   json: { type: 'boolean', description: 'Print exactly the data as JSON on stdout, nothing else', default: false },
 } as const satisfies Record<string, ArgDef>;
 
@@ -14,4 +15,4 @@ export const awsArgs = {
 
 export const globalArgs = { ...apiArgs, ...awsArgs } as const satisfies Record<string, ArgDef>;
 
-export const settingsOf = (args: { api?: string; prefix?: string; endpoint?: string }): Settings => resolveSettings(args);
+export const settingsOf = (args: { api?: string; token?: string; prefix?: string; endpoint?: string }): Settings => resolveSettings(args);

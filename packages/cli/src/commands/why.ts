@@ -46,7 +46,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const settings = settingsOf(args);
-    const api = new BuildApi(settings.apiUrl);
+    const api = new BuildApi(settings.api);
     const view = await api.get(args.id);
     const status = view.status;
     if (status === 'SUCCESS' || status === 'FAILED') {

@@ -17,7 +17,7 @@ import {
   idempotencyHeaders,
   listQuery,
 } from './schemas.ts';
-import { streamEvents } from './stream.ts';
+import { StreamSlots, streamEvents } from './stream.ts';
 
 export function buildsRoutes(deps: ApiDeps): HttpRoutes {
   // A Fastify plugin: it only declares routes, so it has nothing to wait for.
@@ -25,6 +25,7 @@ export function buildsRoutes(deps: ApiDeps): HttpRoutes {
     const body = buildRequestBody(deps.defaults);
     // Open event streams end when the server closes, so a graceful shutdown does not wait on them.
     const closing = new AbortController();
+    const slots = new StreamSlots(deps.sse);
     app.addHook('preClose', (done) => {
       closing.abort();
       done();
@@ -141,18 +142,31 @@ export function buildsRoutes(deps: ApiDeps): HttpRoutes {
           summary: "A build's events live, as server-sent events (id: version, event: type), until the build ends; honours Last-Event-ID",
           tags: ['builds'],
           params: buildIdParams,
-          response: { 400: errorBodySchema },
+          response: { 400: errorBodySchema, 404: errorBodySchema, 429: errorBodySchema },
         },
       },
       async (request, reply) => {
+        const { id } = request.params;
+        // A stream nobody can fill is refused, not polled for (review M5): one cheap Query.
+        if ((await deps.store.headVersion(buildStream(id))) === 0) throw notFound(`no build ${id}`);
+        const release = slots.acquire(request.ip);
+        if (typeof release !== 'function') {
+          const whose = release === 'client' ? `this client already has ${deps.sse.maxStreamsPerClient}` : `the server already has ${deps.sse.maxStreams}`;
+          reply.header('retry-after', Math.ceil(deps.sse.maxPollMs / 1000));
+          throw new HttpError(429, 'too_many_streams', `too many live event streams open: ${whose}; close one or retry later`);
+        }
         // The stream writes to the socket itself; Fastify neither serializes nor ends it.
         reply.hijack();
         const lastEventId = request.headers['last-event-id'];
-        await streamEvents(deps, deps.logger, reply.raw, {
-          buildId: request.params.id,
-          lastEventId: Array.isArray(lastEventId) ? lastEventId[0] : lastEventId,
-          closing: closing.signal,
-        });
+        try {
+          await streamEvents(deps, deps.logger, reply.raw, {
+            buildId: id,
+            lastEventId: Array.isArray(lastEventId) ? lastEventId[0] : lastEventId,
+            closing: closing.signal,
+          });
+        } finally {
+          release();
+        }
       },
     );
     return Promise.resolve();

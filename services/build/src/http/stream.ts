@@ -2,13 +2,64 @@
  * A build's events as server-sent events: `id:` is the stream version (so Last-Event-ID resumes
  * after it), `event:` the type, `data:` the envelope. The log is polled (it is strongly consistent
  * per build, so nothing is missed or reordered) until the build ends, the client goes away, or
- * the server closes.
+ * the server closes. Each open stream costs a strongly consistent read per poll on the events
+ * table every other reader shares (review M5), so a quiet stream backs off, and the number open
+ * at once is capped, per client and in all.
  */
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { foldBuild, isTerminal } from '@flotilla/events';
 import type { Logger } from '@flotilla/platform';
 import { history, type ApiDeps } from './queries.ts';
+
+export interface SseLimits {
+  /** The first wait between reads of the log, and the wait after a read that found events. */
+  pollMs: number;
+  /** The longest wait: a quiet stream doubles its wait up to this. */
+  maxPollMs: number;
+  maxStreams: number;
+  maxStreamsPerClient: number;
+}
+
+/** The wait before the next read: back to the shortest after news, doubled (up to the ceiling) after none. */
+export function nextPollDelay(current: number, gotEvents: boolean, limits: Pick<SseLimits, 'pollMs' | 'maxPollMs'>): number {
+  return gotEvents ? limits.pollMs : Math.min(current * 2, limits.maxPollMs);
+}
+
+/**
+ * Counts open streams, in all and per client address. acquire() answers a release function, or
+ * which cap refused: 'client' (this client holds its share) or 'global' (the server holds its).
+ */
+export class StreamSlots {
+  readonly #limits: Pick<SseLimits, 'maxStreams' | 'maxStreamsPerClient'>;
+  readonly #perClient = new Map<string, number>();
+  #open = 0;
+
+  constructor(limits: Pick<SseLimits, 'maxStreams' | 'maxStreamsPerClient'>) {
+    this.#limits = limits;
+  }
+
+  get open(): number {
+    return this.#open;
+  }
+
+  acquire(client: string): (() => void) | 'client' | 'global' {
+    const held = this.#perClient.get(client) ?? 0;
+    if (held >= this.#limits.maxStreamsPerClient) return 'client';
+    if (this.#open >= this.#limits.maxStreams) return 'global';
+    this.#perClient.set(client, held + 1);
+    this.#open++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#open--;
+      const left = (this.#perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(client, left);
+      else this.#perClient.delete(client);
+    };
+  }
+}
 
 export interface EventStreamRequest {
   buildId: string;
@@ -19,7 +70,7 @@ export interface EventStreamRequest {
 }
 
 /** Writes the stream to `res`, which the caller has taken from Fastify (reply.hijack()). */
-export async function streamEvents(deps: Pick<ApiDeps, 'store' | 'ssePollMs'>, logger: Logger, res: ServerResponse, request: EventStreamRequest): Promise<void> {
+export async function streamEvents(deps: Pick<ApiDeps, 'store' | 'sse'>, logger: Logger, res: ServerResponse, request: EventStreamRequest): Promise<void> {
   const gone = new AbortController();
   const stop = () => gone.abort();
   res.on('close', stop);
@@ -28,8 +79,10 @@ export async function streamEvents(deps: Pick<ApiDeps, 'store' | 'ssePollMs'>, l
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     let after = Number(request.lastEventId ?? 0) || 0;
     let state = foldBuild([]);
+    let delay = deps.sse.pollMs;
     while (!gone.signal.aborted) {
       const events = await history(deps.store, request.buildId, after);
+      delay = nextPollDelay(delay, events.length > 0, deps.sse);
       for (const event of events) {
         res.write(`id: ${event.version}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         after = event.version;
@@ -38,7 +91,7 @@ export async function streamEvents(deps: Pick<ApiDeps, 'store' | 'ssePollMs'>, l
       if (isTerminal(state.status)) break;
       res.write(': waiting\n\n');
       // Aborted as soon as the client goes away: no further read of the log for nobody.
-      await sleep(deps.ssePollMs, undefined, { signal: gone.signal }).catch(() => undefined);
+      await sleep(delay, undefined, { signal: gone.signal }).catch(() => undefined);
     }
   } catch (error) {
     logger.error({ err: error, buildId: request.buildId }, 'event stream failed');

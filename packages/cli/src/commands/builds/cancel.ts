@@ -10,7 +10,7 @@ export default defineCommand({
     ...apiArgs,
   },
   async run({ args }) {
-    const api = new BuildApi(settingsOf(args).apiUrl);
+    const api = new BuildApi(settingsOf(args).api);
     const answer = await api.cancel(args.id);
     if (args.json) return printJson(answer);
     print(`build ${answer.buildId}: ${answer.status} (${answer.reason})`);

@@ -13,7 +13,7 @@ export default defineCommand({
     ...apiArgs,
   },
   async run({ args }) {
-    const api = new BuildApi(settingsOf(args).apiUrl);
+    const api = new BuildApi(settingsOf(args).api);
     const view = await api.get(args.id, args.at ? parseAt(args.at) : undefined);
     if (args.json) return printJson(view);
     print(buildSummaryText(view));

@@ -20,7 +20,7 @@ export default defineCommand({
     ...apiArgs,
   },
   async run({ args }) {
-    const api = new BuildApi(settingsOf(args).apiUrl);
+    const api = new BuildApi(settingsOf(args).api);
     const page = await api.list(listQuery(args));
     if (args.json) return printJson(page);
     if (page.builds.length === 0) print('no builds match');

@@ -19,7 +19,7 @@ export default defineCommand({
     ...apiArgs,
   },
   async run({ args }) {
-    const api = new BuildApi(settingsOf(args).apiUrl);
+    const api = new BuildApi(settingsOf(args).api);
     const key = args.key || randomUUID();
     const answer = await api.submit(submitRequest(args), key);
     if (args.json) return printJson({ ...answer, key });

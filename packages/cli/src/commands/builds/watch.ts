@@ -21,7 +21,7 @@ export default defineCommand({
     ...apiArgs,
   },
   async run({ args }) {
-    const api = new BuildApi(settingsOf(args).apiUrl);
+    const api = new BuildApi(settingsOf(args).api);
     const interval = parseInterval('interval', args.interval);
     const display = args.json ? silentDisplay() : stdoutIsTty() ? barsDisplay() : linesDisplay();
     const interrupted = new AbortController();

@@ -20,7 +20,7 @@ export default defineCommand({
     ...apiArgs,
   },
   async run({ args }) {
-    const api = new BuildApi(settingsOf(args).apiUrl);
+    const api = new BuildApi(settingsOf(args).api);
     const first = await api.globalEvents(eventsQuery(args));
     if (!args.follow) {
       if (args.json) return printJson(first);
