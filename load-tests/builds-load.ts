@@ -43,7 +43,7 @@ export interface BuildsLoadResult {
   report: string;
 }
 
-const resultLine = z.object({ code: z.number(), body: z.string().optional(), error: z.string().optional() });
+const resultLine = z.object({ code: z.number(), body: z.string().nullish(), error: z.string().nullish() });
 const acceptedBody = z.object({ buildId: z.string() });
 
 /** The vegeta binary: FLOTILLA_VEGETA when the test command already resolved it, else scripts/vegeta.sh builds or finds it. */

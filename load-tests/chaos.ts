@@ -13,6 +13,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -51,9 +52,9 @@ export interface ChaosOptions {
 
 /** Fault probabilities per service, tuned so fault kills outnumber the harness's (README). */
 export const DEFAULT_FAULTS: Record<ServiceName, string> = {
-  build: 'consumer.before-delete=0.01',
-  replication: 'consumer.before-delete=0.04',
-  'region-sync': 'consumer.before-delete=0.04',
+  build: 'consumer.before-delete=0.006',
+  replication: 'consumer.before-delete=0.08',
+  'region-sync': 'consumer.before-delete=0.08',
   orchestrator: 'consumer.before-delete=0.03,stream.before-checkpoint=0.03,execution.after-start=0.04',
 };
 
@@ -166,7 +167,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       prefix: stack.prefix,
       env: { AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info', FLOTILLA_API_TOKEN: token },
       overrides: Object.fromEntries(SERVICES.map((s) => [s.name, { FLOTILLA_FAULTS: options.faults[s.name] ?? '' }])),
-      ports: 'ephemeral',
+      // Fixed for the run (a restarted service comes back on its port, so the load's URL holds), from
+      // a base found free now rather than 8080, which the run command owns.
+      ports: { base: await freePortBase(SERVICES.length) },
       onSpawn: (_name, child) => children.push(child),
       onLog: (service, line) => {
         logs.push(`${service} ${line}`);
@@ -372,6 +375,22 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     await stack.destroy();
     aws.destroy();
   }
+}
+
+/** A base port with `count` free ports after it on 127.0.0.1, tried at random (bounded). */
+async function freePortBase(count: number): Promise<number> {
+  const free = (port: number) =>
+    new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen({ host: '127.0.0.1', port, exclusive: true }, () => probe.close(() => resolve(true)));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const all = await Promise.all(Array.from({ length: count }, (_, i) => free(base + i)));
+    if (all.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found on 127.0.0.1`);
 }
 
 /** The host records of one build and region against the counts its sync event states. */
