@@ -6,7 +6,7 @@
  * and must show 0 lost builds, 0 duplicate events and effects, no DLQ message, 0 replay
  * differences, no crash, and (outage) /ready answering 503 during the cut.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { REGIONS } from '@flotilla/platform';
 import { testEnv } from '@flotilla/platform/testing';
 import { SERVICES } from '../../scripts/fleet.ts';
@@ -30,8 +30,10 @@ const small = (outage?: CutMode): ChaosOptions => ({
   progress: (line) => console.log(line),
 });
 
-describe('chaos', () => {
-  it('loses, repeats and dead-letters nothing while every service is SIGKILLed and restarted', { timeout: 360_000 }, async () => {
+// The three runs go side by side (each has its own stack, fleet, ports and proxy): one after the
+// other they would take three times as long, past the test command's budget.
+describe.concurrent('reliability runs', () => {
+  it('chaos: loses, repeats and dead-letters nothing while every service is SIGKILLed and restarted', { timeout: 360_000 }, async ({ expect }) => {
     const figures = await runChaos(small());
     console.log(formatFigures(figures));
     // The run itself: load went through and the kills happened as required.
@@ -43,10 +45,8 @@ describe('chaos', () => {
     // Then every requirement, named when it fails.
     expect(requirementFailures(figures)).toEqual([]);
   });
-});
 
-describe.each<CutMode>(['refused', 'silent'])('AWS outage (%s)', (mode) => {
-  it(`backs off and resumes through a 10 s ${mode} cut, with the same figures`, { timeout: 360_000 }, async () => {
+  it.for<CutMode>(['refused', 'silent'])('AWS outage (%s): backs off and resumes through a 10 s cut, with the same figures', { timeout: 360_000 }, async (mode, { expect }) => {
     const figures = await runChaos(small(mode));
     console.log(formatFigures(figures));
     expect(figures.submitted).toBeGreaterThan(0);
