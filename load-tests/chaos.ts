@@ -10,9 +10,10 @@
  * load-tests/README.md for how each figure is counted) and returns the figures; `pnpm chaos`
  * prints them, tests/e2e/chaos.test.ts asserts the requirements on a smaller run.
  */
-import { execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -163,7 +164,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     if (options.outage) proxy = await startOutageProxy({ host: endpoint.hostname, port: Number(endpoint.port || 80) });
     const serviceEndpoint = proxy?.url ?? options.endpoint;
     say(`${mode}: starting the fleet (stack ${stack.prefix}, AWS at ${serviceEndpoint})`);
-    fleet = await startFleet({
+    const startArmed = async () => startFleet({
       prefix: stack.prefix,
       env: { AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info', FLOTILLA_API_TOKEN: token },
       overrides: Object.fromEntries(SERVICES.map((s) => [s.name, { FLOTILLA_FAULTS: options.faults[s.name] ?? '' }])),
@@ -180,8 +181,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
         }
       },
     });
+    // An armed service can hit a fault point while it starts (catch-up work before it listens);
+    // startFleet then stops every service it started and rejects, and the start is simply tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        fleet = await startArmed();
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        faulted.clear();
+        say(`${mode}: the fleet did not start (${error instanceof Error ? error.message : String(error)}); again`);
+      }
+    }
+    if (!fleet) throw new Error('the fleet did not start');
     await waitHealthy(fleet);
-    const running = fleet;
+    const running: Fleet = fleet;
 
     // Every exit is classified and the service started again, until the run stops.
     const supervise = (name: ServiceName) => {
@@ -327,7 +341,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       const events = await readBuildEvents(store, buildStream(buildId));
       for (const d of duplicateFacts(events)) duplicateEvents.push({ buildId, ...d });
       for (const e of events) {
-        if (e.type === 'build.failed') failed.push({ buildId, reason: e.data.reason });
+        if (e.type === 'build.failed' && views.get(buildId)?.status === 'FAILED') failed.push({ buildId, reason: e.data.reason });
         if (e.type === 'region.synced' || e.type === 'region.sync_failed') {
           const detail = await compareHostRecords(aws, where, buildId, e.data);
           if (detail) hostRecords.push({ buildId, region: e.data.region, detail });
@@ -476,20 +490,32 @@ async function dlqDepths(aws: ReturnType<typeof createAwsClients>, where: Locato
 async function replayUntilQuiet(prefix: string, endpoint: string, timeoutMs: number): Promise<{ differences: unknown[] }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const report = await new Promise<{ differences: unknown[] }>((resolve, reject) => {
-      execFile(
-        process.execPath,
-        ['packages/cli/src/index.ts', 'replay', '--json'],
-        { cwd: ROOT, env: { ...process.env, AWS_ENDPOINT_URL: endpoint, FLOTILLA_PREFIX: prefix }, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout, stderr) => {
-          try {
-            resolve(JSON.parse(stdout) as { differences: unknown[] });
-          } catch {
-            reject(new Error(`flotilla replay printed no report (${error?.message ?? 'no error'}): ${stderr.slice(-500)}`));
-          }
-        },
-      );
-    });
+    // stdout goes to a file, not a pipe: a process that exits 1 right after a large write to a
+    // pipe can lose the end of it, and replay exits 1 exactly when it has differences to report.
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-replay-'));
+    const out = join(dir, 'report.json');
+    const fd = openSync(out, 'w');
+    let report: { differences: unknown[] };
+    try {
+      const child = spawn(process.execPath, ['packages/cli/src/index.ts', 'replay', '--json'], {
+        cwd: ROOT,
+        env: { ...process.env, AWS_ENDPOINT_URL: endpoint, FLOTILLA_PREFIX: prefix },
+        stdio: ['ignore', fd, 'pipe'],
+        timeout: 300_000,
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      const text = readFileSync(out, 'utf8');
+      try {
+        report = JSON.parse(text) as { differences: unknown[] };
+      } catch {
+        throw new Error(`flotilla replay exited ${code} with no report: ${stderr.slice(-500)}`);
+      }
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
     if (report.differences.length === 0 || Date.now() > deadline) return report;
     await sleep(5_000);
   }
