@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
@@ -166,7 +166,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     say(`${mode}: starting the fleet (stack ${stack.prefix}, AWS at ${serviceEndpoint})`);
     const startArmed = async () => startFleet({
       prefix: stack.prefix,
-      env: { AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info', FLOTILLA_API_TOKEN: token },
+      // The services run on this process's Node, whatever PATH finds later: a restart must not pick
+      // another Node when the shared .tools is being reinstalled meanwhile (it happened).
+      env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info', FLOTILLA_API_TOKEN: token },
       overrides: Object.fromEntries(SERVICES.map((s) => [s.name, { FLOTILLA_FAULTS: options.faults[s.name] ?? '' }])),
       // Fixed for the run (a restarted service comes back on its port, so the load's URL holds), from
       // a base found free now rather than 8080, which the run command owns.
