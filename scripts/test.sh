@@ -18,6 +18,10 @@ cd "$ROOT"
 # (Compose v2 has no package here). scripts/docker-engine.sh installs the engine itself.
 command -v docker-compose >/dev/null 2>&1 || apt_install "docker-compose is missing" docker-compose
 
+# The chaos and outage runs' load generator, built once into .tools/ and reused (scripts/vegeta.sh).
+FLOTILLA_VEGETA="$(bash scripts/vegeta.sh)"
+export FLOTILLA_VEGETA
+
 log "typecheck"; tsc -p tsconfig.json
 log "lint"; eslint --max-warnings=0 .
 log "render check"; node deploy/render.ts --check

@@ -1,0 +1,94 @@
+/**
+ * The outage run's pieces on their own: the loopback proxy forwards, refuses and stays silent as
+ * load-tests/README.md says, and the chaos run's fact keys find the same fact twice in a stream.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BuildEvent } from '@flotilla/events';
+import { duplicateFacts } from '../../load-tests/chaos.ts';
+import { startOutageProxy, type OutageProxy } from '../../load-tests/outage-proxy.ts';
+
+let echo: Server;
+let proxy: OutageProxy;
+
+beforeAll(async () => {
+  echo = createServer((socket) => socket.pipe(socket));
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  const address = echo.address();
+  if (address === null || typeof address === 'string') throw new Error('no echo address');
+  proxy = await startOutageProxy({ host: '127.0.0.1', port: address.port });
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await new Promise((resolve) => echo.close(resolve));
+});
+
+/** Sends one line through the proxy: the echoed text, or how the connection ended instead. */
+function roundTrip(text: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket: Socket = connect(proxy.port, '127.0.0.1');
+    let got = '';
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      resolve(`timeout${got ? ` after ${got}` : ''}`);
+    });
+    socket.on('connect', () => socket.write(text));
+    socket.on('data', (chunk) => {
+      got += chunk.toString();
+      if (got === text) {
+        socket.end();
+        resolve(got);
+      }
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+describe('outage proxy', () => {
+  it('forwards while open', async () => {
+    expect(await roundTrip('hello', 5_000)).toBe('hello');
+    expect(proxy.state).toBe('open');
+  });
+
+  it('refuses new connections and resets open ones while cut refused, and forwards again after', async () => {
+    const open = connect(proxy.port, '127.0.0.1');
+    await new Promise((resolve) => open.once('connect', resolve));
+    const ended = new Promise<string>((resolve) => open.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message)));
+    await proxy.cut('refused');
+    expect(await ended).toBe('ECONNRESET');
+    expect(await roundTrip('x', 5_000)).toBe('ECONNREFUSED');
+    await proxy.restore();
+    expect(await roundTrip('back', 5_000)).toBe('back');
+  });
+
+  it('accepts and never answers while cut silent, and forwards again after', async () => {
+    await proxy.cut('silent');
+    // The connection is accepted (no refusal, no reset): only the caller's own timeout ends it.
+    expect(await roundTrip('anyone?', 1_000)).toBe('timeout');
+    await proxy.restore();
+    expect(await roundTrip('back', 5_000)).toBe('back');
+  });
+});
+
+describe('duplicate facts', () => {
+  it('counts the same fact twice in one stream, whatever the event ids', () => {
+    // Only type, id and the region matter to a fact; the rest of each envelope is left out.
+    const event = (id: string, type: string, data: Record<string, unknown> = {}) => ({ id, type, data }) as unknown as BuildEvent;
+    const events = [
+      event('1', 'build.requested'),
+      event('2', 'build.started'),
+      event('3', 'artifact.published'),
+      event('4', 'region.replicated', { region: 'us-east-1' }),
+      event('5', 'region.replicated', { region: 'eu-west-1' }),
+      event('6', 'region.synced', { region: 'us-east-1' }),
+      event('7', 'region.sync_failed', { region: 'eu-west-1' }),
+      event('8', 'build.failed'),
+    ];
+    expect(duplicateFacts(events)).toEqual([]);
+    expect(duplicateFacts([...events, event('9', 'build.succeeded'), event('10', 'region.replication_failed', { region: 'us-east-1' })])).toEqual([
+      { fact: 'region.replication:us-east-1', times: 2 },
+      { fact: 'build.ended', times: 2 },
+    ]);
+  });
+});
