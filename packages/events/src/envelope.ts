@@ -5,7 +5,8 @@
 import { decodeTime, monotonicFactory } from 'ulid';
 import { z } from 'zod';
 
-export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** Crockford base32, 26 characters; the first carries only the time's top 3 bits, so it is 0-7 (8+ would overflow 48 bits). */
+export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 
 export const envelopeSchema = z.object({
