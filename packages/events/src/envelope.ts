@@ -2,10 +2,11 @@
  * The envelope every domain event travels in. `version` is the event's 1-based position in its
  * stream (assigned by the event store); `schemaVersion` is the payload's contract (upcast on read).
  */
-import { decodeTime, monotonicFactory } from 'ulid';
+import { decodeTime, encodeTime, monotonicFactory } from 'ulid';
 import { z } from 'zod';
 
-export const ULID_PATTERN = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** Crockford base32, 26 characters; the first carries only the time's top 3 bits, so it is 0-7 (8+ would overflow 48 bits). */
+export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/;
 
 export const envelopeSchema = z.object({
@@ -44,6 +45,9 @@ export function createEventId(now: number = Date.now()): string {
 
 /** When an event (or build) id was made: the epoch milliseconds its ULID carries. */
 export const timeOfId = (id: string): number => decodeTime(id);
+
+/** The smallest ('first') or largest ('last') id an event made at `ms` can have: bounds for id-range reads. */
+export const idBoundAt = (ms: number, side: 'first' | 'last'): string => `${encodeTime(ms, 10)}${(side === 'first' ? '0' : 'Z').repeat(16)}`;
 
 const BUILD_STREAM_PREFIX = 'build-';
 

@@ -36,6 +36,14 @@ describe('event ids', () => {
     expect(id).toMatch(ULID_PATTERN);
     expect(decodeTime(id)).toBe(now);
   });
+
+  it('match only strings that decode: the first character carries 3 bits, so 8..Z overflow the 48-bit time', () => {
+    // Found by the fuzz run: GET /events?after=Q3QV… passed the pattern and decodeTime threw (500).
+    const overflowing = 'Q3QVX2484DFKV830CFVY4KV44Y';
+    expect(() => decodeTime(overflowing)).toThrow();
+    expect(overflowing).not.toMatch(ULID_PATTERN);
+    expect('7ZZZZZZZZZZZZZZZZZZZZZZZZZ').toMatch(ULID_PATTERN);
+  });
 });
 
 describe('envelopeSchema', () => {

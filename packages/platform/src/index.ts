@@ -16,6 +16,7 @@ export * from './locate.ts';
 export * from './publisher.ts';
 export * from './task-worker.ts';
 export * from './batch-write.ts';
+export * from './concurrency.ts';
 export * from './stack.ts';
 export * from './intake.ts';
 export * from './decide.ts';

@@ -10,9 +10,8 @@
 import { createHash } from 'node:crypto';
 import { QueryCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { encodeTime } from 'ulid';
 import { z } from 'zod';
-import type { BuildStatus, BuildSummary, Door } from '@flotilla/events';
+import { idBoundAt, type BuildStatus, type BuildSummary, type Door } from '@flotilla/events';
 import { FlotillaError } from '../errors.ts';
 import { BUILD_LIST_INDEXES, type BuildListIndexKey } from '../resources.ts';
 import { doorKeyOf, LISTED, type BuildListRow } from './build-projections.ts';
@@ -111,8 +110,8 @@ export function planListQuery(filter: BuildListFilter): { index: BuildListIndexK
 /** The smallest and largest build ids whose time lies in [since, until]. */
 export function idBounds(since: Date | undefined, until: Date | undefined): { low: string; high: string } | undefined {
   if (!since && !until) return undefined;
-  const low = since ? `${encodeTime(since.getTime(), 10)}${'0'.repeat(16)}` : '0'.repeat(26);
-  const high = until ? `${encodeTime(until.getTime(), 10)}${'Z'.repeat(16)}` : '7'.padEnd(26, 'Z');
+  const low = since ? idBoundAt(since.getTime(), 'first') : '0'.repeat(26);
+  const high = until ? idBoundAt(until.getTime(), 'last') : '7'.padEnd(26, 'Z');
   return { low, high };
 }
 

@@ -3,7 +3,7 @@
  * the build list, and pages of the global log. Storage goes through the platform's EventStore and
  * BuildProjections.
  */
-import { buildStream, foldBuild, isTerminal, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
+import { buildStream, foldBuild, idBoundAt, isTerminal, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
 import { instantOfId, readBuildEvents, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger } from '@flotilla/platform';
 import { buildView, eventsAt, type BuildView, type PointInTime } from '../domain/view.ts';
 import type { SseLimits } from './stream.ts';
@@ -45,6 +45,8 @@ export async function viewAt(deps: Pick<ApiDeps, 'store'>, buildId: string, at: 
 
 /** Reading the global log stops after this many events, so a narrow filter cannot make one request read it all. */
 export const MAX_EVENTS_EXAMINED = 5_000;
+/** Reading after an id looks at this many day buckets at most, so an old id cannot make one request query every day since. */
+export const MAX_LOG_DAYS_PER_PAGE = 31;
 /** How far back the newest-first read looks. */
 const TAIL_LOOKBACK_DAYS = 30;
 
@@ -57,7 +59,7 @@ export interface LogPageRequest {
 
 export interface LogPage {
   events: EventEnvelope[];
-  /** The last event id looked at (kept or filtered out), to resume after; null when nothing was. */
+  /** The last event id looked at (kept or filtered out), or the end of the stretch of days looked at, to resume after; null when nothing was. */
   next: string | null;
 }
 
@@ -73,7 +75,11 @@ export async function logPage(store: EventStore, page: LogPageRequest, now = new
   let examined = 0;
   if (page.after !== undefined) {
     let next: string = page.after;
-    for await (const events of store.readAll({ since: instantOfId(page.after), until: now, afterId: page.after, pageSize: Math.min(500, page.limit * 2) })) {
+    const since = instantOfId(page.after);
+    // A bounded stretch of days per page: past it, `next` is the stretch's last possible id, so a
+    // reader far behind walks forward page by page instead of one request querying every day.
+    const stretchEnd = Math.min(now.getTime(), Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate() + MAX_LOG_DAYS_PER_PAGE) - 1);
+    for await (const events of store.readAll({ since, until: new Date(stretchEnd), afterId: page.after, pageSize: Math.min(500, page.limit * 2) })) {
       for (const e of events) {
         examined++;
         next = e.id;
@@ -81,7 +87,7 @@ export async function logPage(store: EventStore, page: LogPageRequest, now = new
         if (kept.length >= page.limit || examined >= MAX_EVENTS_EXAMINED) return { events: kept, next };
       }
     }
-    return { events: kept, next };
+    return { events: kept, next: stretchEnd < now.getTime() ? idBoundAt(stretchEnd, 'last') : next };
   }
   let newest: string | null = null;
   const since = new Date(now.getTime() - TAIL_LOOKBACK_DAYS * 86_400_000);
