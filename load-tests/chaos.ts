@@ -168,7 +168,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       prefix: stack.prefix,
       // The services run on this process's Node, whatever PATH finds later: a restart must not pick
       // another Node when the shared .tools is being reinstalled meanwhile (it happened).
-      env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info', FLOTILLA_API_TOKEN: token },
+      env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info' },
+      apiToken: token,
       overrides: Object.fromEntries(SERVICES.map((s) => [s.name, { FLOTILLA_FAULTS: options.faults[s.name] ?? '' }])),
       // Fixed for the run (a restarted service comes back on its port, so the load's URL holds), from
       // a base found free now rather than 8080, which the run command owns.
