@@ -19,12 +19,11 @@ import { delimiter, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
-import { SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { buildStream, type BuildEvent } from '@flotilla/events';
-import { createAwsClients, dlqOf, EventStore, locate, readBuildEvents, REGIONS, type Locator } from '@flotilla/platform';
-import { deployTestStack, uniquePrefix } from '@flotilla/platform/testing';
+import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, listDeadLetterQueues, locate, readBuildEvents, REGIONS, type Locator } from '@flotilla/platform';
+import { deployTestStack, subscribeTestQueue, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, SERVICES, startFleet, waitHealthy, type Fleet, type ServiceName } from '../scripts/fleet.ts';
 import { runBuildsLoad, vegetaBinary, type BuildsLoadResult } from './builds-load.ts';
 import { startOutageProxy, type CutMode, type OutageProxy } from './outage-proxy.ts';
@@ -77,9 +76,13 @@ export interface ChaosFigures {
   succeeded: number;
   failed: { buildId: string; reason: string }[];
   lost: string[];
+  /** Each lost build's events so far, by type: where it stopped. */
+  lostDetail: string[];
   duplicateEvents: { buildId: string; fact: string; times: number }[];
   duplicateEffects: { executions: { buildId: string; executions: number }[]; hostRecords: { buildId: string; region: string; detail: string }[]; alerts: { buildId: string; alerts: number }[] };
   dlq: Record<string, number>;
+  /** Up to 5 dead-lettered messages per DLQ: the queue and the reason attached. */
+  dlqReasons: string[];
   replayDifferences: number;
   replayDetail: unknown[];
   kills: Record<ServiceName, ServiceKills>;
@@ -150,16 +153,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   let stopping = false;
   try {
     // The alerts topic's messages, counted per build at the end.
-    alertsQueueUrl = (await aws.sqs.send(new CreateQueueCommand({ QueueName: `${stack.prefix}-chaos-alerts` }))).QueueUrl ?? '';
-    const alertsArn = (await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: alertsQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
-    const topic = where.topicArn(where.names.topics.alerts);
-    await aws.sqs.send(
-      new SetQueueAttributesCommand({
-        QueueUrl: alertsQueueUrl,
-        Attributes: { Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'sns.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: alertsArn, Condition: { ArnEquals: { 'aws:SourceArn': topic } } }] }) },
-      }),
-    );
-    await aws.sns.send(new SubscribeCommand({ TopicArn: topic, Protocol: 'sqs', Endpoint: alertsArn, Attributes: { RawMessageDelivery: 'true' } }));
+    alertsQueueUrl = await subscribeTestQueue(aws, where.topicArn(where.names.topics.alerts), `${stack.prefix}-chaos-alerts`);
 
     if (options.outage) proxy = await startOutageProxy({ host: endpoint.hostname, port: Number(endpoint.port || 80) });
     const serviceEndpoint = proxy?.url ?? options.endpoint;
@@ -263,7 +257,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       while (Date.now() < until) {
         await Promise.all(
           running.services.map(async (s) => {
-            const res = await fetch(`${s.url}/ready`, { signal: AbortSignal.timeout(1_000) }).catch(() => undefined);
+            const res = await fetch(`${s.url}/ready`, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS + 1_000) }).catch(() => undefined);
             if (res?.status === 503) reportedDuringCut[s.name] = true;
           }),
         );
@@ -335,6 +329,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     }
     const lost = all.filter((id) => !TERMINAL.has(views.get(id)?.status ?? ''));
     const ended = all.filter((id) => TERMINAL.has(views.get(id)?.status ?? ''));
+    const lostDetail = await Promise.all(lost.slice(0, 10).map(async (id) => `${id}: ${(await readBuildEvents(store, buildStream(id)).catch(() => [])).map((e) => e.type).join(' → ') || '(no stream)'}`));
 
     say(`${mode}: counting duplicates`);
     const duplicateEvents: ChaosFigures['duplicateEvents'] = [];
@@ -354,6 +349,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const executions = await executionsPerBuild(aws, where, all);
     const alerts = await alertsPerBuild(aws, alertsQueueUrl);
     const dlq = await dlqDepths(aws, where);
+    const dlqReasons = Object.values(dlq).some((n) => n > 0)
+      ? (await listDeadLetterQueues(aws.sqs, stack.prefix, { sampleSize: 5 })).flatMap((q) => q.samples.map((m) => `${q.name}: ${m.failureName ?? '?'}: ${m.failureReason ?? '(no reason)'}`))
+      : [];
 
     say(`${mode}: replaying the log`);
     const replay = await replayUntilQuiet(stack.prefix, options.endpoint, 90_000);
@@ -367,6 +365,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       succeeded: ended.filter((id) => views.get(id)?.status === 'SUCCESS').length,
       failed,
       lost,
+      lostDetail,
       duplicateEvents,
       duplicateEffects: {
         executions: [...executions].filter(([, n]) => n > 1).map(([buildId, n]) => ({ buildId, executions: n })),
@@ -374,6 +373,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
         alerts: [...alerts].filter(([, n]) => n > 1).map(([buildId, n]) => ({ buildId, alerts: n })),
       },
       dlq,
+      dlqReasons,
       replayDifferences: replay.differences.length,
       replayDetail: replay.differences.slice(0, 20),
       kills,
@@ -540,6 +540,7 @@ export function formatFigures(f: ChaosFigures): string {
     `  duplicate events:  ${f.duplicateEvents.length}`,
     `  duplicate effects: ${f.duplicateEffects.executions.length + f.duplicateEffects.hostRecords.length + f.duplicateEffects.alerts.length} (executions ${f.duplicateEffects.executions.length}, host records ${f.duplicateEffects.hostRecords.length}, alerts ${f.duplicateEffects.alerts.length})`,
     `  DLQ messages:      ${dlqTotal}${dlqTotal ? ` ${JSON.stringify(Object.fromEntries(Object.entries(f.dlq).filter(([, n]) => n > 0)))}` : ''}`,
+    ...f.dlqReasons.map((r) => `    ${r}`),
     `  replay:            ${f.replayDifferences} differences`,
     `  kills:             ${sum((k) => k.fault + k.harness)} (at fault points ${sum((k) => k.fault)}, by the harness ${sum((k) => k.harness)}); crashes ${sum((k) => k.crashes)}; failed restarts ${sum((k) => k.failedStarts)}`,
     ...SERVICES.map((s) => `    ${s.name.padEnd(13)} ${JSON.stringify(killsIn(f, s.name))}`),
@@ -547,7 +548,7 @@ export function formatFigures(f: ChaosFigures): string {
   ];
   if (f.ready) lines.push(`  /ready:            ${f.ready.route ? `503 during the cut: ${JSON.stringify(f.ready.reportedDuringCut)}; all 200 after: ${f.ready.readyAfter}` : 'no /ready route on this build service'}`);
   for (const b of f.failed.slice(0, 10)) lines.push(`  FAILED ${b.buildId}: ${b.reason}`);
-  for (const id of f.lost.slice(0, 10)) lines.push(`  lost ${id}`);
+  for (const detail of f.lostDetail) lines.push(`  lost ${detail}`);
   for (const d of f.duplicateEvents.slice(0, 10)) lines.push(`  duplicate ${d.fact} x${d.times} in ${d.buildId}`);
   for (const d of f.duplicateEffects.hostRecords.slice(0, 10)) lines.push(`  host records ${d.buildId} ${d.region}: ${d.detail}`);
   for (const d of f.replayDetail.slice(0, 10)) lines.push(`  replay: ${JSON.stringify(d)}`);

@@ -26,7 +26,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { PublishBatchCommand } from '@aws-sdk/client-sns';
 import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { buildRequestSchema, parseEvent } from '@flotilla/events';
-import { eventFromItem, forEachLimited, locate, REGIONS, type AwsClients, type Locator } from '@flotilla/platform';
+import { eventFromItem, forEachLimited, locate, MAX_BODY_BYTES, REGIONS, type AwsClients, type Locator } from '@flotilla/platform';
 import { eventually, sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
 import { ROOT } from '../scripts/fleet.ts';
 import { startTestFleet, TEST_API_TOKEN, type TestFleet } from '../tests/support/test-fleet.ts';
@@ -386,7 +386,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzFigures> {
       statuses[label] = (statuses[label] ?? 0) + 1;
       if (c.method === 'POST' && c.path === '/builds' && status >= 200 && status < 300) handWrittenAccepted += 1;
       if (status === 0) noAnswer += 1;
-      if (status === CLOSED_WHILE_SENDING && !(c.body && c.body.length > 1 << 20)) serverErrors.push(`${c.name}: closed while a body of ${c.body?.length ?? 0} bytes was sent`);
+      if (status === CLOSED_WHILE_SENDING && !(c.body && c.body.length > MAX_BODY_BYTES)) serverErrors.push(`${c.name}: closed while a body of ${c.body?.length ?? 0} bytes was sent`);
       if (status >= 500 || status === 0) serverErrors.push(`${c.name}: ${c.method} ${c.path} -> ${status}`);
     }
     say(`hand-written: ${cases.length} requests`);

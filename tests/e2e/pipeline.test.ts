@@ -10,21 +10,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { SubscribeCommand } from '@aws-sdk/client-sns';
 import {
   ChangeMessageVisibilityCommand,
-  CreateQueueCommand,
   DeleteMessageCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
-  SetQueueAttributesCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, parseEvent, type BuildEvent } from '@flotilla/events';
 import { EventStore, locate, readBuildEvents, Records, type Locator } from '@flotilla/platform';
-import { eventually, sampleBuildRequest, testAwsClients, type TestStack } from '@flotilla/platform/testing';
+import { eventually, sampleBuildRequest, subscribeTestQueue, testAwsClients, type TestStack } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
 import { apiFetch, awsEnv, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
@@ -49,16 +45,7 @@ beforeAll(async () => {
   where = await locate(aws, stack.prefix);
   store = new EventStore(aws.dynamodb, where.names.tables.events);
   // A test queue on the alerts topic, to count alerts.
-  alertsQueueUrl = (await aws.sqs.send(new CreateQueueCommand({ QueueName: `${stack.prefix}-test-alerts` }))).QueueUrl ?? '';
-  const alertsArn = (await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: alertsQueueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
-  const topic = where.topicArn(where.names.topics.alerts);
-  await aws.sqs.send(
-    new SetQueueAttributesCommand({
-      QueueUrl: alertsQueueUrl,
-      Attributes: { Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { Service: 'sns.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: alertsArn, Condition: { ArnEquals: { 'aws:SourceArn': topic } } }] }) },
-    }),
-  );
-  await aws.sns.send(new SubscribeCommand({ TopicArn: topic, Protocol: 'sqs', Endpoint: alertsArn, Attributes: { RawMessageDelivery: 'true' } }));
+  alertsQueueUrl = await subscribeTestQueue(aws, where.topicArn(where.names.topics.alerts), `${stack.prefix}-test-alerts`);
 });
 
 afterAll(async () => {

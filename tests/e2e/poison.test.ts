@@ -5,12 +5,12 @@
  * SUCCESS. An event of a newer schema than the orchestrator knows holds the relay (it is retried,
  * no build is failed) and crashes nothing.
  */
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildStream, createEventId } from '@flotilla/events';
 import { EventStore, locate, Records, type Locator } from '@flotilla/platform';
-import { eventually, sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
-import { startTestFleet, type TestFleet } from '../support/test-fleet.ts';
+import { eventually, newerSchemaItem, sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
+import { apiFetch, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
 let running: TestFleet;
@@ -27,7 +27,7 @@ afterAll(async () => {
   aws.destroy();
 });
 
-const api = (path: string, init?: RequestInit) => fetch(`${running.fleet.url('build')}${path}`, init);
+const api = (path: string, init?: RequestInit) => apiFetch(`${running.fleet.url('build')}${path}`, init);
 
 async function postBuild(): Promise<string> {
   const res = await api('/builds', {
@@ -55,7 +55,7 @@ const orchestratorAlive = () => {
   return child !== undefined && child.exitCode === null && child.signalCode === null;
 };
 
-const putRaw = (item: Record<string, { S: string } | { N: string }>) => aws.dynamodb.send(new PutItemCommand({ TableName: where.names.tables.events, Item: item }));
+const putRaw = (item: Record<string, AttributeValue>) => aws.dynamodb.send(new PutItemCommand({ TableName: where.names.tables.events, Item: item }));
 
 it('quarantines a poison record and relays the good builds behind it to SUCCESS', async () => {
   const poisoned = createEventId();
@@ -80,18 +80,7 @@ it('holds on an event of a newer schema, failing nothing and crashing nothing', 
   const buildId = await postBuild();
   expect(await finalStatus(buildId)).toBe('SUCCESS');
   const head = await store.headVersion(buildStream(buildId));
-  await putRaw({
-    stream: { S: buildStream(buildId) },
-    version: { N: String(head + 1) },
-    bucket: { S: new Date().toISOString().slice(0, 10) },
-    id: { S: createEventId() },
-    type: { S: 'region.synced' },
-    schemaVersion: { N: '99' },
-    occurredAt: { S: new Date().toISOString() },
-    correlationId: { S: buildId },
-    causationId: { S: 'a-newer-writer' },
-    data: { S: JSON.stringify({ region: 'us-east-1', hosts: 20, synced: 20, failed: 0, rounds: 1, somethingNew: true }) },
-  });
+  await putRaw(newerSchemaItem(buildStream(buildId), head + 1, buildId, { region: 'us-east-1', hosts: 20, synced: 20, failed: 0, rounds: 1 }));
   // The relay retries it (ReaderTooOldError, logged at each attempt) rather than failing or parking it.
   await eventually(() => Promise.resolve(running.logs.some((line) => line.startsWith('orchestrator') && line.includes('ReaderTooOldError')) ? true : undefined), {
     timeoutMs: 30_000,

@@ -178,11 +178,26 @@ export interface HttpAppOptions {
   rateLimit?: { perMinute: number };
 }
 
-async function health(service: string, checks: Record<string, HealthCheck>) {
+/**
+ * A check that has not answered by then counts as failed. During an outage an AWS call retries
+ * for many seconds; a probe (the supervisor's, a load balancer's) must still get its answer in time.
+ */
+export const CHECK_TIMEOUT_MS = 2_000;
+
+async function runCheck(check: HealthCheck, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([check(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function health(service: string, checks: Record<string, HealthCheck>, timeoutMs = CHECK_TIMEOUT_MS) {
   const results = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       try {
-        await check();
+        await runCheck(check, timeoutMs);
         return [name, 'ok'] as const;
       } catch (error) {
         return [name, error instanceof Error ? error.message : String(error)] as const;

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHttpApp, createLogger, HttpError, PUBLIC_ROUTES, type HttpRoutes } from '@flotilla/platform';
+import { buildHttpApp, CHECK_TIMEOUT_MS, createLogger, HttpError, PUBLIC_ROUTES, type HttpRoutes } from '@flotilla/platform';
 
 const TOKEN = 'unit-test-token-0123456789abcdef';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -96,6 +96,21 @@ describe('/health and /ready', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ service: 'test', hostname: hostname(), status: 'ok', checks: { 'consumer:intake': 'ok' } });
   });
+
+  it('/ready answers 503 in time when a dependency never answers (an outage: calls retry for long), naming it', async () => {
+    const hanging = await buildHttpApp({
+      logger: createLogger('test', 'silent'),
+      service: 'test',
+      readiness: { eventsTable: () => new Promise<void>(() => undefined), queues: () => Promise.resolve() },
+    });
+    try {
+      const res = await hanging.inject({ method: 'GET', url: '/ready' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json<{ checks: Record<string, string> }>().checks).toEqual({ eventsTable: `no answer within ${CHECK_TIMEOUT_MS} ms`, queues: 'ok' });
+    } finally {
+      await hanging.close();
+    }
+  }, CHECK_TIMEOUT_MS * 3);
 
   it('/ready is in the OpenAPI document with its schema', async () => {
     const doc = (await split.inject({ method: 'GET', url: '/openapi.json' })).json<{ paths: Record<string, { get?: { responses?: Record<string, unknown> } }> }>();

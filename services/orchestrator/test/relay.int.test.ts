@@ -9,7 +9,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, newEvent } from '@flotilla/events';
 import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, newerSchemaItem, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { catchUpFromLog } from '../src/handlers/catch-up.ts';
 import { QUARANTINE_PK, relayHandler } from '../src/handlers/relay.ts';
@@ -152,18 +152,7 @@ describe('relay', () => {
     await aws.dynamodb.send(
       new PutItemCommand({
         TableName: deps.locator.names.tables.events,
-        Item: {
-          stream: { S: buildStream(buildId) },
-          version: { N: String(from.version + 1) },
-          bucket: { S: new Date().toISOString().slice(0, 10) },
-          id: { S: createEventId() },
-          type: { S: 'region.synced' },
-          schemaVersion: { N: '99' },
-          occurredAt: { S: new Date().toISOString() },
-          correlationId: { S: buildId },
-          causationId: { S: 'a-newer-writer' },
-          data: { S: JSON.stringify({ region: 'us-east-1', hosts: 1, synced: 1, failed: 0, rounds: 1, somethingNew: true }) },
-        },
+        Item: newerSchemaItem(buildStream(buildId), from.version + 1, buildId, { region: 'us-east-1', hosts: 1, synced: 1, failed: 0, rounds: 1 }),
       }),
     );
     const error = await reader('newer', relayHandler(deps))

@@ -4,6 +4,10 @@
  * Testcontainers module (MiniStackContainer).
  */
 import { randomBytes } from 'node:crypto';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { createEventId } from '@flotilla/events';
 import { createAwsClients, type AwsClients } from '../aws.ts';
 import { deleteStack, deployStack } from '../stack.ts';
 import { testEnv } from './config.ts';
@@ -95,5 +99,38 @@ export function sampleBuildRequest(overrides: Record<string, unknown> = {}): Sam
     regions: ['us-east-1', 'eu-west-1', 'ap-southeast-2'],
     hostsPerRegion: 20,
     ...overrides,
+  };
+}
+
+/**
+ * A queue of the test's own subscribed to `topicArn` (raw delivery), to count what the topic
+ * sends (alerts, events). Returns its URL; deleting the stack does not delete it.
+ */
+export async function subscribeTestQueue(clients: AwsClients, topicArn: string, queueName: string): Promise<string> {
+  const queueUrl = (await clients.sqs.send(new CreateQueueCommand({ QueueName: queueName }))).QueueUrl ?? '';
+  const queueArn = (await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+  const policy = { Statement: [{ Effect: 'Allow', Principal: { Service: 'sns.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: queueArn, Condition: { ArnEquals: { 'aws:SourceArn': topicArn } } }] };
+  await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: JSON.stringify(policy) } }));
+  await clients.sns.send(new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: { RawMessageDelivery: 'true' } }));
+  return queueUrl;
+}
+
+/**
+ * A stored item of the events table as a later writer would put it: a region.synced at a
+ * schemaVersion this code does not know (99), for tests of what readers do with the future.
+ */
+export function newerSchemaItem(stream: string, version: number, correlationId: string, data: Record<string, unknown>): Record<string, AttributeValue> {
+  const now = new Date().toISOString();
+  return {
+    stream: { S: stream },
+    version: { N: String(version) },
+    bucket: { S: now.slice(0, 10) },
+    id: { S: createEventId() },
+    type: { S: 'region.synced' },
+    schemaVersion: { N: '99' },
+    occurredAt: { S: now },
+    correlationId: { S: correlationId },
+    causationId: { S: 'a-newer-writer' },
+    data: { S: JSON.stringify({ ...data, somethingNew: true }) },
   };
 }
