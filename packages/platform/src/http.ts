@@ -30,7 +30,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { IdempotencyKeyReusedError } from './errors.ts';
+import { IdempotencyKeyReusedError, isRetryable } from './errors.ts';
 import { InvalidCursorError, InvalidListFilterError } from './projections/build-list.ts';
 import type { Logger } from './logger.ts';
 
@@ -43,6 +43,8 @@ export type HealthCheck = () => Promise<void>;
 
 /** Request bodies above this are refused with 413 before they are read. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** What a 503 (a dependency did not answer) tells the client to wait before retrying. */
+const RETRY_AFTER_SECONDS = 2;
 
 /** The body of every error answer. */
 export const errorBodySchema = z
@@ -114,6 +116,9 @@ export function errorAnswer(error: unknown): { status: number; body: ErrorBody }
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
   if (status >= 400 && status < 500) return { status, body: { error: 'bad_request', message: e.message ?? 'bad request' } };
+  // A dependency that did not answer (AWS throttling, an outage, a timeout): the same request may
+  // pass later, so the client is told to retry, not that the server is broken.
+  if (isRetryable(error)) return { status: 503, body: { error: 'unavailable', message: 'a service this API depends on did not answer; retry later' } };
   return { status: 500, body: { error: 'internal', message: 'internal error' } };
 }
 
@@ -233,7 +238,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<FastifyInst
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = errorAnswer(error);
-    if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
+    if (status === 503) {
+      logger.warn({ err: error, method: request.method, url: request.url }, 'request failed on a dependency; answered 503');
+      void reply.header('retry-after', RETRY_AFTER_SECONDS);
+    } else if (status >= 500) logger.error({ err: error, method: request.method, url: request.url }, 'request failed');
     else logger.debug({ method: request.method, url: request.url, status, error: body.error }, 'request refused');
     return reply.code(status).send(body);
   });

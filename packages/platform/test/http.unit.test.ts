@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHttpApp, CHECK_TIMEOUT_MS, createLogger, HttpError, PUBLIC_ROUTES, type HttpRoutes } from '@flotilla/platform';
+import { buildHttpApp, CHECK_TIMEOUT_MS, createLogger, HttpError, PUBLIC_ROUTES, TransientAwsError, type HttpRoutes } from '@flotilla/platform';
 
 const TOKEN = 'unit-test-token-0123456789abcdef';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -18,6 +18,9 @@ const routes: HttpRoutes = (app) => {
   });
   app.get('/teapot', () => {
     throw new HttpError(418, 'teapot', 'short and stout', ['spout: missing']);
+  });
+  app.get('/outage', () => {
+    throw new TransientAwsError('DescribeTable: connect ECONNREFUSED 127.0.0.1:4566');
   });
   app.post('/things', () => {
     calls++;
@@ -70,6 +73,15 @@ describe('the shared HTTP app', () => {
     const res = await app.inject({ method: 'GET', url: '/health' });
     expect(res.statusCode).toBe(503);
     expect(res.json()).toEqual({ service: 'test', hostname: hostname(), status: 'unhealthy', checks: { ok: 'ok', table: 'table gone' } });
+  });
+});
+
+describe('a dependency that is down', () => {
+  it('answers 503 unavailable with Retry-After, without internals, for an error worth retrying (not 500)', async () => {
+    const res = await app.inject({ method: 'GET', url: '/outage', headers: bearer(TOKEN) });
+    expect(res.statusCode).toBe(503);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.json()).toEqual({ error: 'unavailable', message: 'a service this API depends on did not answer; retry later' });
   });
 });
 
