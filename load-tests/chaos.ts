@@ -21,7 +21,7 @@ import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { buildStream, type BuildEvent } from '@flotilla/events';
+import { buildStream, duplicateFacts } from '@flotilla/events';
 import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, listDeadLetterQueues, locate, readBuildEvents, REGIONS, type Locator } from '@flotilla/platform';
 import { deployTestStack, subscribeTestQueue, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, SERVICES, startFleet, waitHealthy, type Fleet, type ServiceName } from '../scripts/fleet.ts';
@@ -94,34 +94,6 @@ export interface ChaosFigures {
 const TERMINAL = new Set(['SUCCESS', 'FAILED']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The fact an event states, so the same fact twice in one stream is a duplicate whatever its id. */
-export function factKey(event: BuildEvent): string {
-  switch (event.type) {
-    case 'build.requested':
-    case 'build.started':
-    case 'artifact.published':
-      return event.type;
-    // A build ends once, whichever way.
-    case 'build.succeeded':
-    case 'build.failed':
-      return 'build.ended';
-    case 'region.replicated':
-    case 'region.replication_failed':
-      return `region.replication:${event.data.region}`;
-    case 'region.synced':
-    case 'region.sync_failed':
-      return `region.sync:${event.data.region}`;
-    default:
-      // Any other event type (cancellation and later additions) is a fact by its type.
-      return (event as { type: string }).type;
-  }
-}
-
-export function duplicateFacts(events: BuildEvent[]): { fact: string; times: number }[] {
-  const seen = new Map<string, number>();
-  for (const e of events) seen.set(factKey(e), (seen.get(factKey(e)) ?? 0) + 1);
-  return [...seen].filter(([, n]) => n > 1).map(([fact, times]) => ({ fact, times }));
-}
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   const started = Date.now();

@@ -4,8 +4,6 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BuildEvent } from '@flotilla/events';
-import { duplicateFacts } from '../../load-tests/chaos.ts';
 import { startOutageProxy, type OutageProxy } from '../../load-tests/outage-proxy.ts';
 
 let echo: Server;
@@ -68,27 +66,5 @@ describe('outage proxy', () => {
     expect(await roundTrip('anyone?', 1_000)).toBe('timeout');
     await proxy.restore();
     expect(await roundTrip('back', 5_000)).toBe('back');
-  });
-});
-
-describe('duplicate facts', () => {
-  it('counts the same fact twice in one stream, whatever the event ids', () => {
-    // Only type, id and the region matter to a fact; the rest of each envelope is left out.
-    const event = (id: string, type: string, data: Record<string, unknown> = {}) => ({ id, type, data }) as unknown as BuildEvent;
-    const events = [
-      event('1', 'build.requested'),
-      event('2', 'build.started'),
-      event('3', 'artifact.published'),
-      event('4', 'region.replicated', { region: 'us-east-1' }),
-      event('5', 'region.replicated', { region: 'eu-west-1' }),
-      event('6', 'region.synced', { region: 'us-east-1' }),
-      event('7', 'region.sync_failed', { region: 'eu-west-1' }),
-      event('8', 'build.failed'),
-    ];
-    expect(duplicateFacts(events)).toEqual([]);
-    expect(duplicateFacts([...events, event('9', 'build.succeeded'), event('10', 'region.replication_failed', { region: 'us-east-1' })])).toEqual([
-      { fact: 'region.replication:us-east-1', times: 2 },
-      { fact: 'build.ended', times: 2 },
-    ]);
   });
 });

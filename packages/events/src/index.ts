@@ -8,3 +8,4 @@ export * from './testing.ts';
 export * from './upcasters.ts';
 export * from './projection.ts';
 export * from './cancel.ts';
+export * from './facts.ts';

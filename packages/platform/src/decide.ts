@@ -3,7 +3,7 @@
  * depend on the stream's state runs. A ConcurrencyError re-reads the stream and re-decides with
  * jittered backoff until the deadline, never a small fixed number of tries.
  */
-import { foldBuild, parseEvent, type BuildEvent, type BuildState, type PendingEvent } from '@flotilla/events';
+import { factKey, foldBuild, parseEvent, type BuildEvent, type BuildState, type PendingEvent } from '@flotilla/events';
 import type { AppendResult, EventStore } from './event-store.ts';
 import { withRetry } from './retry.ts';
 
@@ -30,4 +30,16 @@ export async function decideAndAppend(store: EventStore, stream: string, decide:
     },
     { deadlineMs },
   );
+}
+
+/**
+ * Appends `event` unless its fact is already in the stream (factKey): how task workers record
+ * what a task did. A task runs again when a worker takes it over from one that died mid-task
+ * (review H1) or Step Functions retries it; the rerun's event would state the same fact under a
+ * new id. Returns whether it was appended.
+ */
+export async function appendFact(store: EventStore, stream: string, event: PendingEvent): Promise<{ appended: boolean }> {
+  const fact = factKey(event);
+  const { appended } = await decideAndAppend(store, stream, (_state, history) => (history.some((e) => factKey(e) === fact) ? [] : [event]));
+  return { appended: appended.length > 0 };
 }

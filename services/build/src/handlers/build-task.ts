@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { artifactLocationSchema, newEvent } from '@flotilla/events';
-import { copyObject, objectDigest, putObject, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
+import { appendFact, copyObject, objectDigest, putObject, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
 import { artifactKey, buildArtifact } from '../domain/artifact.ts';
 
 export const buildTaskSchema = z.object({
@@ -48,9 +48,7 @@ export function buildTask(deps: { aws: AwsClients; store: EventStore; globalBuck
       sizeBytes = artifact.bytes.length;
     }
     const output = { bucket: deps.globalBucket, key, sha256 };
-    await deps.store.appendAtHead(task.stream, [
-      newEvent({ type: 'artifact.published', data: { ...output, sizeBytes, prebuilt }, correlationId: task.correlationId, causationId: ctx.taskId }),
-    ]);
+    await appendFact(deps.store, task.stream, newEvent({ type: 'artifact.published', data: { ...output, sizeBytes, prebuilt }, correlationId: task.correlationId, causationId: ctx.taskId }));
     ctx.logger.info({ key, sha256, sizeBytes, prebuilt }, 'artifact published');
     return { ok: true, output };
   };

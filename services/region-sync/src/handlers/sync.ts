@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { artifactLocationSchema, newEvent } from '@flotilla/events';
-import { batchPut, hostPartition, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
+import { appendFact, batchPut, hostPartition, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
 import { spread, type SpreadParams } from '../domain/spread.ts';
 
 export const syncTaskSchema = z.object({
@@ -58,11 +58,11 @@ export function syncTask(deps: SyncDeps) {
     const counts = { region: task.region, hosts: task.hostsPerRegion, synced: result.synced, failed: result.failed };
     const meta = { correlationId: task.correlationId, causationId: ctx.taskId };
     if (result.healthy) {
-      await deps.store.appendAtHead(task.stream, [newEvent({ type: 'region.synced', data: { ...counts, rounds: result.rounds }, ...meta })]);
+      await appendFact(deps.store, task.stream, newEvent({ type: 'region.synced', data: { ...counts, rounds: result.rounds }, ...meta }));
       return { ok: true, output: counts };
     }
     const reason = `${result.synced} of ${task.hostsPerRegion} hosts synced, below ${deps.spread.minHealthyPercent}%`;
-    await deps.store.appendAtHead(task.stream, [newEvent({ type: 'region.sync_failed', data: { ...counts, minHealthyPercent: deps.spread.minHealthyPercent, reason }, ...meta })]);
+    await appendFact(deps.store, task.stream, newEvent({ type: 'region.sync_failed', data: { ...counts, minHealthyPercent: deps.spread.minHealthyPercent, reason }, ...meta }));
     return { ok: false, error: 'SyncFailed', cause: `${task.region}: ${reason}` };
   };
 }

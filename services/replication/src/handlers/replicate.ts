@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { artifactLocationSchema, newEvent } from '@flotilla/events';
-import { copyObject, objectDigest, type AwsClients, type EventStore, type Records, type TaskContext, type TaskOutcome } from '@flotilla/platform';
+import { appendFact, copyObject, objectDigest, type AwsClients, type EventStore, type Records, type TaskContext, type TaskOutcome } from '@flotilla/platform';
 
 export const replicateTaskSchema = z.object({
   region: z.string(),
@@ -34,7 +34,7 @@ export function replicateTask(deps: ReplicationDeps) {
 
     const fail = async (reason: string): Promise<TaskOutcome<never>> => {
       await deps.copies.update(tracking, { set: { endedAt: new Date().toISOString(), outcome: 'FAILED', reason } });
-      await deps.store.appendAtHead(task.stream, [newEvent({ type: 'region.replication_failed', data: { region: task.region, reason, attempts }, ...meta })]);
+      await appendFact(deps.store, task.stream, newEvent({ type: 'region.replication_failed', data: { region: task.region, reason, attempts }, ...meta }));
       ctx.logger.warn({ region: task.region, reason }, 'replication failed');
       return { ok: false, error: 'ReplicationFailed', cause: `${task.region}: ${reason}` };
     };
@@ -48,7 +48,7 @@ export function replicateTask(deps: ReplicationDeps) {
 
     await deps.copies.update(tracking, { set: { endedAt: new Date().toISOString(), outcome: 'SUCCEEDED' } });
     const output = { region: task.region, bucket, key: task.artifact.key, sha256 };
-    await deps.store.appendAtHead(task.stream, [newEvent({ type: 'region.replicated', data: { ...output, attempts }, ...meta })]);
+    await appendFact(deps.store, task.stream, newEvent({ type: 'region.replicated', data: { ...output, attempts }, ...meta }));
     ctx.logger.info({ region: task.region, attempts }, 'replicated and verified');
     return { ok: true, output };
   };
