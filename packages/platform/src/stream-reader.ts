@@ -86,6 +86,9 @@ export interface StreamReaderOptions {
 const isRecordGone = (error: unknown): boolean =>
   error instanceof TrimmedDataAccessException || error instanceof ResourceNotFoundException || (error as Error).name === 'ValidationException';
 
+/** Exponential backoff with full jitter, 250 ms doubling to at most 10 s. */
+const backoffMs = (attempt: number, random = Math.random) => Math.round(random() * Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
+
 export class StreamReader implements Stoppable {
   readonly name: string;
   readonly #o: Required<StreamReaderOptions>;
@@ -160,40 +163,66 @@ export class StreamReader implements Stoppable {
   }
 
   async #loop(): Promise<void> {
-    const streamArn = await this.#streamArn();
+    let streamArn: string | undefined;
     const active = new Map<string, Promise<void>>();
-    // A shard that failed stops the loop, as it did when the loop raced the shards' promises.
+    // A shard that failed on an error that is not worth retrying stops the loop.
     let failure: { error: unknown } | undefined;
+    // Consecutive passes that met an AWS error worth retrying (an outage, throttling): the loop
+    // backs off and re-plans from the checkpoints instead of stopping the process, which would only
+    // restart it into the same outage (the chaos run's refused cut crashed two services).
+    let transient = 0;
+    let shardTransient = false;
     // The checkpoints table is read again only when the plan may change (review L8): a shard
     // finished, or the stream has shards it did not have; not on every periodic wake-up.
     let checkpoints: Map<string, ShardCheckpoint> | undefined;
     let knownShards = '';
     while (!this.#abort.signal.aborted) {
-      const shards = await this.#shards(streamArn);
-      const shardIds = shards.map((s) => s.shardId).join(',');
-      if (!checkpoints || shardIds !== knownShards) checkpoints = await this.#checkpoints();
-      knownShards = shardIds;
-      const plan = planShards(shards, checkpoints);
-      for (const { shardId, start } of plan.ready) {
-        if (active.has(shardId)) continue;
-        const reading = this.#readShard(streamArn, shardId, start, { untilEmpty: false })
-          .then(
-            () => undefined,
-            (error: unknown) => {
-              failure ??= { error };
-            },
-          )
-          .finally(() => {
-            active.delete(shardId);
-            this.#wakeLoop();
-          });
-        active.set(shardId, reading);
+      try {
+        streamArn ??= await this.#streamArn();
+        const arn = streamArn;
+        const shards = await this.#shards(arn);
+        const shardIds = shards.map((s) => s.shardId).join(',');
+        if (!checkpoints || shardIds !== knownShards) checkpoints = await this.#checkpoints();
+        knownShards = shardIds;
+        const plan = planShards(shards, checkpoints);
+        for (const { shardId, start } of plan.ready) {
+          if (active.has(shardId)) continue;
+          const reading = this.#readShard(arn, shardId, start, { untilEmpty: false })
+            .then(
+              () => undefined,
+              (error: unknown) => {
+                if (isRetryable(error) && !this.#abort.signal.aborted) {
+                  // Read again from its checkpoint at the next plan, after a backoff.
+                  shardTransient = true;
+                  this.#o.logger.warn({ err: error, reader: this.name, shardId }, 'stream read failed; reading the shard again from its checkpoint after a backoff');
+                } else failure ??= { error };
+              },
+            )
+            .finally(() => {
+              active.delete(shardId);
+              this.#wakeLoop();
+            });
+          active.set(shardId, reading);
+        }
+        transient = 0;
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+        transient++;
+        this.#o.logger.warn({ err: error, reader: this.name, attempt: transient }, 'stream or checkpoints unavailable; planning again after a backoff');
+        await this.#pause(backoffMs(transient));
+        continue;
       }
       // Re-plan when a shard finishes (its children may be ready: it wakes this pause) or
       // periodically for new shards. Not a race over the shards' own promises: an open shard's
       // promise lives for hours, and each race would leave one more reaction on it.
       if ((await this.#pause(this.#o.replanMs, { wakeable: true })) === 'woken') checkpoints = undefined;
       if (failure) break;
+      if (shardTransient) {
+        shardTransient = false;
+        transient++;
+        checkpoints = undefined;
+        await this.#pause(backoffMs(transient));
+      }
     }
     await Promise.allSettled(active.values());
     if (failure) throw failure.error;
