@@ -13,7 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD_LIST_INDEXES, dlqOf, GLOBAL_ORDER_INDEX, names, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
+import { BUILD_LIST_INDEXES, dlqOf, GLOBAL_ORDER_INDEX, names, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
 import { COMPOSE_PATHS, renderCompose } from './compose.ts';
 import fleet from './services.json' with { type: 'json' };
 import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
@@ -23,8 +23,6 @@ export const TEMPLATE_PATH = fileURLToPath(new URL('./cloudformation/flotilla.js
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Resources = Record<string, { Type: string; Condition?: string; DependsOn?: string | string[]; Properties?: Record<string, Json> }> & Record<string, Json>;
 
-/** Messages that fail this often are moved to the DLQ by SQS itself; consumers give up (with a reason) one receive earlier. */
-export const MAX_RECEIVE_COUNT = 5;
 const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
 
 const sub = (suffix: string): Json => ({ 'Fn::Sub': `\${Prefix}-${suffix}` });
@@ -53,7 +51,7 @@ function queues(resources: Resources): void {
       Properties: {
         QueueName: sub(suffix),
         VisibilityTimeout: 60,
-        RedrivePolicy: { deadLetterTargetArn: arnOf(dlqId(suffix)), maxReceiveCount: MAX_RECEIVE_COUNT },
+        RedrivePolicy: { deadLetterTargetArn: arnOf(dlqId(suffix)), maxReceiveCount: REDRIVE_MAX_RECEIVE_COUNT },
       },
     };
   }

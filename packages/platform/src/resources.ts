@@ -54,6 +54,16 @@ export const BUILD_LIST_INDEXES = {
 export type BuildListIndexKey = keyof typeof BUILD_LIST_INDEXES;
 
 export const dlqOf = (queueName: string): string => `${queueName}-dlq`;
+
+/**
+ * Receives after which SQS itself moves a message to its DLQ: the backstop for a message that kills
+ * its consumer. Consumers give up much earlier, on failures they count (consumer.ts, maxReceives 4),
+ * with the reason attached and a task's token answered. Receives they do not count grow SQS's count
+ * too: a task still running elsewhere (deferred, review H1), a crash before the delete, an outage
+ * that fails the deferral. At 5 the refused-outage chaos run saw SQS dead-letter a build task
+ * without a reason or an answer, and the build waited for Step Functions' heartbeat timeout.
+ */
+export const REDRIVE_MAX_RECEIVE_COUNT = 10;
 export const syncQueueSuffix = (region: string): string => `sync-${region}`;
 export const regionBucketSuffix = (region: string): string => `region-${region}`;
 

@@ -18,12 +18,9 @@ import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/c
 import type { AwsClients } from './aws.ts';
 import { FlotillaError } from './errors.ts';
 import { locate } from './locate.ts';
-import { dlqOf, REGIONS, resourceNames } from './resources.ts';
+import { dlqOf, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, resourceNames } from './resources.ts';
 
 export const DEFAULT_TEMPLATE_PATH = fileURLToPath(new URL('../../../deploy/cloudformation/flotilla.json', import.meta.url));
-
-/** Kept equal to deploy/render.ts's MAX_RECEIVE_COUNT by a test. */
-export const REDRIVE_MAX_RECEIVE_COUNT = 5;
 
 /** CloudFormation's limit on an inline TemplateBody; larger templates must go through S3 (TemplateURL). */
 export const MAX_TEMPLATE_BODY_BYTES = 51_200;
