@@ -242,9 +242,11 @@ function stateMachine(resources: Resources): void {
 function servicePermissions(service: string): Json[] {
   const table = (suffix: string) => arnOf(tableId(suffix));
   const tableAndIndexes = (suffix: string) => [table(suffix), { 'Fn::Sub': [`\${Arn}/index/*`, { Arn: table(suffix) }] }];
+  // SendMessage too: a message whose work is still running elsewhere is sent again, delayed, to its
+  // own queue (consumer.ts: the in-progress deferral of review H1).
   const consume = (suffixes: string[]) => ({
     Effect: 'Allow',
-    Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+    Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:GetQueueAttributes', 'sqs:SendMessage'],
     Resource: suffixes.map((s) => arnOf(queueId(s))),
   });
   const deadLetter = (suffixes: string[]) => ({ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueUrl'], Resource: suffixes.map((s) => arnOf(dlqId(s))) });
@@ -257,8 +259,9 @@ function servicePermissions(service: string): Json[] {
     Action: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:PartiQLUpdate', 'dynamodb:PartiQLDelete'],
     Resource: tableAndIndexes(names.tables.events),
   };
-  // Keyed records (idempotency claims, checkpoints, counters, copy tracking): read, write, expire.
-  const records = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem'];
+  // Keyed records (idempotency claims, checkpoints, counters, copy tracking): read, write, expire;
+  // DescribeTable for GET /ready, which checks the idempotency table answers.
+  const records = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem', 'DescribeTable'];
   // ListStreams takes no resource ARN in IAM; the stream reader finds the stream through DescribeTable instead.
   const readStream = (suffix: string) => ({
     Effect: 'Allow',

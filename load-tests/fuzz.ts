@@ -11,7 +11,7 @@
  * appended (every item in the log parses as a known event, and only HTTP requests answered 2xx
  * made builds).
  *
- * Usage: node load-tests/fuzz.ts [--http 100] [--intake 4000] [--uploads 2000] [--seed N]
+ * Usage: node load-tests/fuzz.ts [--http 300] [--intake 6000] [--uploads 3000] [--seed N]
  * (--http is schemathesis' examples per API operation and phase). The emulator must answer on
  * AWS_ENDPOINT_URL (default http://127.0.0.1:4566); the run deploys a stack of its own.
  */
@@ -434,9 +434,9 @@ export function printFigures(f: FuzzFigures, print: (line: string) => void = con
 if (import.meta.main) {
   const { values } = parseArgs({
     options: {
-      http: { type: 'string', default: '100' },
-      intake: { type: 'string', default: '4000' },
-      uploads: { type: 'string', default: '2000' },
+      http: { type: 'string', default: '300' },
+      intake: { type: 'string', default: '6000' },
+      uploads: { type: 'string', default: '3000' },
       seed: { type: 'string', default: String(Date.now() % 1_000_000) },
     },
   });

@@ -17,7 +17,7 @@ const small = (outage?: CutMode): ChaosOptions => ({
   endpoint: testEnv.AWS_ENDPOINT_URL,
   rate: 2,
   // An outage run's load: 10 s before the cut, the 10 s cut, 10 s after.
-  durationS: outage ? 30 : 40,
+  durationS: outage ? 30 : 32,
   killEveryMs: 3_000,
   minKillsPerService: 3,
   outage,

@@ -474,7 +474,7 @@ describe('GET /openapi.json and /health', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health', '/ready']);
     const regions = doc.paths['/builds']?.post?.requestBody?.content['application/json']?.schema.properties.regions;
     expect(regions?.items?.enum).toEqual([...REGIONS]);
   });
