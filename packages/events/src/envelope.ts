@@ -46,8 +46,16 @@ export function createEventId(now: number = Date.now()): string {
 /** When an event (or build) id was made: the epoch milliseconds its ULID carries. */
 export const timeOfId = (id: string): number => decodeTime(id);
 
-/** The smallest ('first') or largest ('last') id an event made at `ms` can have: bounds for id-range reads. */
-export const idBoundAt = (ms: number, side: 'first' | 'last'): string => `${encodeTime(ms, 10)}${(side === 'first' ? '0' : 'Z').repeat(16)}`;
+/** The last instant a ULID can carry (48 bits of milliseconds, in the year 10889). */
+const MAX_ID_TIME = 2 ** 48 - 1;
+
+/**
+ * The smallest ('first') or largest ('last') id an event made at `ms` can have: bounds for
+ * id-range reads. An instant before 1970 or past the ULID range is clamped to the range's end:
+ * no id lies beyond it (the fuzz run's ?since=1205-07-20 answered 500 when encodeTime threw).
+ */
+export const idBoundAt = (ms: number, side: 'first' | 'last'): string =>
+  `${encodeTime(Math.min(MAX_ID_TIME, Math.max(0, Math.trunc(ms))), 10)}${(side === 'first' ? '0' : 'Z').repeat(16)}`;
 
 const BUILD_STREAM_PREFIX = 'build-';
 

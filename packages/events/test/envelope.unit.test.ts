@@ -1,6 +1,6 @@
 import { decodeTime } from 'ulid';
 import { describe, expect, it } from 'vitest';
-import { buildIdOfStream, buildStream, createEventId, envelopeSchema, newEvent, ULID_PATTERN } from '../src/index.ts';
+import { buildIdOfStream, buildStream, createEventId, envelopeSchema, idBoundAt, newEvent, ULID_PATTERN } from '../src/index.ts';
 import { BUILD_ID } from './fixtures.ts';
 
 const valid = {
@@ -35,6 +35,13 @@ describe('event ids', () => {
     const id = createEventId(now);
     expect(id).toMatch(ULID_PATTERN);
     expect(decodeTime(id)).toBe(now);
+  });
+
+  it('bound id ranges at any instant, clamping those before 1970 or past the ULID range', () => {
+    expect(idBoundAt(Date.parse('1205-07-20T04:08:02Z'), 'first')).toBe('0'.repeat(26));
+    expect(idBoundAt(Date.parse('1205-07-20T04:08:02Z'), 'last')).toBe(`${'0'.repeat(10)}${'Z'.repeat(16)}`);
+    expect(idBoundAt(8.64e15, 'last')).toBe('7'.padEnd(26, 'Z'));
+    expect(idBoundAt(Date.parse('2030-01-01T00:00:00Z'), 'first') < createEventId(Date.parse('2030-01-01T00:00:00.001Z'))).toBe(true);
   });
 
   it('match only strings that decode: the first character carries 3 bits, so 8..Z overflow the 48-bit time', () => {
