@@ -9,7 +9,7 @@ import { PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildStream, createEventId } from '@flotilla/events';
 import { EventStore, locate, Records, type Locator } from '@flotilla/platform';
-import { eventually, newerSchemaItem, sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
+import { corruptItem, eventually, newerSchemaItem, sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
 import { apiFetch, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
@@ -59,15 +59,7 @@ const putRaw = (item: Record<string, AttributeValue>) => aws.dynamodb.send(new P
 
 it('quarantines a poison record and relays the good builds behind it to SUCCESS', async () => {
   const poisoned = createEventId();
-  await putRaw({
-    stream: { S: buildStream(poisoned) },
-    version: { N: '1' },
-    bucket: { S: new Date().toISOString().slice(0, 10) },
-    id: { S: poisoned },
-    type: { S: 'build.requested' },
-    schemaVersion: { N: '1' },
-    data: { S: '{"buildId": not json' },
-  });
+  await putRaw(corruptItem(poisoned, buildStream));
   const good = [await postBuild(), await postBuild()];
   expect(await Promise.all(good.map(finalStatus))).toEqual(['SUCCESS', 'SUCCESS']);
   const parked = await new Records(aws.dynamodb, where.names.tables.checkpoints).list<{ stream: string; reason: string }>('quarantine#relay');

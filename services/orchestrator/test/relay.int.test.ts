@@ -9,7 +9,7 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, newEvent } from '@flotilla/events';
 import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
-import { deployTestStack, newerSchemaItem, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { corruptItem, deployTestStack, newerSchemaItem, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { catchUpFromLog } from '../src/handlers/catch-up.ts';
 import { QUARANTINE_PK, relayHandler } from '../src/handlers/relay.ts';
@@ -108,15 +108,7 @@ describe('relay', () => {
     await aws.dynamodb.send(
       new PutItemCommand({
         TableName: deps.locator.names.tables.events,
-        Item: {
-          stream: { S: buildStream(poisoned) },
-          version: { N: '1' },
-          bucket: { S: new Date().toISOString().slice(0, 10) },
-          id: { S: poisoned },
-          type: { S: 'build.requested' },
-          schemaVersion: { N: '1' },
-          data: { S: '{not json' },
-        },
+        Item: corruptItem(poisoned, buildStream),
       }),
     );
     const good = createEventId();

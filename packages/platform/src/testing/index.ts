@@ -134,3 +134,16 @@ export function newerSchemaItem(stream: string, version: number, correlationId: 
     data: { S: JSON.stringify({ ...data, somethingNew: true }) },
   };
 }
+
+/** A stored item of the events table that no writer of this code would make: a build.requested whose payload is not JSON. */
+export function corruptItem(buildId: string, streamOf: (id: string) => string): Record<string, AttributeValue> {
+  return {
+    stream: { S: streamOf(buildId) },
+    version: { N: '1' },
+    bucket: { S: new Date().toISOString().slice(0, 10) },
+    id: { S: buildId },
+    type: { S: 'build.requested' },
+    schemaVersion: { N: '1' },
+    data: { S: '{"buildId": not json' },
+  };
+}
