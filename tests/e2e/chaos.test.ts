@@ -16,10 +16,10 @@ import type { CutMode } from '../../load-tests/outage-proxy.ts';
 const small = (outage?: CutMode): ChaosOptions => ({
   endpoint: testEnv.AWS_ENDPOINT_URL,
   rate: 2,
-  // An outage run's load: 8 s before the cut, the 10 s cut, 8 s after. The harness kills every
-  // 2 s (never within 3 s of the cut), so a service the fault points seldom hit (build) still
-  // gets its 3 kills in the few seconds left.
-  durationS: 26,
+  // The harness kills every 2 s, only while the fault points are ahead and never within 3 s of a
+  // cut, so a service the fault points seldom hit still gets its 3 kills: an outage run has 12 s
+  // of load before its 10 s cut and 12 s after (at 8 s either side one run gave a service only 2).
+  durationS: outage ? 34 : 26,
   killEveryMs: 2_000,
   minKillsPerService: 3,
   outage,
