@@ -124,7 +124,6 @@ export function consume(options: ConsumeOptions): RunningConsumer {
     drainTimeoutMs = 20_000,
   } = options;
   const logger = parent.child({ consumer: name });
-  const inFlight = new Set<Promise<void>>();
 
   const deadLetter = async (received: ReceivedMessage, error: unknown) => {
     const { name: errorName, message: reason } = describe(error);
@@ -188,9 +187,9 @@ export function consume(options: ConsumeOptions): RunningConsumer {
 
   const visibilityTimeout = options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_SECONDS;
   const waitTimeSeconds = options.waitTimeSeconds ?? 20;
-  /** When a poller last completed a receive (with or without messages), and when each running handler began. */
+  /** When a poller last completed a receive (with or without messages), and each running handler with when it began. */
   let lastReceiveAt = Date.now();
-  const handlersStartedAt = new Map<Promise<void>, number>();
+  const inFlight = new Map<Promise<void>, number>();
   const livenessMs = options.livenessMs ?? Math.max(60_000, 3 * waitTimeSeconds * 1000);
   const handlerDeadlineMs = options.handlerDeadlineMs ?? 20 * 60_000;
 
@@ -209,8 +208,7 @@ export function consume(options: ConsumeOptions): RunningConsumer {
       shouldDeleteMessages: false,
       handleMessage: async (message) => {
         const work = settle(message);
-        inFlight.add(work);
-        handlersStartedAt.set(work, Date.now());
+        inFlight.set(work, Date.now());
         const heartbeat = keepInvisible(message, work);
         try {
           await work;
@@ -220,7 +218,6 @@ export function consume(options: ConsumeOptions): RunningConsumer {
         } finally {
           clearInterval(heartbeat);
           inFlight.delete(work);
-          handlersStartedAt.delete(work);
         }
         return undefined;
       },
@@ -259,10 +256,14 @@ export function consume(options: ConsumeOptions): RunningConsumer {
    */
   const alive = () => {
     const now = Date.now();
-    const overdue = [...handlersStartedAt.values()].filter((at) => now - at > handlerDeadlineMs).length;
+    const overdue = [...inFlight.values()].filter((at) => now - at > handlerDeadlineMs).length;
     if (overdue > 0) return Promise.reject(new Error(`${overdue} handler(s) running for over ${Math.round(handlerDeadlineMs / 1000)} s`));
-    if (handlersStartedAt.size === 0 && now - lastReceiveAt > livenessMs) return Promise.reject(new Error(`no receive completed for ${Math.round((now - lastReceiveAt) / 1000)} s`));
+    if (inFlight.size === 0 && now - lastReceiveAt > livenessMs) return Promise.reject(new Error(`no receive completed for ${Math.round((now - lastReceiveAt) / 1000)} s`));
     return Promise.resolve();
+  };
+
+  const stopTaking = () => {
+    for (const consumer of pollers) consumer.stop({ abort: true });
   };
 
   return {
@@ -273,12 +274,10 @@ export function consume(options: ConsumeOptions): RunningConsumer {
       for (const consumer of pollers) consumer.start();
       logger.info({ queueUrl, pollers: pollers.length }, 'consuming');
     },
-    stopTaking() {
-      for (const consumer of pollers) consumer.stop({ abort: true });
-    },
+    stopTaking,
     async stop() {
-      for (const consumer of pollers) consumer.stop({ abort: true });
-      const drained = Promise.allSettled([...inFlight]);
+      stopTaking();
+      const drained = Promise.allSettled([...inFlight.keys()]);
       const timeout = new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref());
       await Promise.race([drained, timeout]);
       if (inFlight.size > 0) logger.warn({ inFlight: inFlight.size }, 'stopped before in-flight messages drained');
