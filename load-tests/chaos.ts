@@ -41,9 +41,18 @@ export interface ChaosOptions {
   cutMs: number;
   regions: string[];
   hostsPerRegion: number;
-  /** How long to await every build after the load stops. */
+  /**
+   * After the load stops, builds are awaited until this long passes with none ending (or
+   * SETTLE_CAP_MS in all); the ones still open then are lost.
+   */
   settleMs: number;
   faults: Record<ServiceName, string>;
+  /**
+   * A (re)started service's fault points fire only once it has run this long, which paces the
+   * fault kills by time instead of by traffic (0: armed from the start). The full run needs it:
+   * at 5 builds/s to 5 regions the per-message probabilities alone kill a service every 2 s.
+   */
+  faultsAfterMs: number;
   vegeta?: string | undefined;
   /** The API's bearer token, given to the build service and sent by the load; a random one when unset. */
   token?: string | undefined;
@@ -55,7 +64,7 @@ export const DEFAULT_FAULTS: Record<ServiceName, string> = {
   build: 'consumer.before-delete=0.006',
   replication: 'consumer.before-delete=0.08',
   'region-sync': 'consumer.before-delete=0.08',
-  orchestrator: 'consumer.before-delete=0.03,stream.before-checkpoint=0.03,execution.after-start=0.04',
+  orchestrator: 'consumer.before-delete=0.03,stream.before-checkpoint=0.1,execution.after-start=0.04',
 };
 
 export interface ServiceKills {
@@ -94,9 +103,13 @@ export interface ChaosFigures {
    */
   ready: { route: boolean; duringCut: Record<string, { unready: number; ready: number; down: number }>; readyAfter: boolean } | undefined;
   seconds: number;
+  /** From the end of the load to the moment the last build was seen terminal (or the awaiting gave up). */
+  drainSeconds: number;
 }
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED']);
+/** The await after the load never runs longer than this, progress or not. */
+const SETTLE_CAP_MS = 30 * 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
@@ -117,6 +130,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   let fleet: Fleet | undefined;
   let alertsQueueUrl: string | undefined;
   const logs: string[] = [];
+  // Created when the load stops: every service's fault points are disarmed from then on.
+  const faultsStopFile = join(mkdtempSync(join(tmpdir(), 'flotilla-chaos-')), 'faults-stop');
   /** Every process spawned, restarts included, so none outlives the run whatever state it is in. */
   const children: ChildProcess[] = [];
   const kills: Record<ServiceName, ServiceKills> = {};
@@ -141,7 +156,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       // another Node when the shared .tools is being reinstalled meanwhile (it happened).
       env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, AWS_ENDPOINT_URL: serviceEndpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', LOG_LEVEL: 'info' },
       apiToken: token,
-      overrides: Object.fromEntries(SERVICES.map((s) => [s.name, { FLOTILLA_FAULTS: options.faults[s.name] ?? '' }])),
+      overrides: Object.fromEntries(
+        SERVICES.map((s) => [s.name, { FLOTILLA_FAULTS: options.faults[s.name] ?? '', FLOTILLA_FAULTS_AFTER_MS: String(options.faultsAfterMs), FLOTILLA_FAULTS_STOP_FILE: faultsStopFile }]),
+      ),
       // Fixed for the run (a restarted service comes back on its port, so the load's URL holds), from
       // a base found free now rather than 8080, which the run command owns.
       ports: { base: await freePortBase(SERVICES.length) },
@@ -259,10 +276,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     try {
       load = await runBuildsLoad({ vegeta, apiUrl: running.url('build'), token, rate: options.rate, durationS: options.durationS, repo: stack.prefix, regions: options.regions, hostsPerRegion: options.hostsPerRegion });
     } finally {
+      writeFileSync(faultsStopFile, '');
       clearInterval(killer);
       clearInterval(progress);
       await outage;
     }
+    const loadEnded = Date.now();
     say(`${mode}: load done (${load.requests} requests, ${load.accepted.length} accepted); awaiting every build`);
     // Everything dead is up again before the awaiting starts.
     const upDeadline = Date.now() + 60_000;
@@ -294,10 +313,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     }
     const all = [...new Set([...load.accepted, ...listed])];
     const views = new Map<string, { status: string; reason?: string }>();
-    const awaitDeadline = Date.now() + options.settleMs;
+    const awaitCap = Date.now() + SETTLE_CAP_MS;
     let lastSaid = 0;
-    while (Date.now() < awaitDeadline) {
+    let lastEnded = Date.now();
+    let endedSoFar = -1;
+    while (Date.now() < awaitCap && Date.now() - lastEnded < options.settleMs) {
       const open = all.filter((id) => !TERMINAL.has(views.get(id)?.status ?? ''));
+      if (all.length - open.length > endedSoFar) {
+        endedSoFar = all.length - open.length;
+        lastEnded = Date.now();
+      }
       if (open.length === 0) break;
       for (const id of open) {
         const res = await api(`/builds/${id}`).catch(() => undefined);
@@ -362,12 +387,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       faultPoints,
       ready: options.outage ? { route: readyRoute, duringCut, readyAfter } : undefined,
       seconds: (Date.now() - started) / 1000,
+      drainSeconds: (lastEnded - loadEnded) / 1000,
     };
   } finally {
     stopping = true;
     await fleet?.stop(5_000);
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await proxy?.close();
+    rmSync(dirname(faultsStopFile), { recursive: true, force: true });
     mkdirSync(join(ROOT, '.reports'), { recursive: true });
     writeFileSync(join(ROOT, '.reports', `chaos-${stack.prefix}.log`), logs.join('\n'));
     if (alertsQueueUrl) await aws.sqs.send(new DeleteQueueCommand({ QueueUrl: alertsQueueUrl })).catch(() => undefined);
@@ -517,7 +544,7 @@ export function formatFigures(f: ChaosFigures): string {
     `${f.mode} run (stack ${f.prefix}, ${f.seconds.toFixed(0)} s)`,
     `  requests:          ${f.load.requests} (status ${JSON.stringify(f.load.codes)})`,
     `  submitted:         ${f.submitted} (accepted with 202: ${f.load.accepted})`,
-    `  terminal:          ${f.terminal} (SUCCESS ${f.succeeded}, FAILED ${f.failed.length})`,
+    `  terminal:          ${f.terminal} (SUCCESS ${f.succeeded}, FAILED ${f.failed.length}); the last seen terminal ${f.drainSeconds.toFixed(0)} s after the load`,
     `  lost:              ${f.lost.length}`,
     `  duplicate events:  ${f.duplicateEvents.length}`,
     `  duplicate effects: ${f.duplicateEffects.executions.length + f.duplicateEffects.hostRecords.length + f.duplicateEffects.alerts.length} (executions ${f.duplicateEffects.executions.length}, host records ${f.duplicateEffects.hostRecords.length}, alerts ${f.duplicateEffects.alerts.length})`,
@@ -544,6 +571,7 @@ async function main(): Promise<void> {
       rate: { type: 'string', default: '5' },
       duration: { type: 'string', default: '120' },
       'kill-every': { type: 'string', default: '3' },
+      'fault-delay': { type: 'string', default: '15' },
       'min-kills': { type: 'string', default: '3' },
       'cut-seconds': { type: 'string', default: '10' },
       hosts: { type: 'string', default: '20' },
@@ -554,9 +582,10 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(`pnpm chaos [--outage refused|silent] [--rate 5] [--duration 120] [--kill-every 3] [--min-kills 3]
-           [--cut-seconds 10] [--hosts 20] [--regions a,b] [--json]
+           [--fault-delay 15] [--cut-seconds 10] [--hosts 20] [--regions a,b] [--json]
 Runs the chaos run (or with --outage, the AWS outage run) against the emulator at AWS_ENDPOINT_URL
-(default http://127.0.0.1:4566) on a stack of its own, prints the figures, exits 1 when a requirement fails.`);
+(default http://127.0.0.1:4566) on a stack of its own, prints the figures, exits 1 when a requirement fails.
+--fault-delay: seconds a (re)started service runs before its fault points are armed (paces the kills).`);
     return;
   }
   const outage = values.outage;
@@ -564,6 +593,11 @@ Runs the chaos run (or with --outage, the AWS outage run) against the emulator a
   const num = (name: string, text: string) => {
     const n = Number(text);
     if (!(n > 0)) throw new Error(`--${name} must be a positive number, not ${text}`);
+    return n;
+  };
+  const nonNegative = (name: string, text: string) => {
+    const n = Number(text);
+    if (!(n >= 0)) throw new Error(`--${name} must be a number of at least 0, not ${text}`);
     return n;
   };
   const durationS = num('duration', values.duration);
@@ -577,8 +611,9 @@ Runs the chaos run (or with --outage, the AWS outage run) against the emulator a
     cutMs: num('cut-seconds', values['cut-seconds']) * 1000,
     regions: values.regions.split(',').map((r) => r.trim()).filter(Boolean),
     hostsPerRegion: num('hosts', values.hosts),
-    settleMs: Math.max(180_000, durationS * 2_000),
+    settleMs: 120_000,
     faults: DEFAULT_FAULTS,
+    faultsAfterMs: nonNegative('fault-delay', values['fault-delay']) * 1000,
     vegeta: process.env.FLOTILLA_VEGETA,
     token: process.env.FLOTILLA_API_TOKEN,
     progress: (line) => process.stderr.write(`${line}\n`),

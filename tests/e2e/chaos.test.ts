@@ -28,6 +28,7 @@ const small = (outage?: CutMode): ChaosOptions => ({
   hostsPerRegion: 5,
   settleMs: 120_000,
   faults: DEFAULT_FAULTS,
+  faultsAfterMs: 0,
   vegeta: process.env.FLOTILLA_VEGETA,
   token: process.env.FLOTILLA_API_TOKEN,
   progress: (line) => console.log(line),

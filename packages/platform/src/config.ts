@@ -32,6 +32,8 @@ export const platformEnvShape = {
     .default(6_000)
     .describe('HTTP requests a minute per client address (429 with Retry-After past it); /health and /ready are never limited. The default is far above the k6 profiles (20-50 requests/s from one address)'),
   FLOTILLA_FAULTS: faultsSchema,
+  FLOTILLA_FAULTS_AFTER_MS: z.coerce.number().int().min(0).default(0).describe('Test only: the fault points fire only once the process has run this many ms'),
+  FLOTILLA_FAULTS_STOP_FILE: z.string().min(1).optional().describe('Test only: the fault points are disarmed for good once this file exists'),
   FLOTILLA_TEST_AWS_CALLS: z
     .string()
     .min(1)

@@ -7,8 +7,15 @@
  * FLOTILLA_FAULTS is a comma-separated list of `<point>=<probability>` (0 < p <= 1), e.g.
  * `consumer.before-delete=0.02,stream.before-checkpoint=0.05`. Before dying the process writes one
  * line to stderr, `flotilla-fault <point> pid=<pid>`, which the chaos run counts.
+ *
+ * Two more settings pace the kills by time rather than by traffic, so a run at any rate gets a
+ * few kills per service instead of one every few messages (the full chaos run at 5 builds/s to 5
+ * regions, paced by probability alone, killed each service every 2 s and drained nothing):
+ * FLOTILLA_FAULTS_AFTER_MS arms the points only once the process has run that long, and
+ * FLOTILLA_FAULTS_STOP_FILE disarms them all once that file exists (the run creates it when its
+ * load stops, so the builds are awaited without kills).
  */
-import { writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 
 export const FAULT_POINTS = [
@@ -40,17 +47,31 @@ export const faultsSchema = z
   })
   .describe('Test only: fault points at which the process kills itself with SIGKILL (<point>=<probability>,...)');
 
+export interface FaultWindow {
+  /** The points fire only once the process has run this long (FLOTILLA_FAULTS_AFTER_MS). */
+  afterMs?: number | undefined;
+  /** The points never fire again once this file exists (FLOTILLA_FAULTS_STOP_FILE). */
+  stopFile?: string | undefined;
+}
+
 let armed: ReadonlyMap<FaultPoint, number> = new Map();
+let window: { from: number; stopFile: string | undefined; stopped: boolean } = { from: 0, stopFile: undefined, stopped: false };
 
 /** Arms the fault points parsed from FLOTILLA_FAULTS (startService does this once, at start). */
-export function armFaults(points: ReadonlyMap<FaultPoint, number>): void {
+export function armFaults(points: ReadonlyMap<FaultPoint, number>, options: FaultWindow = {}): void {
   armed = points;
+  window = { from: performance.timeOrigin + (options.afterMs ?? 0), stopFile: options.stopFile, stopped: false };
 }
 
 /** Kills this process with SIGKILL, with the probability armed for `point`; otherwise returns. */
 export function faultPoint(point: FaultPoint, random = Math.random): void {
   const p = armed.get(point);
-  if (p === undefined || random() >= p) return;
+  if (p === undefined || window.stopped || Date.now() < window.from) return;
+  if (window.stopFile !== undefined && existsSync(window.stopFile)) {
+    window.stopped = true;
+    return;
+  }
+  if (random() >= p) return;
   // Synchronous write: the line must be out before the signal, which no handler can delay.
   writeSync(2, `flotilla-fault ${point} pid=${process.pid}\n`);
   process.kill(process.pid, 'SIGKILL');

@@ -155,8 +155,10 @@ export interface StartServiceOptions {
 export async function startService(options: StartServiceOptions): Promise<ServiceContext> {
   const { name, config } = options;
   const logger = createLogger(name, config.LOG_LEVEL);
-  armFaults(config.FLOTILLA_FAULTS);
-  if (config.FLOTILLA_FAULTS.size > 0) logger.warn({ faults: Object.fromEntries(config.FLOTILLA_FAULTS) }, 'fault points armed (chaos testing only)');
+  armFaults(config.FLOTILLA_FAULTS, { afterMs: config.FLOTILLA_FAULTS_AFTER_MS, stopFile: config.FLOTILLA_FAULTS_STOP_FILE });
+  if (config.FLOTILLA_FAULTS.size > 0) {
+    logger.warn({ faults: Object.fromEntries(config.FLOTILLA_FAULTS), afterMs: config.FLOTILLA_FAULTS_AFTER_MS, stopFile: config.FLOTILLA_FAULTS_STOP_FILE }, 'fault points armed (chaos testing only)');
+  }
   const recordCalls = config.FLOTILLA_TEST_AWS_CALLS ? { directory: config.FLOTILLA_TEST_AWS_CALLS, service: name, prefix: config.FLOTILLA_PREFIX } : undefined;
   const aws = createAwsClients({
     region: config.AWS_REGION,

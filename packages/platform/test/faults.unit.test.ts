@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { faultsSchema } from '../src/faults.ts';
 
@@ -28,5 +31,44 @@ describe('fault points', () => {
     const spared = spawnSync(process.execPath, ['--input-type=module', '-e', script('stream.before-checkpoint=1')], { encoding: 'utf8' });
     expect(spared.status).toBe(0);
     expect(spared.stdout).toContain('survived');
+  });
+
+  it('fires only inside its window: not before AFTER_MS of uptime, never once the stop file exists', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faults-'));
+    const stopFile = join(dir, 'stop');
+    const run = (window: { afterMs?: number; stopFile?: string }) =>
+      spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `
+      import { writeFileSync } from 'node:fs';
+      import { armFaults, faultPoint, faultsSchema } from ${JSON.stringify(new URL('../src/faults.ts', import.meta.url).pathname)};
+      armFaults(faultsSchema.parse('consumer.before-delete=1'), ${JSON.stringify(window)});
+      faultPoint('consumer.before-delete');
+      console.log('survived once');
+      faultPoint('consumer.before-delete');
+      console.log('survived twice');`,
+        ],
+        { encoding: 'utf8' },
+      );
+    try {
+      // Too young: spared. (The test's own process has run far less than an hour.)
+      const young = run({ afterMs: 3_600_000 });
+      expect(young.status).toBe(0);
+      expect(young.stdout).toContain('survived twice');
+      // Old enough, no stop file yet: the first point kills.
+      const armed = run({ afterMs: 0, stopFile });
+      expect(armed.signal).toBe('SIGKILL');
+      expect(armed.stdout).not.toContain('survived once');
+      // The stop file exists: disarmed for good.
+      writeFileSync(stopFile, '');
+      const stopped = run({ stopFile });
+      expect(stopped.status).toBe(0);
+      expect(stopped.stdout).toContain('survived twice');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
