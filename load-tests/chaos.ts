@@ -22,7 +22,7 @@ import { ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-s
 import { DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { buildStream, duplicateFacts } from '@flotilla/events';
-import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, listDeadLetterQueues, locate, readBuildEvents, REGIONS, type Locator } from '@flotilla/platform';
+import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, forEachLimited, listDeadLetterQueues, locate, readBuildEvents, REGIONS, type Locator } from '@flotilla/platform';
 import { deployTestStack, subscribeTestQueue, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, SERVICES, startFleet, waitHealthy, type Fleet, type ServiceName } from '../scripts/fleet.ts';
 import { runBuildsLoad, vegetaBinary, type BuildsLoadResult } from './builds-load.ts';
@@ -143,6 +143,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   const killedByHarness = new Set<ServiceName>();
   const restarting = new Set<ServiceName>();
   let stopping = false;
+  // Interrupted (Ctrl-C, a test runner's timeout), the run takes its services down with it rather
+  // than leaving them running against the stack; the stack itself is left, and named.
+  const interrupted = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    process.stderr.write(`${mode}: interrupted by ${signal}; the services are stopped, the stack ${stack.prefix} is left in the emulator\n`);
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     // The alerts topic's messages, counted per build at the end.
     alertsQueueUrl = await subscribeTestQueue(aws, where.topicArn(where.names.topics.alerts), `${stack.prefix}-chaos-alerts`);
@@ -316,20 +326,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     const awaitCap = Date.now() + SETTLE_CAP_MS;
     let lastSaid = 0;
     let lastEnded = Date.now();
-    let endedSoFar = -1;
-    while (Date.now() < awaitCap && Date.now() - lastEnded < options.settleMs) {
-      const open = all.filter((id) => !TERMINAL.has(views.get(id)?.status ?? ''));
+    let endedSoFar = 0;
+    const openBuilds = () => all.filter((id) => !TERMINAL.has(views.get(id)?.status ?? ''));
+    for (;;) {
+      // A pass over every open build, 16 requests at a time: one by one, a pass over hundreds of
+      // builds on a loaded machine outlasted the whole no-progress window.
+      await forEachLimited(openBuilds(), 16, async (id) => {
+        const res = await api(`/builds/${id}`).catch(() => undefined);
+        if (res?.status === 200) views.set(id, (await res.json()) as { status: string; reason?: string });
+      });
+      const open = openBuilds();
       if (all.length - open.length > endedSoFar) {
         endedSoFar = all.length - open.length;
         lastEnded = Date.now();
       }
-      if (open.length === 0) break;
-      for (const id of open) {
-        const res = await api(`/builds/${id}`).catch(() => undefined);
-        if (res?.status === 200) views.set(id, (await res.json()) as { status: string; reason?: string });
-      }
+      if (open.length === 0 || Date.now() - lastEnded >= options.settleMs || Date.now() >= awaitCap) break;
       if (Date.now() - lastSaid > 5_000) {
-        say(`${mode}: ${all.length - open.length} of ${all.length} builds ended`);
+        say(`${mode}: ${endedSoFar} of ${all.length} builds ended`);
         lastSaid = Date.now();
       }
       await sleep(1_000);
@@ -390,6 +403,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       drainSeconds: (lastEnded - loadEnded) / 1000,
     };
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     stopping = true;
     await fleet?.stop(5_000);
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
