@@ -9,7 +9,7 @@
  * Only loopback: the target URL is checked, and vegeta stops by itself after `durationS` (and after
  * rate x duration requests: the targets file holds exactly that many).
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,8 @@ export interface BuildsLoadOptions {
   hostsPerRegion: number;
   /** Per-request timeout (vegeta's -timeout). */
   timeoutS?: number;
+  /** Told of the vegeta process, so a caller that is interrupted can stop it too. */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export interface BuildsLoadResult {
@@ -75,6 +77,7 @@ export async function runBuildsLoad(options: BuildsLoadOptions): Promise<BuildsL
         ['attack', '-lazy', '-format=json', `-targets=${targets}`, `-rate=${options.rate}/1s`, `-duration=${options.durationS}s`, `-timeout=${options.timeoutS ?? 10}s`, `-output=${results}`],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
+      options.onSpawn?.(child);
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.once('error', reject);

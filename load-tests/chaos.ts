@@ -284,7 +284,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     say(`${mode}: ${options.rate} builds/s for ${options.durationS} s`);
     let load: BuildsLoadResult;
     try {
-      load = await runBuildsLoad({ vegeta, apiUrl: running.url('build'), token, rate: options.rate, durationS: options.durationS, repo: stack.prefix, regions: options.regions, hostsPerRegion: options.hostsPerRegion });
+      load = await runBuildsLoad({ vegeta, apiUrl: running.url('build'), token, rate: options.rate, durationS: options.durationS, repo: stack.prefix, regions: options.regions, hostsPerRegion: options.hostsPerRegion, onSpawn: (child) => children.push(child) });
     } finally {
       writeFileSync(faultsStopFile, '');
       clearInterval(killer);
