@@ -1,3 +1,5 @@
+import { setTimeout as delay } from 'node:timers/promises';
+
 /**
  * Bounded concurrency: `work` over `items` with at most `concurrency` in flight, in item order.
  * Small enough to keep here rather than take a dependency (p-map) for one loop.
@@ -11,4 +13,20 @@ export async function forEachLimited<T>(items: readonly T[], concurrency: number
     }
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, concurrency), items.length) }, lane));
+}
+
+export type Within<T> = { done: true; value: T } | { done: false };
+
+/**
+ * `work`'s outcome if it settles within `ms`, else `{ done: false }` (the work is not cancelled;
+ * the caller decides what an overrun means). Its timer never keeps the process alive, and is
+ * cleared as soon as the race is decided. A rejection of `work` within `ms` is thrown.
+ */
+export async function within<T>(work: Promise<T>, ms: number): Promise<Within<T>> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([work.then((value) => ({ done: true as const, value })), delay(ms, { done: false as const }, { signal: timer.signal, ref: false })]);
+  } finally {
+    timer.abort();
+  }
 }

@@ -30,6 +30,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { within } from './concurrency.ts';
 import { IdempotencyKeyReusedError, isRetryable } from './errors.ts';
 import { InvalidCursorError, InvalidListFilterError } from './projections/build-list.ts';
 import type { Logger } from './logger.ts';
@@ -190,12 +191,7 @@ export interface HttpAppOptions {
 export const CHECK_TIMEOUT_MS = 2_000;
 
 async function runCheck(check: HealthCheck, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([check(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (!(await within(check(), timeoutMs)).done) throw new Error(`no answer within ${timeoutMs} ms`);
 }
 
 async function health(service: string, checks: Record<string, HealthCheck>, timeoutMs = CHECK_TIMEOUT_MS) {

@@ -4,6 +4,7 @@
  * what is in flight, close the server, then exit.
  */
 import { createAwsClients, type AwsClients } from './aws.ts';
+import { within } from './concurrency.ts';
 import type { platformEnvShape } from './config.ts';
 import { EventStore } from './event-store.ts';
 import { armFaults } from './faults.ts';
@@ -40,18 +41,11 @@ export async function stopParts(logger: Logger, parts: Stoppable[], budgetMs: nu
   const report: StopReport = { stopped: [], failed: [], timedOut: [] };
   const outcomes = await Promise.all(
     parts.map(async (part) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timedOut'>((resolve) => {
-        timer = setTimeout(() => resolve('timedOut'), budgetMs);
-        timer.unref();
-      });
       try {
-        return [part.name, await Promise.race([part.stop().then(() => 'stopped' as const), timeout])] as const;
+        return [part.name, (await within(part.stop(), budgetMs)).done ? ('stopped' as const) : ('timedOut' as const)] as const;
       } catch (error) {
         logger.error({ err: error, part: part.name }, 'failed to stop cleanly');
         return [part.name, 'failed' as const] as const;
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachLimited } from '../src/concurrency.ts';
+import { forEachLimited, within } from '../src/concurrency.ts';
 
 describe('forEachLimited', () => {
   it('runs every item once, starting them in order, never more than the bound at a time', async () => {
@@ -36,5 +36,13 @@ describe('forEachLimited', () => {
 
   it('fails with the first error', async () => {
     await expect(forEachLimited([1, 2, 3], 2, (n) => (n === 2 ? Promise.reject(new Error('two')) : Promise.resolve()))).rejects.toThrow('two');
+  });
+});
+
+describe('within', () => {
+  it('gives the outcome of work that settles in time, and says so when it does not', async () => {
+    expect(await within(Promise.resolve(7), 1_000)).toEqual({ done: true, value: 7 });
+    expect(await within(new Promise(() => undefined), 10)).toEqual({ done: false });
+    await expect(within(Promise.reject(new Error('boom')), 1_000)).rejects.toThrow('boom');
   });
 });
