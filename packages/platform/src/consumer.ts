@@ -24,6 +24,7 @@ import type { z } from 'zod';
 import { deferralMs, FlotillaError, isRetryable } from './errors.ts';
 import { faultPoint } from './faults.ts';
 import type { Logger } from './logger.ts';
+import { backoff } from './retry.ts';
 import type { Stoppable } from './service.ts';
 
 /**
@@ -86,12 +87,6 @@ export interface ConsumeOptions {
   livenessMs?: number;
   /** ...or when a handler has run for this long (longer than any task's own timeout). */
   handlerDeadlineMs?: number;
-}
-
-/** Exponential backoff with full jitter: a random delay in [base, min(cap, base * 2^(n-1))]. */
-export function retryDelaySeconds(receiveCount: number, baseSeconds: number, maxSeconds: number, random = Math.random): number {
-  const ceiling = Math.min(maxSeconds, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
-  return Math.round(baseSeconds + random() * Math.max(0, ceiling - baseSeconds));
 }
 
 function describe(error: unknown): { name: string; message: string } {
@@ -175,7 +170,7 @@ export function consume(options: ConsumeOptions): RunningConsumer {
       const deferMs = deferralMs(error);
       if (deferMs !== undefined) await defer(received, deferMs);
       else if (isRetryable(error) && receiveCount < maxReceives) {
-        const delay = retryDelaySeconds(receiveCount, retryBaseSeconds, retryMaxSeconds);
+        const delay = backoff(receiveCount, retryBaseSeconds, retryMaxSeconds);
         received.logger.warn({ err: error, retryInSeconds: delay }, 'handler failed; will retry');
         await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: delay }));
         return;

@@ -29,3 +29,14 @@ export function withRetry<T>(operation: (attempt: number) => Promise<T>, policy:
     onFailedAttempt: ({ error, attemptNumber }) => policy.onRetry?.(error, attemptNumber),
   });
 }
+
+/**
+ * Exponential backoff with jitter for loops that pace their own retries (the consumer's visibility
+ * delay, the stream reader's pauses; withRetry's are p-retry's): a random delay in
+ * [base, min(cap, base * 2^(attempt-1))], in the unit of `base` and `cap`. Never less than the
+ * base, so a retry after a throttle is never immediate.
+ */
+export function backoff(attempt: number, base: number, cap: number, random = Math.random): number {
+  const ceiling = Math.min(cap, base * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base + random() * Math.max(0, ceiling - base));
+}

@@ -34,7 +34,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Logger } from './logger.ts';
 import { CheckpointMovedError, isRetryable, TransientAwsError } from './errors.ts';
-import { withRetry } from './retry.ts';
+import { backoff, withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
 import { eventFromItem } from './event-store.ts';
 import { faultPoint } from './faults.ts';
@@ -86,8 +86,8 @@ export interface StreamReaderOptions {
 const isRecordGone = (error: unknown): boolean =>
   error instanceof TrimmedDataAccessException || error instanceof ResourceNotFoundException || (error as Error).name === 'ValidationException';
 
-/** Exponential backoff with full jitter, 250 ms doubling to at most 10 s. */
-const backoffMs = (attempt: number, random = Math.random) => Math.round(random() * Math.min(10_000, 250 * 2 ** Math.min(attempt, 6)));
+/** Pauses after an unavailable stream or checkpoints table: 250 ms doubling to at most 10 s, jittered. */
+const backoffMs = (attempt: number) => backoff(attempt, 250, 10_000);
 
 export class StreamReader implements Stoppable {
   readonly name: string;

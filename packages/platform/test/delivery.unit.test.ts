@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConcurrencyError, ConfigError, isRetryable } from '../src/errors.ts';
-import { retryDelaySeconds } from '../src/consumer.ts';
+import { backoff } from '../src/retry.ts';
 
 describe('isRetryable decides retry vs dead-letter', () => {
   it('follows our errors own class', () => {
@@ -23,18 +23,18 @@ describe('isRetryable decides retry vs dead-letter', () => {
   });
 });
 
-describe('retryDelaySeconds: exponential backoff with full jitter', () => {
+describe('backoff: exponential, jittered, never below the base', () => {
   it('grows the ceiling with each receive up to the cap', () => {
-    const ceiling = (n: number) => retryDelaySeconds(n, 1, 60, () => 1);
+    const ceiling = (n: number) => backoff(n, 1, 60, () => 1);
     expect([1, 2, 3, 4, 7, 8].map(ceiling)).toEqual([1, 2, 4, 8, 60, 60]);
   });
 
   it('never waits less than the base', () => {
-    expect(retryDelaySeconds(5, 2, 60, () => 0)).toBe(2);
+    expect(backoff(5, 2, 60, () => 0)).toBe(2);
   });
 
   it('spreads retries of the same receive count across the window', () => {
-    const delays = new Set(Array.from({ length: 50 }, (_, i) => retryDelaySeconds(6, 1, 60, () => i / 49)));
+    const delays = new Set(Array.from({ length: 50 }, (_, i) => backoff(6, 1, 60, () => i / 49)));
     expect(delays.size).toBeGreaterThan(20);
     for (const d of delays) expect(d).toBeGreaterThanOrEqual(1);
     for (const d of delays) expect(d).toBeLessThanOrEqual(32);
