@@ -105,6 +105,8 @@ export interface ChaosFigures {
   seconds: number;
   /** From the end of the load to the moment the last build was seen terminal (or the awaiting gave up). */
   drainSeconds: number;
+  /** From the first replay to the last: how long the live projections took to catch up with the log (or to stop moving). */
+  replaySeconds: number;
 }
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED']);
@@ -374,7 +376,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       : [];
 
     say(`${mode}: replaying the log`);
-    const replay = await replayUntilQuiet(stack.prefix, options.endpoint, 90_000);
+    const replayStarted = Date.now();
+    const replay = await replayUntilQuiet(stack.prefix, options.endpoint, options.settleMs, say);
     stopping = true;
     return {
       mode,
@@ -401,6 +404,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       ready: options.outage ? { route: readyRoute, duringCut, readyAfter } : undefined,
       seconds: (Date.now() - started) / 1000,
       drainSeconds: (lastEnded - loadEnded) / 1000,
+      replaySeconds: (Date.now() - replayStarted) / 1000,
     };
   } finally {
     process.off('SIGINT', interrupted);
@@ -510,12 +514,16 @@ async function dlqDepths(aws: ReturnType<typeof createAwsClients>, where: Locato
 }
 
 /**
- * `flotilla replay --json` (the CLI, as the README runs it). The projections trail the log by a
- * moment, so a run with differences is repeated, a few times within `timeoutMs`; differences that
- * remain then are real.
+ * `flotilla replay --json` (the CLI, as the README runs it). The live projections trail the log:
+ * the relay publishes what the log's stream holds, and under load it runs minutes behind while the
+ * builds themselves have ended. So replay is repeated while the differences keep shrinking, until
+ * there are none, or `stallMs` pass without fewer, or SETTLE_CAP_MS in all; what remains then is
+ * reported, as differences the projections did not make good.
  */
-async function replayUntilQuiet(prefix: string, endpoint: string, timeoutMs: number): Promise<{ differences: unknown[] }> {
-  const deadline = Date.now() + timeoutMs;
+async function replayUntilQuiet(prefix: string, endpoint: string, stallMs: number, say: (line: string) => void): Promise<{ differences: unknown[] }> {
+  const cap = Date.now() + SETTLE_CAP_MS;
+  let fewest = Number.POSITIVE_INFINITY;
+  let fewerAt = Date.now();
   for (;;) {
     // stdout goes to a file, not a pipe: a process that exits 1 right after a large write to a
     // pipe can lose the end of it, and replay exits 1 exactly when it has differences to report.
@@ -543,7 +551,12 @@ async function replayUntilQuiet(prefix: string, endpoint: string, timeoutMs: num
       closeSync(fd);
       rmSync(dir, { recursive: true, force: true });
     }
-    if (report.differences.length === 0 || Date.now() > deadline) return report;
+    if (report.differences.length < fewest) {
+      fewest = report.differences.length;
+      fewerAt = Date.now();
+    }
+    if (report.differences.length === 0 || Date.now() - fewerAt >= stallMs || Date.now() >= cap) return report;
+    say(`replay: ${report.differences.length} differences; the projections are catching up, replaying again`);
     await sleep(5_000);
   }
 }
@@ -565,7 +578,7 @@ export function formatFigures(f: ChaosFigures): string {
     `  duplicate effects: ${f.duplicateEffects.executions.length + f.duplicateEffects.hostRecords.length + f.duplicateEffects.alerts.length} (executions ${f.duplicateEffects.executions.length}, host records ${f.duplicateEffects.hostRecords.length}, alerts ${f.duplicateEffects.alerts.length})`,
     `  DLQ messages:      ${dlqTotal}${dlqTotal ? ` ${JSON.stringify(Object.fromEntries(Object.entries(f.dlq).filter(([, n]) => n > 0)))}` : ''}`,
     ...f.dlqReasons.map((r) => `    ${r}`),
-    `  replay:            ${f.replayDifferences} differences`,
+    `  replay:            ${f.replayDifferences} differences (the last of the replays over ${f.replaySeconds.toFixed(0)} s)`,
     `  kills:             ${sum((k) => k.fault + k.harness)} (at fault points ${sum((k) => k.fault)}, by the harness ${sum((k) => k.harness)}); crashes ${sum((k) => k.crashes)}; failed restarts ${sum((k) => k.failedStarts)}`,
     ...SERVICES.map((s) => `    ${s.name.padEnd(13)} ${JSON.stringify(killsIn(f, s.name))}`),
     `  fault points hit:  ${JSON.stringify(f.faultPoints)}`,
