@@ -5,6 +5,12 @@
  * Fn::ForEach), so per-region resources are rendered here and the result is committed; a test
  * fails when the committed file differs from a fresh render.
  *
+ * The committed template has every region. A deploy that wants fewer (a test using two regions)
+ * renders the same template for a subset: `renderTemplate(regions)`, via deployStack's `regions`.
+ * A region is all or nothing: its sync queue and DLQ, its bucket, the grants and outputs naming
+ * them. (Not a template parameter: CloudFormation would need one condition per region, woven
+ * through every policy and output, in a template already near the 51,200-byte inline limit.)
+ *
  * It also writes the two compose files from deploy/compose.ts.
  *
  *   node deploy/render.ts          write the template and the compose files
@@ -13,7 +19,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD_LIST_INDEXES, dlqOf, GLOBAL_ORDER_INDEX, names, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
+import { BUILD_LIST_INDEXES, chooseRegions, dlqOf, GLOBAL_ORDER_INDEX, names, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
 import { COMPOSE_PATHS, renderCompose } from './compose.ts';
 import fleet from './services.json' with { type: 'json' };
 import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
@@ -38,10 +44,10 @@ export const regionBucketId = (region: string): string => `${pascal(regionBucket
 export const taskRoleId = (service: string): string => `${pascal(service)}TaskRole`;
 
 /** Every queue suffix with a DLQ: the service queues and one sync queue per region. */
-export const queueSuffixes = (): string[] => [...Object.values(names.queues), ...REGIONS.map(syncQueueSuffix)];
+export const queueSuffixes = (regions: readonly string[] = REGIONS): string[] => [...Object.values(names.queues), ...regions.map(syncQueueSuffix)];
 
-function queues(resources: Resources): void {
-  for (const suffix of queueSuffixes()) {
+function queues(resources: Resources, regions: readonly string[]): void {
+  for (const suffix of queueSuffixes(regions)) {
     resources[dlqId(suffix)] = {
       Type: 'AWS::SQS::Queue',
       Properties: { QueueName: sub(dlqOf(suffix)), MessageRetentionPeriod: DLQ_RETENTION_SECONDS },
@@ -150,7 +156,7 @@ function tables(resources: Resources): void {
   table(names.tables.fileCopies, pkSk);
 }
 
-function buckets(resources: Resources): void {
+function buckets(resources: Resources, regions: readonly string[]): void {
   const uploads = queueId(names.queues.uploads);
   const privateBucket = { PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true } };
   resources[`${uploads}Policy`] = {
@@ -189,12 +195,12 @@ function buckets(resources: Resources): void {
       },
     },
   };
-  for (const region of REGIONS) {
+  for (const region of regions) {
     resources[regionBucketId(region)] = { Type: 'AWS::S3::Bucket', Properties: { BucketName: sub(regionBucketSuffix(region)), ...privateBucket } };
   }
 }
 
-function stateMachine(resources: Resources): void {
+function stateMachine(resources: Resources, regions: readonly string[]): void {
   // The definition names queues as ${<logical id>}, which Fn::Sub resolves to their URLs. (A
   // variable map would do too, but MiniStack does not order resources by the Refs inside one: a
   // queue created after the state machine was substituted by its logical id.)
@@ -206,7 +212,7 @@ function stateMachine(resources: Resources): void {
   if (Object.keys(substitutions).join() !== DEFINITION_SUBSTITUTIONS.join()) throw new Error('state machine substitutions out of step with deploy/state-machine.ts');
   let definition = JSON.stringify(deployStateMachineDefinition());
   for (const [placeholder, logicalId] of Object.entries(substitutions)) definition = definition.replaceAll(`\${${placeholder}}`, `\${${logicalId}}`);
-  const workerQueues = [names.queues.build, names.queues.replication, names.queues.orchestrator, ...REGIONS.map(syncQueueSuffix)];
+  const workerQueues = [names.queues.build, names.queues.replication, names.queues.orchestrator, ...regions.map(syncQueueSuffix)];
   resources.StateMachineRole = {
     Type: 'AWS::IAM::Role',
     Condition: 'IsAws',
@@ -239,7 +245,7 @@ function stateMachine(resources: Resources): void {
  * checked against the calls the services really make: tests/iam records them during the
  * end-to-end tests and evaluates each against these roles (the emulator enforces no IAM).
  */
-function servicePermissions(service: string): Json[] {
+function servicePermissions(service: string, regions: readonly string[]): Json[] {
   const table = (suffix: string) => arnOf(tableId(suffix));
   const tableAndIndexes = (suffix: string) => [table(suffix), { 'Fn::Sub': [`\${Arn}/index/*`, { Arn: table(suffix) }] }];
   // SendMessage too: a message whose work is still running elsewhere is sent again, delayed, to its
@@ -283,7 +289,14 @@ function servicePermissions(service: string): Json[] {
   const copyTo = ['s3:PutObject', 's3:PutObjectTagging'];
   const t = names.tables;
   const q = names.queues;
-  const syncQueues = REGIONS.map(syncQueueSuffix);
+  const syncQueues = regions.map(syncQueueSuffix);
+  // A service learns the stack's regions by asking for every known region's sync queue URL
+  // (Locator.regions): a region the stack lacks must answer "no such queue", not AccessDenied.
+  const findRegions = {
+    Effect: 'Allow',
+    Action: 'sqs:GetQueueUrl',
+    Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:\${Prefix}-${syncQueueSuffix('*')}` },
+  };
   switch (service) {
     case 'build':
       return [
@@ -298,6 +311,7 @@ function servicePermissions(service: string): Json[] {
         globalObjects(['incoming/'], copyFrom),
         globalObjects(['artifacts/'], ['s3:GetObject', ...copyTo]),
         answerTasks,
+        findRegions,
       ];
     case 'replication':
       return [
@@ -307,7 +321,7 @@ function servicePermissions(service: string): Json[] {
         consume([q.replication]),
         deadLetter([q.replication]),
         globalObjects(['artifacts/'], copyFrom),
-        ...REGIONS.map((r) => objects(regionBucketSuffix(r), ['artifacts/'], ['s3:GetObject', ...copyTo])),
+        ...regions.map((r) => objects(regionBucketSuffix(r), ['artifacts/'], ['s3:GetObject', ...copyTo])),
         answerTasks,
       ];
     case 'region-sync':
@@ -323,6 +337,7 @@ function servicePermissions(service: string): Json[] {
         consume(syncQueues),
         deadLetter(syncQueues),
         answerTasks,
+        findRegions,
       ];
     case 'orchestrator':
       return [
@@ -335,7 +350,7 @@ function servicePermissions(service: string): Json[] {
         consume([q.intake, q.uploads, q.orchestrator]),
         deadLetter([q.intake, q.uploads, q.orchestrator]),
         // It resolves each region's sync queue URL for the execution input; the state machine sends to them.
-        { Effect: 'Allow', Action: 'sqs:GetQueueUrl', Resource: syncQueues.map((s) => arnOf(queueId(s))) },
+        findRegions,
         globalObjects(['incoming/'], ['s3:GetObject']),
         // Without ListBucket, HeadObject of a missing upload answers 403, not 404, and the handler's
         // "no longer exists" branch never runs on AWS (review L5). It reveals key names, not contents.
@@ -349,7 +364,7 @@ function servicePermissions(service: string): Json[] {
   }
 }
 
-function ecs(resources: Resources): void {
+function ecs(resources: Resources, regions: readonly string[]): void {
   resources.Cluster = { Type: 'AWS::ECS::Cluster', Properties: { ClusterName: sub(names.ecsCluster) } };
   resources.LogGroup = { Type: 'AWS::Logs::LogGroup', Condition: 'IsAws', Properties: { LogGroupName: { 'Fn::Sub': '/flotilla/${Prefix}' }, RetentionInDays: 30 } };
   resources.ExecutionRole = {
@@ -367,7 +382,7 @@ function ecs(resources: Resources): void {
       Condition: 'IsAws',
       Properties: {
         AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
-        Policies: [{ PolicyName: `${name}-least-privilege`, PolicyDocument: { Version: '2012-10-17', Statement: servicePermissions(name) } }],
+        Policies: [{ PolicyName: `${name}-least-privilege`, PolicyDocument: { Version: '2012-10-17', Statement: servicePermissions(name, regions) } }],
       },
     };
     resources[`${id}TaskDefinition`] = {
@@ -421,14 +436,16 @@ function ecs(resources: Resources): void {
   }
 }
 
-export function renderTemplate(): Record<string, Json> {
+/** The template for `regions` (checked by chooseRegions; default every region, as committed). */
+export function renderTemplate(regions: readonly string[] = REGIONS): Record<string, Json> {
+  const chosen = chooseRegions(regions);
   const resources: Resources = {};
-  queues(resources);
+  queues(resources, chosen);
   topics(resources);
   tables(resources);
-  buckets(resources);
-  stateMachine(resources);
-  ecs(resources);
+  buckets(resources, chosen);
+  stateMachine(resources, chosen);
+  ecs(resources, chosen);
   const outputs: Record<string, Json> = {
     StateMachineArn: { Value: ref('DeployStateMachine') },
     EventsTableStreamArn: { Value: { 'Fn::GetAtt': [tableId(names.tables.events), 'StreamArn'] } },
@@ -437,12 +454,12 @@ export function renderTemplate(): Record<string, Json> {
     ClusterName: { Value: ref('Cluster') },
   };
   for (const suffix of Object.values(names.topics)) outputs[`${pascal(suffix)}TopicArn`] = { Value: ref(`${pascal(suffix)}Topic`) };
-  for (const suffix of queueSuffixes()) {
+  for (const suffix of queueSuffixes(chosen)) {
     outputs[`${queueId(suffix)}Url`] = { Value: ref(queueId(suffix)) };
     outputs[`${dlqId(suffix)}Url`] = { Value: ref(dlqId(suffix)) };
   }
   for (const suffix of Object.values(names.tables)) outputs[`${tableId(suffix)}Name`] = { Value: ref(tableId(suffix)) };
-  for (const region of REGIONS) outputs[`${regionBucketId(region)}Name`] = { Value: ref(regionBucketId(region)) };
+  for (const region of chosen) outputs[`${regionBucketId(region)}Name`] = { Value: ref(regionBucketId(region)) };
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: 'Flotilla: event-sourced deployment control plane. Rendered by deploy/render.ts from deploy/regions.json; do not edit by hand.',
@@ -476,7 +493,7 @@ export function renderTemplate(): Record<string, Json> {
   };
 }
 
-export const renderedText = (): string => `${JSON.stringify(renderTemplate(), null, 2)}\n`;
+export const renderedText = (regions: readonly string[] = REGIONS): string => `${JSON.stringify(renderTemplate(regions), null, 2)}\n`;
 
 /** Every file this script renders, with its fresh text. */
 export const renderedFiles = (): Array<{ path: string; text: string }> => [

@@ -22,8 +22,8 @@ import { ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-s
 import { DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { buildStream, duplicateFacts } from '@flotilla/events';
-import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, forEachLimited, listDeadLetterQueues, locate, readBuildEvents, REGIONS, type Locator } from '@flotilla/platform';
-import { deployTestStack, subscribeTestQueue, uniquePrefix } from '@flotilla/platform/testing';
+import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, forEachLimited, listDeadLetterQueues, locate, readBuildEvents, type Locator } from '@flotilla/platform';
+import { DEFAULT_TEST_REGIONS, deployTestStack, subscribeTestQueue, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, SERVICES, startFleet, waitHealthy, type Fleet, type ServiceName } from '../scripts/fleet.ts';
 import { runBuildsLoad, vegetaBinary, type BuildsLoadResult } from './builds-load.ts';
 import { startOutageProxy, type CutMode, type OutageProxy } from './outage-proxy.ts';
@@ -122,7 +122,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   const say = options.progress;
   const endpoint = new URL(options.endpoint);
   say(`${mode}: deploying a stack`);
-  const stack = await deployTestStack(aws, uniquePrefix(`chaos-${mode}`));
+  const stack = await deployTestStack(aws, uniquePrefix(`chaos-${mode}`), { regions: options.regions });
   const where = await locate(aws, stack.prefix);
   const store = new EventStore(aws.dynamodb, where.names.tables.events);
   const vegeta = await vegetaBinary(options.vegeta);
@@ -503,7 +503,7 @@ async function alertsPerBuild(aws: ReturnType<typeof createAwsClients>, queueUrl
 
 /** Messages in every dead-letter queue of the stack (visible and in flight). */
 async function dlqDepths(aws: ReturnType<typeof createAwsClients>, where: Locator): Promise<Record<string, number>> {
-  const queues = [...Object.values(where.names.queues), ...REGIONS.map((r) => where.names.syncQueue(r))].map(dlqOf);
+  const queues = [...Object.values(where.names.queues), ...(await where.regions()).map((r) => where.names.syncQueue(r))].map(dlqOf);
   const depths: Record<string, number> = {};
   for (const name of queues) {
     const url = await where.queueUrl(name);
@@ -603,7 +603,7 @@ async function main(): Promise<void> {
       'min-kills': { type: 'string', default: '3' },
       'cut-seconds': { type: 'string', default: '10' },
       hosts: { type: 'string', default: '20' },
-      regions: { type: 'string', default: REGIONS.join(',') },
+      regions: { type: 'string', default: DEFAULT_TEST_REGIONS.join(',') },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },

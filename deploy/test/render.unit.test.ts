@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { dlqOf, GLOBAL_ORDER_INDEX, MAX_TEMPLATE_BODY_BYTES, names, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, templateBody } from '@flotilla/platform';
+import { chooseRegions, ConfigError, dlqOf, GLOBAL_ORDER_INDEX, MAX_TEMPLATE_BODY_BYTES, names, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, templateBody } from '@flotilla/platform';
 import { dlqId, queueId, queueSuffixes, regionBucketId, renderedText, renderTemplate, tableId, TEMPLATE_PATH } from '../render.ts';
 
 interface Resource {
@@ -35,7 +35,9 @@ describe('the committed template', () => {
 
 describe('the rendered template', () => {
   it('has one sync queue with its DLQ and one bucket per region in deploy/regions.json', () => {
-    expect(REGIONS.length).toBeGreaterThanOrEqual(3);
+    // At least 12, so a build to every region runs more regional tasks than the Map's MaxConcurrency of 10.
+    expect(REGIONS.length).toBeGreaterThanOrEqual(12);
+    expect(REGIONS.slice(0, 5)).toEqual(['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2']);
     for (const region of REGIONS) {
       expect(resource(queueId(`sync-${region}`)).Properties.QueueName).toEqual({ 'Fn::Sub': `\${Prefix}-sync-${region}` });
       expect(resource(dlqId(`sync-${region}`)).Properties.QueueName).toEqual({ 'Fn::Sub': `\${Prefix}-${dlqOf(`sync-${region}`)}` });
@@ -110,6 +112,29 @@ describe('the rendered template', () => {
     const { body, outputKeys } = templateBody(renderedText());
     expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_TEMPLATE_BODY_BYTES);
     expect(outputKeys).toEqual(Object.keys(template.Outputs));
+  });
+
+  it('renders for a subset of the regions: only their queues, buckets, outputs and grants, nothing of the others', () => {
+    const chosen = ['eu-west-1', 'us-east-1'];
+    const subset = renderTemplate(chosen) as unknown as typeof template;
+    const text = JSON.stringify(subset);
+    for (const region of REGIONS) {
+      const has = chosen.includes(region);
+      expect(Object.keys(subset.Resources).includes(queueId(`sync-${region}`)), region).toBe(has);
+      expect(Object.keys(subset.Resources).includes(regionBucketId(region)), region).toBe(has);
+      expect(Object.keys(subset.Outputs).includes(`${regionBucketId(region)}Name`), region).toBe(has);
+      expect(text.includes(`region-${region}`), region).toBe(has);
+    }
+    // Everything not regional is the same as in the full template.
+    const regional = (id: string) => REGIONS.some((r) => id.includes(queueId(`sync-${r}`).replace(/Queue$/, '')) || id.includes(regionBucketId(r).replace(/Bucket$/, '')));
+    expect(Object.keys(subset.Resources).filter((id) => !regional(id))).toEqual(Object.keys(template.Resources).filter((id) => !regional(id)));
+  });
+
+  it('refuses a choice of regions that is empty, unknown or repeated, and orders a good one as deploy/regions.json does', () => {
+    expect(() => renderTemplate([])).toThrow(ConfigError);
+    expect(() => renderTemplate(['us-east-1', 'mars-1'])).toThrow(/mars-1 is not in deploy\/regions.json/);
+    expect(() => chooseRegions(['us-east-1', 'us-east-1'])).toThrow(/us-east-1 named twice/);
+    expect(chooseRegions(['sa-east-1', 'us-east-1'])).toEqual(['us-east-1', 'sa-east-1']);
   });
 
   it('defaults the Prefix to flotilla so README commands name resources as written', () => {

@@ -1,10 +1,10 @@
-/** The template deployed to the emulator, checked through the AWS APIs, as the run command deploys it. */
+/** The template deployed to the emulator, checked through the AWS APIs: every region, as the run command deploys it, and a test's subset. */
 import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeClustersCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
 import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { GetTopicAttributesCommand } from '@aws-sdk/client-sns';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist } from '@aws-sdk/client-sqs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ let stack: TestStack;
 let where: Locator;
 
 beforeAll(async () => {
-  stack = await deployTestStack(aws, uniquePrefix('stack'));
+  stack = await deployTestStack(aws, uniquePrefix('stack'), { regions: REGIONS });
   where = await locate(aws, stack.prefix);
 });
 afterAll(async () => {
@@ -35,7 +35,8 @@ describe('the deployed stack', () => {
   });
 
   it('has every queue with its DLQ, the redrive policy applied', async () => {
-    const queues = queuesWithDlq(stack.prefix);
+    expect(await where.regions()).toEqual(REGIONS);
+    const queues = queuesWithDlq(stack.prefix, stack.regions);
     expect(queues).toHaveLength(Object.keys(where.names.queues).length + REGIONS.length);
     for (const queue of queues) {
       const dlq = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: await where.queueUrl(dlqOf(queue)), AttributeNames: ['QueueArn'] }));
@@ -94,12 +95,37 @@ describe('the deployed stack', () => {
     // says "No updates are to be performed"; either way nothing may be replaced.
     const key = { stream: { S: 'redeploy-probe' }, version: { N: '1' } };
     await aws.dynamodb.send(new PutItemCommand({ TableName: where.names.tables.events, Item: key }));
-    const outputs = await deployStack({ clients: aws, prefix: stack.prefix, target: 'local' });
+    const outputs = await deployStack({ clients: aws, prefix: stack.prefix, target: 'local', regions: stack.regions });
     expect(outputs).toEqual(stack.outputs);
     const kept = await aws.dynamodb.send(new GetItemCommand({ TableName: where.names.tables.events, Key: key, ConsistentRead: true }));
     expect(kept.Item).toEqual(key);
     const build = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: await where.queueUrl(where.names.queues.build), AttributeNames: ['RedrivePolicy'] }));
     expect(build.Attributes?.RedrivePolicy).toContain(dlqOf(where.names.queues.build));
+  });
+});
+
+describe('a stack deployed for two of the regions', () => {
+  it('has only their sync queues (redrive applied) and buckets, and services find exactly those', async () => {
+    const chosen = ['eu-west-1', 'us-east-1'];
+    const small = await deployTestStack(aws, uniquePrefix('stack-two'), { regions: chosen });
+    try {
+      expect(small.regions).toEqual(['us-east-1', 'eu-west-1']);
+      const here = await locate(aws, small.prefix);
+      expect(await here.regions()).toEqual(['us-east-1', 'eu-west-1']);
+      for (const region of REGIONS) {
+        const has = chosen.includes(region);
+        expect(Object.values(small.outputs).includes(here.names.regionBucket(region)), region).toBe(has);
+        const lookUp = aws.sqs.send(new GetQueueUrlCommand({ QueueName: here.names.syncQueue(region) }));
+        if (has) expect((await lookUp).QueueUrl, region).toContain(here.names.syncQueue(region));
+        else await expect(lookUp, region).rejects.toBeInstanceOf(QueueDoesNotExist);
+      }
+      for (const queue of queuesWithDlq(small.prefix, small.regions)) {
+        const out = await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: await here.queueUrl(queue), AttributeNames: ['RedrivePolicy'] }));
+        expect(JSON.parse(out.Attributes?.RedrivePolicy ?? '{}'), queue).toMatchObject({ maxReceiveCount: REDRIVE_MAX_RECEIVE_COUNT });
+      }
+    } finally {
+      await small.destroy();
+    }
   });
 });
 

@@ -7,12 +7,13 @@
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REGIONS } from '@flotilla/platform';
-import { eventually, testAwsClients, testEnv } from '@flotilla/platform/testing';
+import { DEFAULT_TEST_REGIONS, eventually, testAwsClients, testEnv } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
 import { apiFetch, startTestFleet, type TestFleet } from '../support/test-fleet.ts';
 
-/** Events one build to every region makes: requested, started, published, per region replicated and synced, succeeded. */
+/** The test fleet's stack has these (startTestFleet's default); every build goes to all of them. */
+const REGIONS = DEFAULT_TEST_REGIONS;
+/** Events one build to every region of the test stack makes: requested, started, published, per region replicated and synced, succeeded. */
 const EVENTS_PER_BUILD = 4 + 2 * REGIONS.length;
 const BUILDS = Math.max(500, Math.ceil(10_000 / EVENTS_PER_BUILD));
 const HOSTS = 2;

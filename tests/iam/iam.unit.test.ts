@@ -24,7 +24,7 @@ function withoutSyncQueuesForOrchestrator(template: Template): Template {
   const policies = role.Properties!.Policies as Array<{ PolicyDocument: { Statement: Array<{ Resource: unknown }> } }>;
   for (const policy of policies) {
     policy.PolicyDocument.Statement = policy.PolicyDocument.Statement.flatMap((statement) => {
-      const resources = [statement.Resource].flat().filter((r) => !JSON.stringify(r).includes('"Sync'));
+      const resources = [statement.Resource].flat().filter((r) => !/"Sync|-sync-/.test(JSON.stringify(r)));
       return resources.length === 0 ? [] : [{ ...statement, Resource: resources }];
     });
   }
@@ -109,6 +109,19 @@ describe('least privilege (review M8, L5)', () => {
       expect(await decide(service, 'DynamoDB', 'DeleteItem', { TableName: events })).toEqual(['ExplicitlyDenied']);
       expect(await decide(service, 'DynamoDB', 'BatchWriteItem', { RequestItems: { [events]: ['PutRequest'] } })).toEqual(['ExplicitlyDenied']);
     }
+  });
+
+  it("lets build, orchestrator and region-sync find the stack's regions (GetQueueUrl on any sync queue), even in a stack deployed without some", async () => {
+    const twoRegions = renderTemplate(['us-east-1', 'eu-west-1']) as unknown as Template;
+    for (const service of ['build', 'orchestrator', 'region-sync']) {
+      for (const region of ['us-east-1', 'sa-east-1']) {
+        const lookUp = call(service, 'SQS', 'GetQueueUrl', { QueueName: `${P}-sync-${region}` });
+        expect((await evaluateCalls([lookUp], twoRegions)).verdicts.map((v) => v.decision), `${service} ${region}`).toEqual(['Allowed']);
+      }
+    }
+    // Only queue URLs: the absent region's queue grants nothing else (it is not in the policy at all).
+    expect((await evaluateCalls([call('region-sync', 'SQS', 'ReceiveMessage', { QueueUrl: `http://127.0.0.1:4566/000000000000/${P}-sync-sa-east-1` })], twoRegions)).verdicts.map((v) => v.decision)).toEqual(['ImplicitlyDenied']);
+    expect(await decide('replication', 'SQS', 'GetQueueUrl', { QueueName: `${P}-sync-us-east-1` })).toEqual(['ImplicitlyDenied']);
   });
 
   it('lets the build role only read uploads under incoming/', async () => {

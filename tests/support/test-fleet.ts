@@ -28,8 +28,9 @@ export interface TestFleet {
   stop(): Promise<void>;
 }
 
-export async function startTestFleet(aws: AwsClients, label: string, options: { overrides?: FleetOptions['overrides'] } = {}): Promise<TestFleet> {
-  const stack = await deployTestStack(aws, uniquePrefix(label));
+/** `regions`: the stack's regions (default DEFAULT_TEST_REGIONS); the services learn them from the stack. */
+export async function startTestFleet(aws: AwsClients, label: string, options: { overrides?: FleetOptions['overrides']; regions?: readonly string[] } = {}): Promise<TestFleet> {
+  const stack = await deployTestStack(aws, uniquePrefix(label), options.regions ? { regions: options.regions } : {});
   const logs: string[] = [];
   const fleet = await startFleet({
     prefix: stack.prefix,

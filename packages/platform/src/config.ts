@@ -62,12 +62,26 @@ export const apiTokenEnvShape = {
 export const intakeEnvShape = {
   DEFAULT_REGIONS: z
     .string()
-    .default(REGIONS.join(','))
-    .transform((list) => list.split(',').map((r) => r.trim()).filter(Boolean))
-    .pipe(z.array(z.enum(REGIONS as [string, ...string[]])).min(1))
-    .describe('Regions a request gets when it names none (comma-separated; default: every configured region)'),
+    .optional()
+    .transform((list) => list?.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(REGIONS as [string, ...string[]])).min(1).optional())
+    .describe("Regions a request gets when it names none (comma-separated; default: every region of the stack). Each must be one of the stack's regions"),
   DEFAULT_HOSTS_PER_REGION: z.coerce.number().int().min(1).max(100_000).default(10).describe('Hosts per region when a request names none'),
 } as const;
+
+/**
+ * What an intake door fills in when a request leaves regions or hosts out: DEFAULT_REGIONS, else
+ * every region the stack has. Fails at start when DEFAULT_REGIONS names a region the stack lacks,
+ * which would otherwise make every request that relies on the default fail.
+ */
+export function intakeDefaults(config: { DEFAULT_REGIONS?: string[] | undefined; DEFAULT_HOSTS_PER_REGION: number }, stackRegions: readonly string[]): { regions: string[]; hostsPerRegion: number } {
+  const regions = config.DEFAULT_REGIONS ?? [...stackRegions];
+  const missing = regions.filter((r) => !stackRegions.includes(r));
+  if (missing.length > 0) {
+    throw new ConfigError(`invalid configuration: DEFAULT_REGIONS names ${missing.join(', ')}, which the stack does not have (it has ${stackRegions.join(', ')})`, { missing, stackRegions });
+  }
+  return { regions, hostsPerRegion: config.DEFAULT_HOSTS_PER_REGION };
+}
 
 /** Parses `env` against `shape`, failing fast with every problem named. */
 export function parseEnv<S extends z.ZodRawShape>(shape: S, env: Record<string, string | undefined>): z.infer<z.ZodObject<S>> {

@@ -80,8 +80,11 @@ export interface PurgeResult {
   purged: number;
 }
 
-/** Suffixes of every queue the stack creates with a DLQ: the service queues and one sync queue per region. */
-export const stackQueueSuffixes = (): string[] => [...Object.values(names.queues), ...REGIONS.map(syncQueueSuffix)];
+/**
+ * Suffixes of every queue a stack may create with a DLQ: the service queues and one sync queue per
+ * region (`regions`: default every region; a stack deployed with fewer simply lacks the others).
+ */
+export const stackQueueSuffixes = (regions: readonly string[] = REGIONS): string[] => [...Object.values(names.queues), ...regions.map(syncQueueSuffix)];
 
 const queueNameOf = (url: string): string => url.slice(url.lastIndexOf('/') + 1);
 

@@ -4,8 +4,29 @@
  * Regions are logical: each has its own sync queue and bucket, all in the stack's AWS region.
  */
 import regionsFile from '../../../deploy/regions.json' with { type: 'json' };
+import { ConfigError } from './errors.ts';
 
+/** Every logical region a stack may have, in the order of deploy/regions.json (the one list). */
 export const REGIONS: readonly string[] = regionsFile.regions;
+
+/**
+ * A deploy's choice of regions, checked and put in the order of REGIONS: at least one, each known,
+ * none twice. A stack may carry a subset (a test deploys only the regions it uses); services learn
+ * which from the stack itself (Locator.regions), never from a second list.
+ */
+export function chooseRegions(regions: readonly string[] = REGIONS): readonly string[] {
+  const unknown = regions.filter((r) => !REGIONS.includes(r));
+  const repeated = regions.filter((r, i) => regions.indexOf(r) !== i);
+  if (regions.length === 0 || unknown.length > 0 || repeated.length > 0) {
+    const problems = [
+      ...(regions.length === 0 ? ['no regions'] : []),
+      ...unknown.map((r) => `${r} is not in deploy/regions.json`),
+      ...repeated.map((r) => `${r} named twice`),
+    ];
+    throw new ConfigError(`invalid choice of regions: ${problems.join('; ')}`, { regions, known: REGIONS });
+  }
+  return REGIONS.filter((r) => regions.includes(r));
+}
 
 /** Name suffixes, joined to the prefix with '-'. The renderer turns these into Fn::Sub strings. */
 export const names = {

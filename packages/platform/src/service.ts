@@ -132,8 +132,8 @@ export interface ServiceContext {
 export interface StartServiceOptions {
   name: string;
   config: PlatformConfig;
-  /** The service's routes, as a Fastify plugin (see ./http.ts). */
-  routes?: (ctx: Omit<ServiceContext, 'http'>) => HttpRoutes;
+  /** The service's routes, as a Fastify plugin (see ./http.ts); async when they need the stack first (its regions, say). */
+  routes?: (ctx: Omit<ServiceContext, 'http'>) => HttpRoutes | Promise<HttpRoutes>;
   /** The bearer token the service's routes require (see ./http.ts); a service without an API has none. */
   apiToken?: string;
   /** Started before the HTTP server; on shutdown they stop taking work, then drain in parallel, before the server closes. */
@@ -175,7 +175,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
       service: name,
       checks: livenessChecks(workers),
       readiness: { eventsTable: () => store.ping(), idempotencyTable: () => idempotency.ping() },
-      routes: options.routes?.(base),
+      routes: await options.routes?.(base),
     });
     stopOnSignals(logger, { workers, http, finally: () => aws.destroy() });
     return { ...base, http };

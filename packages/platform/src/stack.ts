@@ -1,6 +1,8 @@
 /**
  * Deploys the project's one CloudFormation template (deploy/cloudformation/flotilla.json) under
  * a prefix, to real AWS or to the local emulator, and waits for it by polling with a deadline.
+ * The committed template has every region; `regions` deploys the same template rendered for fewer
+ * (deploy/render.ts), so a test pays only for the regions it uses.
  * On the emulator it then applies every queue's RedrivePolicy with SetQueueAttributes, because
  * MiniStack's CloudFormation drops that property (docs/local-aws.md).
  */
@@ -18,7 +20,7 @@ import { GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/c
 import type { AwsClients } from './aws.ts';
 import { FlotillaError } from './errors.ts';
 import { locate } from './locate.ts';
-import { dlqOf, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, resourceNames } from './resources.ts';
+import { chooseRegions, dlqOf, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, resourceNames } from './resources.ts';
 
 export const DEFAULT_TEMPLATE_PATH = fileURLToPath(new URL('../../../deploy/cloudformation/flotilla.json', import.meta.url));
 
@@ -36,7 +38,10 @@ export interface DeployStackOptions {
   clients: AwsClients;
   prefix: string;
   target: 'local' | 'aws';
+  /** A template file other than the committed one (its regions must then be `regions`, default all). */
   templatePath?: string;
+  /** The logical regions the stack gets (default: all of deploy/regions.json). */
+  regions?: readonly string[];
   parameters?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -83,17 +88,17 @@ async function waitForStack(clients: AwsClients, name: string, timeoutMs: number
   }
 }
 
-/** Queue names that have a DLQ: the service queues and every region's sync queue. */
-export function queuesWithDlq(prefix: string): string[] {
+/** Queue names that have a DLQ: the service queues and the sync queue of each of the stack's regions. */
+export function queuesWithDlq(prefix: string, regions: readonly string[] = REGIONS): string[] {
   const n = resourceNames(prefix);
-  return [...Object.values(n.queues), ...REGIONS.map((r) => n.syncQueue(r))];
+  return [...Object.values(n.queues), ...regions.map((r) => n.syncQueue(r))];
 }
 
 /** Applies each queue's RedrivePolicy (idempotent); the emulator's CloudFormation drops it. */
-export async function applyRedrivePolicies(clients: AwsClients, prefix: string): Promise<void> {
+export async function applyRedrivePolicies(clients: AwsClients, prefix: string, regions: readonly string[] = REGIONS): Promise<void> {
   const locator = await locate(clients, prefix);
   await Promise.all(
-    queuesWithDlq(prefix).map(async (queue) => {
+    queuesWithDlq(prefix, regions).map(async (queue) => {
       const [url, dlqUrl] = await Promise.all([locator.queueUrl(queue), locator.queueUrl(dlqOf(queue))]);
       const dlq = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
       const policy = JSON.stringify({ deadLetterTargetArn: dlq.Attributes?.QueueArn, maxReceiveCount: REDRIVE_MAX_RECEIVE_COUNT });
@@ -120,12 +125,23 @@ function outputsOf(stack: Stack | undefined, expected: string[], name: string): 
   return outputs;
 }
 
+/**
+ * The committed template, or, for a subset of the regions, the same template rendered for them.
+ * The renderer is imported only then: services load this module, and never render.
+ */
+async function templateText(path: string, regions: readonly string[] | undefined): Promise<string> {
+  if (regions === undefined || regions.length === REGIONS.length) return readFile(path, 'utf8');
+  const { renderedText } = await import('../../../deploy/render.ts');
+  return renderedText(regions);
+}
+
 /** Creates or updates the stack and returns its outputs. An update with nothing to change is a success. */
 export async function deployStack(options: DeployStackOptions): Promise<StackOutputs> {
   const { clients, prefix, target, timeoutMs = 180_000 } = options;
   const name = stackName(prefix);
   const path = options.templatePath ?? DEFAULT_TEMPLATE_PATH;
-  const { body: TemplateBody, outputKeys } = templateBody(await readFile(path, 'utf8'), path);
+  const regions = chooseRegions(options.regions);
+  const { body: TemplateBody, outputKeys } = templateBody(await templateText(path, options.templatePath === undefined ? regions : undefined), path);
   const Parameters = Object.entries({ Prefix: prefix, Target: target, ...options.parameters }).map(
     ([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue }),
   );
@@ -150,7 +166,7 @@ export async function deployStack(options: DeployStackOptions): Promise<StackOut
     await clients.cloudformation.send(new CreateStackCommand({ StackName: name, TemplateBody, Parameters, Capabilities: ['CAPABILITY_IAM'] }));
     stack = await waitForStack(clients, name, timeoutMs);
   }
-  if (target === 'local') await applyRedrivePolicies(clients, prefix);
+  if (target === 'local') await applyRedrivePolicies(clients, prefix, regions);
   return outputsOf(stack, outputKeys, name);
 }
 

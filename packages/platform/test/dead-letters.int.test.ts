@@ -49,7 +49,7 @@ describe('dead letters', () => {
     await deadLetter(where.names.queues.replication, '{"task":"two"}', 'copy failed: sha256 mismatch');
 
     const dlqs = await listDeadLetterQueues(aws.sqs, stack.prefix, { sampleSize: 5 });
-    expect(dlqs.map((q) => q.name).sort()).toEqual(stackQueueSuffixes().map((s) => `${stack.prefix}-${s}-dlq`).sort());
+    expect(dlqs.map((q) => q.name).sort()).toEqual(stackQueueSuffixes(stack.regions).map((s) => `${stack.prefix}-${s}-dlq`).sort());
     const replication = dlqs.find((q) => q.name === `${stack.prefix}-replication-dlq`);
     expect(replication?.source?.name).toBe(where.names.queues.replication);
     expect(replication?.depth.visible).toBe(2);

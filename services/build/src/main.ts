@@ -1,5 +1,5 @@
 /** Wiring only: the HTTP API, the projector, the build task worker, health and graceful shutdown. */
-import { BuildProjections, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
+import { BuildProjections, intakeDefaults, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { buildTask, buildTaskSchema } from './handlers/build-task.ts';
 import { projector } from './handlers/projector.ts';
@@ -9,16 +9,19 @@ await startService({
   name: 'build',
   config,
   apiToken: config.FLOTILLA_API_TOKEN,
-  routes: ({ aws, store, idempotency, logger, resources }) =>
-    buildApi({
+  routes: async ({ aws, store, idempotency, logger, resources, locator }) => {
+    const regions = await locator.regions();
+    return buildApi({
       aws,
       store,
       idempotency,
       projections: new BuildProjections(aws.dynamodb, resources.tables),
       logger,
-      defaults: { regions: config.DEFAULT_REGIONS, hostsPerRegion: config.DEFAULT_HOSTS_PER_REGION },
+      regions,
+      defaults: intakeDefaults(config, regions),
       sse: { pollMs: config.SSE_POLL_MS, maxPollMs: config.SSE_POLL_MAX_MS, maxStreams: config.SSE_MAX_STREAMS, maxStreamsPerClient: config.SSE_MAX_STREAMS_PER_CLIENT },
-    }),
+    });
+  },
   workers: async (ctx) => [
     await startTaskWorker(ctx, ctx.resources.queues.build, {
       name: 'build',

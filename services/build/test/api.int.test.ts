@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, newEvent, type PendingEvent } from '@flotilla/events';
-import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, readBuildEvents, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
+import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, eventually, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { buildApi } from '../src/http/index.ts';
 
@@ -42,6 +42,8 @@ beforeAll(async () => {
       idempotency,
       projections,
       logger,
+      // As the service learns them at start: from the stack's sync queues.
+      regions: await (await locate(aws, stack.prefix)).regions(),
       defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
       sse: SSE,
     }),
@@ -122,8 +124,18 @@ describe('POST /builds', () => {
     const fields = (body.fields ?? []).join('\n');
     expect(fields).toMatch(/^env: 1-12 characters/m);
     expect(fields).toMatch(/^hostsPerRegion: /m);
-    expect(fields).toContain(`regions.1: must be one of: ${REGIONS.join(', ')}`);
+    expect(fields).toContain(`regions.1: must be one of: ${stack.regions.join(', ')}`);
     expect(body.message).toContain('regions.1');
+  });
+
+  it('answers 400 for a region of deploy/regions.json that this stack was deployed without', async () => {
+    const absent = REGIONS.filter((r) => !stack.regions.includes(r));
+    expect(absent.length).toBeGreaterThan(0);
+    const res = await post(request({ regions: ['us-east-1', absent[0]] }), newKey('absent-region'));
+    expect(res.statusCode).toBe(400);
+    const body = res.json<ErrorBody>();
+    expect(body.error).toBe('invalid_request');
+    expect(body.fields).toEqual([`regions.1: must be one of: ${stack.regions.join(', ')}`]);
   });
 
   it('answers 400 naming repo or version when it is made only of dots (it would be a dot-segment in artifact keys)', async () => {
@@ -476,7 +488,7 @@ describe('GET /openapi.json and /health', () => {
     expect(doc.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health', '/ready']);
     const regions = doc.paths['/builds']?.post?.requestBody?.content['application/json']?.schema.properties.regions;
-    expect(regions?.items?.enum).toEqual([...REGIONS]);
+    expect(regions?.items?.enum).toEqual([...stack.regions]);
   });
 
   it('GET /health answers 200 with each check', async () => {

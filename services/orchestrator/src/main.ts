@@ -1,5 +1,5 @@
 /** Wiring only: the stream relay, the intake doors, deploy.finished, the reconciler, and health. */
-import { Records, REGIONS, startConsumer, startService, startStreamReader } from '@flotilla/platform';
+import { intakeDefaults, Records, startConsumer, startService, startStreamReader } from '@flotilla/platform';
 import { config } from './config.ts';
 import type { OrchestratorDeps } from './handlers/deps.ts';
 import { catchUpFromLog } from './handlers/catch-up.ts';
@@ -14,7 +14,8 @@ await startService({
   config,
   workers: async (ctx) => {
     const { aws, store, idempotency, locator, logger, resources } = ctx;
-    const syncQueueUrls = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await locator.queueUrl(resources.syncQueue(r))] as const)));
+    const regions = await locator.regions();
+    const syncQueueUrls = Object.fromEntries(await Promise.all(regions.map(async (r) => [r, await locator.queueUrl(resources.syncQueue(r))] as const)));
     const deps: OrchestratorDeps = {
       aws,
       store,
@@ -23,8 +24,9 @@ await startService({
       locator,
       logger,
       stateMachineArn: locator.stateMachineArn(),
+      regions,
       syncQueueUrls,
-      defaults: { regions: config.DEFAULT_REGIONS, hostsPerRegion: config.DEFAULT_HOSTS_PER_REGION },
+      defaults: intakeDefaults(config, regions),
     };
     return [
       await startConsumer(ctx, resources.queues.intake, intakeHandler(deps)),

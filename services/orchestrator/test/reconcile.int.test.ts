@@ -27,6 +27,7 @@ beforeAll(async () => {
     locator,
     logger: createLogger('reconcile-test', 'silent'),
     stateMachineArn: locator.stateMachineArn(),
+    regions: stack.regions,
     syncQueueUrls: {},
     defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
   };

@@ -56,6 +56,7 @@ beforeAll(async () => {
     locator,
     logger: createLogger('relay-test', 'silent'),
     stateMachineArn: locator.stateMachineArn(),
+    regions: stack.regions,
     // Only us-east-1 has a sync queue here: a build for another region cannot be decided.
     syncQueueUrls: { 'us-east-1': await locator.queueUrl(locator.names.syncQueue('us-east-1')) },
     defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },

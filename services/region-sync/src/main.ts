@@ -1,5 +1,5 @@
 /** Wiring only: the host-counter stream reader, then one sync worker per region queue, health, shutdown. */
-import { Records, REGIONS, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
+import { Records, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { countersHandler } from './handlers/counters.ts';
 import { recountRecentBuilds } from './handlers/recount.ts';
@@ -27,8 +27,9 @@ await startService({
       spread: { hostFailureRate: config.HOST_FAILURE_RATE, maxAttempts: config.MAX_HOST_ATTEMPTS, bucketFanout: config.BUCKET_FANOUT, minHealthyPercent: config.MIN_HEALTHY_PERCENT },
       writeConcurrency: config.HOST_WRITE_CONCURRENCY,
     });
+    // One worker per region the stack has (a test stack may carry only a few).
     const workers = await Promise.all(
-      REGIONS.map((region) =>
+      (await ctx.locator.regions()).map((region) =>
         startTaskWorker(ctx, ctx.resources.syncQueue(region), { name: `sync-${region}`, logger: ctx.logger.child({ region }), parseInput: (input) => syncTaskSchema.parse(input), work }),
       ),
     );

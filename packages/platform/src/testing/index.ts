@@ -9,6 +9,7 @@ import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createEventId } from '@flotilla/events';
 import { createAwsClients, type AwsClients } from '../aws.ts';
+import { REGIONS } from '../resources.ts';
 import { deleteStack, deployStack } from '../stack.ts';
 import { testEnv } from './config.ts';
 
@@ -68,14 +69,28 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, options
 
 export interface TestStack {
   prefix: string;
+  /** The logical regions this stack has (its sync queues and buckets), in the order of deploy/regions.json. */
+  regions: readonly string[];
   outputs: Record<string, string>;
   destroy(): Promise<void>;
 }
 
-/** Deploys the project's template under `prefix`, as the run command does; `destroy` deletes it. */
-export async function deployTestStack(clients: AwsClients, prefix: string): Promise<TestStack> {
-  const outputs = await deployStack({ clients, prefix, target: 'local' });
-  return { prefix, outputs, destroy: () => deleteStack({ clients, prefix }) };
+/**
+ * The regions a test stack gets unless its test asks for others: the first five of
+ * deploy/regions.json, the regions every stack had before the list grew, so each test's stack
+ * costs what it did and the tests naming those regions keep their meaning.
+ */
+export const DEFAULT_TEST_REGIONS: readonly string[] = REGIONS.slice(0, 5);
+
+/**
+ * Deploys the project's template under `prefix`, as the run command does, for `regions` only
+ * (default DEFAULT_TEST_REGIONS; each region adds a queue, its DLQ and a bucket to deploy);
+ * `destroy` deletes it.
+ */
+export async function deployTestStack(clients: AwsClients, prefix: string, options: { regions?: readonly string[] } = {}): Promise<TestStack> {
+  const { regions = DEFAULT_TEST_REGIONS } = options;
+  const outputs = await deployStack({ clients, prefix, target: 'local', regions });
+  return { prefix, regions: REGIONS.filter((r) => regions.includes(r)), outputs, destroy: () => deleteStack({ clients, prefix }) };
 }
 
 export type SampleBuildRequest = Record<string, unknown> & {

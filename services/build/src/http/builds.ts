@@ -22,7 +22,7 @@ import { StreamSlots, streamEvents } from './stream.ts';
 export function buildsRoutes(deps: ApiDeps): HttpRoutes {
   // A Fastify plugin: it only declares routes, so it has nothing to wait for.
   return (app) => {
-    const body = buildRequestBody(deps.defaults);
+    const body = buildRequestBody(deps.regions, deps.defaults);
     // Open event streams end when the server closes, so a graceful shutdown does not wait on them.
     const closing = new AbortController();
     const slots = new StreamSlots(deps.sse);

@@ -14,6 +14,8 @@ export interface ApiDeps {
   idempotency: IdempotencyStore;
   projections: BuildProjections;
   logger: Logger;
+  /** The regions this stack has (Locator.regions): a request may name only these. */
+  regions: readonly string[];
   defaults: { regions: string[]; hostsPerRegion: number };
   sse: SseLimits;
 }

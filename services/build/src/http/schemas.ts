@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { buildIdSchema, buildRequestSchema, doorSchema, envelopeSchema, envSchema, hostsPerRegionSchema, registry, repoSchema, ULID_PATTERN } from '@flotilla/events';
-import { errorBodySchema, MAX_LIST_LIMIT, REGIONS } from '@flotilla/platform';
+import { errorBodySchema, MAX_LIST_LIMIT } from '@flotilla/platform';
 
 export { errorBodySchema };
 
@@ -21,9 +21,13 @@ export const idempotencyHeaders = z
   // Every other header passes through untouched.
   .loose();
 
-/** The request body: regions and hostsPerRegion may be left out and get the service's defaults. */
-export function buildRequestBody(defaults: { regions: string[]; hostsPerRegion: number }) {
-  const request = buildRequestSchema(REGIONS);
+/**
+ * The request body: regions and hostsPerRegion may be left out and get the service's defaults.
+ * `regions` are the stack's: a region it lacks is a 400 naming the ones it has, never a build
+ * whose region no worker would ever take.
+ */
+export function buildRequestBody(regions: readonly string[], defaults: { regions: string[]; hostsPerRegion: number }) {
+  const request = buildRequestSchema(regions);
   return request.extend({
     regions: request.shape.regions.default(defaults.regions).describe('Target regions, each once; default: the service\'s DEFAULT_REGIONS'),
     hostsPerRegion: hostsPerRegionSchema.default(defaults.hostsPerRegion).describe('Hosts to sync in each region'),

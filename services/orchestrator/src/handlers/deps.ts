@@ -9,6 +9,8 @@ export interface OrchestratorDeps {
   locator: Locator;
   logger: Logger;
   stateMachineArn: string;
+  /** The regions this stack has (Locator.regions): a request may name only these. */
+  regions: readonly string[];
   syncQueueUrls: Record<string, string>;
   defaults: { regions: string[]; hostsPerRegion: number };
 }

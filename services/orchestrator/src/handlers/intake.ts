@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { buildRequestSchema, describeIssues } from '@flotilla/events';
-import { InvalidMessageError, parseMessage, REGIONS, requestBuild, type ReceivedMessage } from '@flotilla/platform';
+import { InvalidMessageError, parseMessage, requestBuild, type ReceivedMessage } from '@flotilla/platform';
 import type { OrchestratorDeps } from './deps.ts';
 
 const envelopeSchema = z
@@ -15,16 +15,17 @@ const envelopeSchema = z
   })
   .loose();
 
-export function parseIntakeMessage(body: string, defaults: OrchestratorDeps['defaults']) {
+/** `regions` are the stack's: a message naming another region is refused, never started. */
+export function parseIntakeMessage(body: string, regions: readonly string[], defaults: OrchestratorDeps['defaults']) {
   const { requestId, ...fields } = parseMessage(body, envelopeSchema, 'intake message');
-  const request = buildRequestSchema(REGIONS).strip().safeParse({ regions: defaults.regions, hostsPerRegion: defaults.hostsPerRegion, ...fields });
+  const request = buildRequestSchema(regions).strip().safeParse({ regions: defaults.regions, hostsPerRegion: defaults.hostsPerRegion, ...fields });
   if (!request.success) throw new InvalidMessageError(`invalid build.requested ${requestId}: ${describeIssues(request.error.issues).join('; ')}`);
   return { requestId, request: request.data };
 }
 
 export function intakeHandler(deps: OrchestratorDeps) {
   return async (received: ReceivedMessage): Promise<void> => {
-    const { requestId, request } = parseIntakeMessage(received.body, deps.defaults);
+    const { requestId, request } = parseIntakeMessage(received.body, deps.regions, deps.defaults);
     const { buildId, duplicate } = await requestBuild(deps, { door: 'sns', key: requestId, request });
     received.logger.info({ requestId, buildId, duplicate }, duplicate ? 'intake repeat: same build' : 'build requested');
   };

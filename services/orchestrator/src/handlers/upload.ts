@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { buildRequestSchema, describeIssues } from '@flotilla/events';
-import { headObject, InvalidMessageError, objectDigest, parseMessage, REGIONS, requestBuild, type ReceivedMessage } from '@flotilla/platform';
+import { headObject, InvalidMessageError, objectDigest, parseMessage, requestBuild, type ReceivedMessage } from '@flotilla/platform';
 import type { OrchestratorDeps } from './deps.ts';
 
 const s3EventSchema = z.union([
@@ -58,7 +58,7 @@ export function uploadHandler(deps: OrchestratorDeps) {
       if (!match) throw new InvalidMessageError(`upload key ${key} is not incoming/<repo>/<env>/<version>.zip`);
       const [, repo, env, version] = match;
       const meta = info.metadata;
-      const parsed = buildRequestSchema(REGIONS).safeParse({
+      const parsed = buildRequestSchema(deps.regions).safeParse({
         repo,
         env,
         version,
