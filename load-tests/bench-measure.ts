@@ -101,7 +101,9 @@ export class CallTimer {
 
 /** Clients of their own for one side of a comparison (own sockets), timed by `timer`. */
 export function timedClients(endpoint: string, timer: CallTimer): AwsClients {
-  const clients = createAwsClients({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  // Longer than a service's timeouts: on a saturated shared machine the emulator has answered a
+  // BatchWriteItem after more than 10 s, and a comparison should measure that, not fail on it.
+  const clients = createAwsClients({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, timeouts: { connectMs: 5_000, requestMs: 60_000 } });
   timer.attach(clients.dynamodb);
   timer.attach(clients.sqs);
   return clients;

@@ -32,8 +32,13 @@ export interface BenchOptions {
   appendConcurrency: number;
   replayEvents: number;
   builds: BuildSpec[];
+  /** The parts to run (default all): a re-run of one part need not wait for the others. */
+  only: readonly BenchPart[];
   progress: (line: string) => void;
 }
+
+export const BENCH_PARTS = ['builds', 'host-writes', 'consumer', 'event-log'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
 
 export interface BenchReport {
   startedAt: string;
@@ -76,7 +81,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const load = { start: loadavg()[0] ?? 0, end: 0 };
   let builds: BuildRow[] = [];
   try {
-    builds = await runBuilds({ endpoint: options.endpoint, prefix, specs: options.builds, progress: say });
+    const wanted = (part: BenchPart) => options.only.includes(part);
+    if (wanted('builds')) builds = await runBuilds({ endpoint: options.endpoint, prefix, specs: options.builds, progress: say });
 
     const side = () => {
       const timer = new CallTimer();
@@ -92,9 +98,9 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         for (const id of ids) errors.push({ id, error: (error as Error).message });
       }
     };
-    await attempt(['host-writes'], () => hostWrites(ctx, { items: options.hostItems, concurrency: options.writeConcurrency }));
-    await attempt(['consumer'], () => consumerPipeline(ctx, { messages: options.messages, batchSize: options.batchSize, concurrency: options.consumerConcurrency }));
-    await attempt(['append-single', 'append-group', 'replay'], () =>
+    if (wanted('host-writes')) await attempt(['host-writes'], () => hostWrites(ctx, { items: options.hostItems, concurrency: options.writeConcurrency }));
+    if (wanted('consumer')) await attempt(['consumer'], () => consumerPipeline(ctx, { messages: options.messages, batchSize: options.batchSize, concurrency: options.consumerConcurrency }));
+    if (wanted('event-log')) await attempt(['append-single', 'append-group', 'replay'], () =>
       eventLog(ctx, {
         appends: options.appends,
         groups: options.groups,
@@ -188,6 +194,8 @@ end-to-end build times. Progress on stderr, figures on stdout.
                               end-to-end builds, <regions>x<hosts per region>; sizes that need
                               more regions than deploy/regions.json names are reported as not run
                               ("" runs none)
+  --only builds,host-writes,consumer,event-log
+                              the parts to run (default all; event-log is both appends and replay)
   --json                      the figures as JSON
   -h, --help                  this text
 
@@ -208,6 +216,7 @@ async function main(): Promise<void> {
       'append-concurrency': { type: 'string', default: '8' },
       'replay-events': { type: 'string', default: '10000' },
       builds: { type: 'string', default: '1x1000,3x1000,10x1000,10x100000' },
+      only: { type: 'string', default: BENCH_PARTS.join(',') },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -237,6 +246,11 @@ async function main(): Promise<void> {
     appendConcurrency: count('append-concurrency', 64),
     replayEvents: count('replay-events'),
     builds: parseBuildSpecs(values.builds),
+    only: values.only.split(',').map((part) => {
+      const known = BENCH_PARTS.find((p) => p === part.trim());
+      if (!known) throw new Error(`--only: "${part}" is not one of ${BENCH_PARTS.join(', ')}`);
+      return known;
+    }),
     progress: (line) => process.stderr.write(`${line}\n`),
   });
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));

@@ -68,7 +68,7 @@ describe('pnpm bench', () => {
   it('--help names every option and the micro benchmarks', async () => {
     const { code, stdout } = await runBench(['--help']);
     expect(code).toBe(0);
-    for (const option of ['--rounds', '--host-items', '--messages', '--appends', '--groups', '--replay-events', '--builds', '--json']) expect(stdout).toContain(option);
+    for (const option of ['--rounds', '--host-items', '--messages', '--appends', '--groups', '--replay-events', '--builds', '--only', '--json']) expect(stdout).toContain(option);
     expect(stdout).toContain('pnpm bench:unit');
   });
 
