@@ -99,7 +99,7 @@ function row(ctx: CaseContext, base: Pick<ComparisonRow, 'id' | 'what' | 'baseli
     met,
     rounds: { ours: result.ours, baseline: result.baseline },
     calls,
-    why: met ? [] : callGap(calls, base.size * ctx.rounds, base.unit.replace(/s\/s$/, '')),
+    why: met ? [] : callGap(calls, base.size * ctx.rounds, base.unit.replace(/s\/s$/, ''), result.seconds),
   };
 }
 
@@ -109,7 +109,7 @@ function row(ctx: CaseContext, base: Pick<ComparisonRow, 'id' | 'what' | 'baseli
  * its call time per unit divided by the calls in flight, so a difference here is the difference
  * in the figure (what is left over is client CPU: marshalling, parsing, validation).
  */
-export function callGap(calls: ComparisonRow['calls'], units: number, unit: string): string[] {
+export function callGap(calls: ComparisonRow['calls'], units: number, unit: string, seconds: AlternatedResult['seconds']): string[] {
   const perUnit = (stats: Record<string, CallStats>) => Object.entries(stats).map(([command, s]) => ({ command, per: s.calls / Math.max(1, units), ...s }));
   const describe = (side: string, stats: Record<string, CallStats>) => {
     const rows = perUnit(stats).filter((r) => r.per >= 0.001);
@@ -119,12 +119,14 @@ export function callGap(calls: ComparisonRow['calls'], units: number, unit: stri
   };
   const ours = describe('ours', calls.ours);
   const baseline = describe('baseline', calls.baseline);
+  // Little's law: summed call time over wall time is how many calls were in flight on average.
+  const inFlight = (total: number, wall: number) => (wall > 0 ? (total * units) / 1000 / wall : 0);
   const extra = Object.keys(calls.ours).filter((c) => !(c in calls.baseline));
   return [
     ours.line,
     baseline.line,
     ...(extra.length > 0 ? [`calls only ours makes: ${extra.join(', ')}`] : []),
-    `ours spends ${(ours.total / Math.max(0.001, baseline.total)).toFixed(2)}× the baseline's SDK call time per ${unit}`,
+    `ours spends ${(ours.total / Math.max(0.001, baseline.total)).toFixed(2)}× the baseline's SDK call time per ${unit}, with ${inFlight(ours.total, seconds.ours).toFixed(1)} calls in flight on average (baseline ${inFlight(baseline.total, seconds.baseline).toFixed(1)})`,
   ];
 }
 
@@ -541,9 +543,15 @@ export async function eventLog(ctx: CaseContext, options: EventLogOptions): Prom
     // Measured, not guessed: the same read from the events' own day only, without the empty day buckets.
     const days = bucketsBetween(LOG_EPOCH, until()).length;
     const today = new Date(new Date().toISOString().slice(0, 10));
+    ctx.ours.timer.reset();
+    ctx.ours.timer.recording = true;
     const seconds = await timed(() => readOurs(today));
+    ctx.ours.timer.recording = false;
+    const query = ctx.ours.timer.stats().Query;
+    const rate = options.replayEvents / seconds;
     replayRow.why.push(
-      `ours queries ${days} day buckets from LOG_EPOCH, all but 1-2 empty; the same read from today's bucket alone took ${seconds.toFixed(2)} s (${(options.replayEvents / seconds).toFixed(0)} events/s, ${((options.replayEvents / seconds) / Math.max(1, replayRow.baseline)).toFixed(2)}× castore)`,
+      `ours queries ${days} day buckets from LOG_EPOCH (4 at a time), all but 1-2 of them empty`,
+      `the same read from today's bucket alone: ${seconds.toFixed(2)} s, ${rate.toFixed(0)} events/s, ${(rate / Math.max(1, replayRow.baseline)).toFixed(2)}× castore: ${query?.calls ?? 0} Queries of up to 500 items one after another (readAll reads ahead across day buckets, not within one), ${(query?.meanMs ?? 0).toFixed(0)} ms each on average, while castore's getEvents run ${options.replayConcurrency} at a time`,
     );
   }
   rows.push(replayRow);

@@ -126,6 +126,8 @@ export interface AlternatedResult {
   baseline: number[];
   oursMedian: number;
   baselineMedian: number;
+  /** Wall time of the measured rounds, per side: with the summed call time, the calls in flight. */
+  seconds: { ours: number; baseline: number };
 }
 
 /**
@@ -144,6 +146,7 @@ export async function alternate(options: {
 }): Promise<AlternatedResult> {
   const ours: number[] = [];
   const baseline: number[] = [];
+  const seconds = { ours: 0, baseline: 0 };
   options.ours.timer.reset();
   options.baseline.timer.reset();
   for (let round = 0; round <= options.rounds; round++) {
@@ -155,11 +158,14 @@ export async function alternate(options: {
       const result = await (which === 'ours' ? options.runOurs(round) : options.runBaseline(round));
       side.timer.recording = false;
       const rate = result.seconds > 0 ? result.units / result.seconds : 0;
-      if (round > 0) (which === 'ours' ? ours : baseline).push(rate);
+      if (round > 0) {
+        (which === 'ours' ? ours : baseline).push(rate);
+        seconds[which] += result.seconds;
+      }
       options.progress(`  ${round === 0 ? 'warm-up' : `round ${round}/${options.rounds}`} ${which}: ${result.units} in ${result.seconds.toFixed(2)} s (${rate.toFixed(0)}/s)`);
     }
   }
-  return { ours, baseline, oursMedian: median(ours), baselineMedian: median(baseline) };
+  return { ours, baseline, oursMedian: median(ours), baselineMedian: median(baseline), seconds };
 }
 
 /** Seconds that `work` took. */

@@ -88,19 +88,24 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       const timer = new CallTimer();
       return { timer, clients: timedClients(options.endpoint, timer) };
     };
-    const ctx: CaseContext = { admin: admin.dynamodb, adminSqs: admin.sqs, names: where.names, ours: side(), baseline: side(), rounds: options.rounds, progress: say, cleanup };
-    const attempt = async (ids: ComparisonId[], work: () => Promise<ComparisonRow | ComparisonRow[]>) => {
+    // Each comparison gets clients and timers of its own: calls a failed comparison left in flight
+    // are not counted against the next.
+    const attempt = async (ids: ComparisonId[], work: (ctx: CaseContext) => Promise<ComparisonRow | ComparisonRow[]>) => {
+      const ctx: CaseContext = { admin: admin.dynamodb, adminSqs: admin.sqs, names: where.names, ours: side(), baseline: side(), rounds: options.rounds, progress: say, cleanup };
       try {
-        const out = await work();
+        const out = await work(ctx);
         comparisons.push(...(Array.isArray(out) ? out : [out]));
       } catch (error) {
         say(`${ids.join(', ')} failed: ${(error as Error).stack ?? String(error)}`);
         for (const id of ids) errors.push({ id, error: (error as Error).message });
+      } finally {
+        ctx.ours.clients.destroy();
+        ctx.baseline.clients.destroy();
       }
     };
-    if (wanted('host-writes')) await attempt(['host-writes'], () => hostWrites(ctx, { items: options.hostItems, concurrency: options.writeConcurrency }));
-    if (wanted('consumer')) await attempt(['consumer'], () => consumerPipeline(ctx, { messages: options.messages, batchSize: options.batchSize, concurrency: options.consumerConcurrency }));
-    if (wanted('event-log')) await attempt(['append-single', 'append-group', 'replay'], () =>
+    if (wanted('host-writes')) await attempt(['host-writes'], (ctx) => hostWrites(ctx, { items: options.hostItems, concurrency: options.writeConcurrency }));
+    if (wanted('consumer')) await attempt(['consumer'], (ctx) => consumerPipeline(ctx, { messages: options.messages, batchSize: options.batchSize, concurrency: options.consumerConcurrency }));
+    if (wanted('event-log')) await attempt(['append-single', 'append-group', 'replay'], (ctx) =>
       eventLog(ctx, {
         appends: options.appends,
         groups: options.groups,
@@ -110,8 +115,6 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         replayConcurrency: 16,
       }),
     );
-    ctx.ours.clients.destroy();
-    ctx.baseline.clients.destroy();
   } finally {
     say(`deleting the stack ${prefix} and what the run made`);
     for (const step of cleanup.reverse()) await step().catch((error: unknown) => say(`cleanup: ${(error as Error).message}`));
