@@ -99,7 +99,7 @@ function row(ctx: CaseContext, base: Pick<ComparisonRow, 'id' | 'what' | 'baseli
     met,
     rounds: { ours: result.ours, baseline: result.baseline },
     calls,
-    why: met ? [] : callGap(calls, base.size * ctx.rounds, base.unit.replace(/s\/s$/, ''), result.seconds),
+    why: met ? [] : callGap(calls, base.size * ctx.rounds, base.unit.replace(/s\/s$/, ''), result),
   };
 }
 
@@ -109,7 +109,7 @@ function row(ctx: CaseContext, base: Pick<ComparisonRow, 'id' | 'what' | 'baseli
  * its call time per unit divided by the calls in flight, so a difference here is the difference
  * in the figure (what is left over is client CPU: marshalling, parsing, validation).
  */
-export function callGap(calls: ComparisonRow['calls'], units: number, unit: string, seconds: AlternatedResult['seconds']): string[] {
+export function callGap(calls: ComparisonRow['calls'], units: number, unit: string, { seconds, cpuMs }: Pick<AlternatedResult, 'seconds' | 'cpuMs'>): string[] {
   const perUnit = (stats: Record<string, CallStats>) => Object.entries(stats).map(([command, s]) => ({ command, per: s.calls / Math.max(1, units), ...s }));
   const describe = (side: string, stats: Record<string, CallStats>) => {
     const rows = perUnit(stats).filter((r) => r.per >= 0.001);
@@ -127,6 +127,8 @@ export function callGap(calls: ComparisonRow['calls'], units: number, unit: stri
     baseline.line,
     ...(extra.length > 0 ? [`calls only ours makes: ${extra.join(', ')}`] : []),
     `ours spends ${(ours.total / Math.max(0.001, baseline.total)).toFixed(2)}× the baseline's SDK call time per ${unit}, with ${inFlight(ours.total, seconds.ours).toFixed(1)} calls in flight on average (baseline ${inFlight(baseline.total, seconds.baseline).toFixed(1)})`,
+    // CPU in this process competes with the emulator for the two cores.
+    `this process's CPU: ours ${(cpuMs.ours / Math.max(1, units)).toFixed(3)} ms/${unit}, baseline ${(cpuMs.baseline / Math.max(1, units)).toFixed(3)} ms/${unit}`,
   ];
 }
 

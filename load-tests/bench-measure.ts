@@ -128,6 +128,8 @@ export interface AlternatedResult {
   baselineMedian: number;
   /** Wall time of the measured rounds, per side: with the summed call time, the calls in flight. */
   seconds: { ours: number; baseline: number };
+  /** This process's CPU time (user + system) during the measured rounds, per side, ms. */
+  cpuMs: { ours: number; baseline: number };
 }
 
 /**
@@ -147,6 +149,7 @@ export async function alternate(options: {
   const ours: number[] = [];
   const baseline: number[] = [];
   const seconds = { ours: 0, baseline: 0 };
+  const cpuMs = { ours: 0, baseline: 0 };
   options.ours.timer.reset();
   options.baseline.timer.reset();
   for (let round = 0; round <= options.rounds; round++) {
@@ -155,17 +158,20 @@ export async function alternate(options: {
       const side = which === 'ours' ? options.ours : options.baseline;
       await options.prepare?.(which, round);
       side.timer.recording = round > 0;
+      const cpuBefore = process.cpuUsage();
       const result = await (which === 'ours' ? options.runOurs(round) : options.runBaseline(round));
+      const cpu = process.cpuUsage(cpuBefore);
       side.timer.recording = false;
       const rate = result.seconds > 0 ? result.units / result.seconds : 0;
       if (round > 0) {
         (which === 'ours' ? ours : baseline).push(rate);
         seconds[which] += result.seconds;
+        cpuMs[which] += (cpu.user + cpu.system) / 1000;
       }
       options.progress(`  ${round === 0 ? 'warm-up' : `round ${round}/${options.rounds}`} ${which}: ${result.units} in ${result.seconds.toFixed(2)} s (${rate.toFixed(0)}/s)`);
     }
   }
-  return { ours, baseline, oursMedian: median(ours), baselineMedian: median(baseline), seconds };
+  return { ours, baseline, oursMedian: median(ours), baselineMedian: median(baseline), seconds, cpuMs };
 }
 
 /** Seconds that `work` took. */
