@@ -1,6 +1,6 @@
 /**
  * What validation costs on the read path: parseEvent (envelope + registry + upcast + payload
- * schema) against JSON.parse alone, and the status fold of a whole build. `pnpm bench` prints
+ * schema) against JSON.parse alone, and the status fold of a whole build. `pnpm bench:unit` prints
  * each against the JSON.parse baseline run in the same process.
  */
 import { bench, describe } from 'vitest';
