@@ -29,7 +29,7 @@ await startService({
     });
     const workers = await Promise.all(
       REGIONS.map((region) =>
-        startTaskWorker(ctx, ctx.resources.syncQueue(region), { name: `sync-${region}`, logger: ctx.logger.child({ region }), parseInput: (input) => syncTaskSchema.parse(input), work }),
+        startTaskWorker(ctx, ctx.resources.syncQueue(region), { name: `sync-${region}`, logger: ctx.logger.child({ region }), concurrency: config.SYNC_CONCURRENCY, parseInput: (input) => syncTaskSchema.parse(input), work }),
       ),
     );
     return [...workers, reader];
