@@ -19,18 +19,18 @@
  *     the relay makes per event (SNS Publish, a Query of the stream, a conditional PutItem), one
  *     at a time as the relay makes them, so the relay's rate can be set against its calls' cost.
  *
- * Terminal events are seen through a queue subscribed to the events topic with a filter on their
- * type: no polling of the API, whose own reads would compete with the pipeline it measures.
+ * Terminal events are watched in the log itself (its global-order index, only the new part each
+ * time): not the API, whose reads would compete with the pipeline it measures, nor the events
+ * topic, which the relay (a measured stage) feeds.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
-import { PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, DeleteMessageBatchCommand, DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { buildStream, type BuildEvent } from '@flotilla/events';
-import { createAwsClients, EventStore, locate, readBuildEvents, REGIONS, type AwsClients } from '@flotilla/platform';
+import { PublishCommand } from '@aws-sdk/client-sns';
+import { buildStream, idBoundAt, type BuildEvent } from '@flotilla/events';
+import { createAwsClients, EventStore, locate, readBuildEvents, REGIONS } from '@flotilla/platform';
 import { deployTestStack, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, startFleet, waitHealthy, type Fleet } from '../scripts/fleet.ts';
 import { runBuildsLoad, vegetaBinary } from './builds-load.ts';
@@ -44,6 +44,8 @@ export interface ThroughputOptions {
   hostsPerRegion: number;
   /** After the load, builds are awaited until this long passes with none ending. */
   settleMs: number;
+  /** ...and no longer than this after the load in all: the drained rate is then of the builds drained so far. */
+  maxWaitMs: number;
   /** Measure the emulator's raw rate for the relay's calls after the drain. */
   raw: boolean;
   /** Extra environment for every service (e.g. a concurrency setting to compare). */
@@ -80,7 +82,7 @@ export interface ThroughputFigures {
   serviceEnv: Record<string, string>;
 }
 
-const TERMINAL_TYPES = ['build.succeeded', 'build.failed'];
+const TERMINAL_TYPES = new Set(['build.succeeded', 'build.failed']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function percentiles(values: number[]): Percentiles {
@@ -118,32 +120,25 @@ export function stageDurations(events: BuildEvent[], executionStartedAt: number 
   return out;
 }
 
-/** A queue that receives the stack's terminal events (raw delivery, filtered on `type`). */
-async function terminalQueue(aws: AwsClients, topicArn: string, name: string): Promise<string> {
-  const queueUrl = (await aws.sqs.send(new CreateQueueCommand({ QueueName: name }))).QueueUrl ?? '';
-  const queueArn = (await aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
-  const policy = { Statement: [{ Effect: 'Allow', Principal: { Service: 'sns.amazonaws.com' }, Action: 'sqs:SendMessage', Resource: queueArn, Condition: { ArnEquals: { 'aws:SourceArn': topicArn } } }] };
-  await aws.sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: JSON.stringify(policy) } }));
-  await aws.sns.send(
-    new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ type: TERMINAL_TYPES }) } }),
-  );
-  return queueUrl;
-}
-
-/** Drains the terminal queue into `ended` (build id -> when seen) until `stop` is aborted. */
-async function watchTerminals(aws: AwsClients, queueUrl: string, ended: Map<string, number>, stop: AbortSignal): Promise<void> {
+/**
+ * Reads the log's new events every 2 s (the global-order index, from 10 s before the last read, so
+ * an event whose id sorts a little before one already seen is still found) and notes each build's
+ * terminal event in `ended`, until `stop` is aborted. From the log, not the events topic: the
+ * relay, which publishes to the topic, is one of the stages measured.
+ */
+async function watchTerminals(store: EventStore, since: number, ended: Map<string, number>, stop: AbortSignal): Promise<void> {
+  let from = since;
   while (!stop.aborted) {
-    const out = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 })).catch(() => undefined);
-    const messages = out?.Messages ?? [];
-    for (const m of messages) {
-      const parsed = JSON.parse(m.Body ?? '{}') as { stream?: unknown };
-      if (typeof parsed.stream === 'string' && parsed.stream.startsWith('build-') && !ended.has(parsed.stream.slice('build-'.length))) ended.set(parsed.stream.slice('build-'.length), Date.now());
+    const pollAt = Date.now();
+    try {
+      for await (const page of store.readAll({ since: new Date(from), afterId: idBoundAt(from, 'first') })) {
+        for (const e of page) if (TERMINAL_TYPES.has(e.type) && e.stream.startsWith('build-') && !ended.has(e.stream.slice('build-'.length))) ended.set(e.stream.slice('build-'.length), Date.now());
+      }
+      from = pollAt - 10_000;
+    } catch {
+      // an emulator too busy to answer: read the same stretch again next time
     }
-    if (messages.length > 0) {
-      await aws.sqs
-        .send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle ?? '' })) }))
-        .catch(() => undefined);
-    }
+    await sleep(2_000);
   }
 }
 
@@ -183,10 +178,8 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   /** build id -> when the orchestrator logged its StartExecution. */
   const executionAt = new Map<string, number>();
   let fleet: Fleet | undefined;
-  let queueUrl: string | undefined;
   const stopWatching = new AbortController();
   try {
-    queueUrl = await terminalQueue(aws, where.topicArn(where.names.topics.events), `${stack.prefix}-thru-ended`);
     say(`throughput: starting the fleet (stack ${stack.prefix})`);
     fleet = await startFleet({
       prefix: stack.prefix,
@@ -219,7 +212,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     });
     await waitHealthy(fleet);
     const ended = new Map<string, number>();
-    const watching = watchTerminals(aws, queueUrl, ended, stopWatching.signal);
+    const watching = watchTerminals(store, Date.now(), ended, stopWatching.signal);
 
     say(`throughput: ${options.rate} builds/s for ${options.durationS} s, ${options.regions.length} regions x ${options.hostsPerRegion} hosts`);
     const loadStarted = Date.now();
@@ -240,7 +233,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       say(`throughput: load done (${load.requests} requests, ${load.accepted.length} accepted, ${JSON.stringify(load.codes)}); awaiting every build`);
       let lastCount = -1;
       let lastProgress = Date.now();
-      while (Date.now() - lastProgress < options.settleMs) {
+      while (Date.now() - lastProgress < options.settleMs && Date.now() - loadEnded < options.maxWaitMs) {
         const done = load.accepted.filter((id) => ended.has(id)).length;
         if (done !== lastCount) {
           lastCount = done;
@@ -313,7 +306,6 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     await fleet?.stop(5_000);
     mkdirSync(join(ROOT, '.reports'), { recursive: true });
     writeFileSync(join(ROOT, '.reports', `throughput-${stack.prefix}.log`), logs.join('\n'));
-    if (queueUrl) await aws.sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
     await stack.destroy();
     aws.destroy();
   }
@@ -344,20 +336,27 @@ async function main(): Promise<void> {
       hosts: { type: 'string', default: '10' },
       regions: { type: 'string', default: 'us-east-1' },
       settle: { type: 'string', default: '120' },
+      'max-wait': { type: 'string', default: '1800' },
       raw: { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
+      'beside-env': { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log(`pnpm throughput [--rate 20] [--duration 30] [--regions us-east-1] [--hosts 10] [--settle 120] [--raw] [--env NAME=value ...] [--json]
+    console.log(`pnpm throughput [--rate 20] [--duration 30] [--regions us-east-1] [--hosts 10] [--settle 120] [--max-wait 1800] [--raw] [--env NAME=value ...] [--json]
 Submits builds at a constant rate to a fleet on a stack of its own (emulator at AWS_ENDPOINT_URL,
 default http://127.0.0.1:4566), awaits every build, prints submitted vs drained, the drained
 rate, the drain time, and per-stage latency p50/p99 from the log's events.
+--settle/--max-wait: builds are awaited until none ends for --settle s, or --max-wait s after the
+  load; the drained rate is then of those drained so far (its figures say how many).
 --regions: a comma list, or a number (the first N of ${REGIONS.join(',')}).
 --raw: also the emulator's raw rate for the relay's calls, measured in the same run.
---env: a variable for every service (repeatable), to compare settings in like runs.`);
+--env: a variable for every service (repeatable), to compare settings in like runs.
+--beside-env: runs a second fleet on a second stack at the same time and rate, its services with
+  these variables (repeatable; --beside-env '' for the defaults), and prints both and the ratio of
+  their drained rates: a same-run comparison on a shared, noisy machine.`);
     return;
   }
   const num = (name: string, text: string) => {
@@ -366,27 +365,34 @@ rate, the drain time, and per-stage latency p50/p99 from the log's events.
     return n;
   };
   const regions = /^\d+$/.test(values.regions) ? REGIONS.slice(0, Number(values.regions)) : values.regions.split(',').map((r) => r.trim()).filter(Boolean);
-  const serviceEnv = Object.fromEntries(
-    values.env.map((pair) => {
-      const at = pair.indexOf('=');
-      if (at < 1) throw new Error(`--env must be NAME=value, not ${pair}`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
-  const figures = await runThroughput({
+  const envOf = (pairs: string[]) =>
+    Object.fromEntries(
+      pairs.filter(Boolean).map((pair) => {
+        const at = pair.indexOf('=');
+        if (at < 1) throw new Error(`--env must be NAME=value, not ${pair}`);
+        return [pair.slice(0, at), pair.slice(at + 1)];
+      }),
+    );
+  const serviceEnv = envOf(values.env);
+  const run = (env: Record<string, string>, label: string) => runThroughput({
     endpoint: process.env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:4566',
     rate: num('rate', values.rate),
     durationS: num('duration', values.duration),
     regions,
     hostsPerRegion: num('hosts', values.hosts),
     settleMs: num('settle', values.settle) * 1000,
+    maxWaitMs: num('max-wait', values['max-wait']) * 1000,
     raw: values.raw,
-    serviceEnv,
+    serviceEnv: env,
     vegeta: process.env.FLOTILLA_VEGETA,
-    progress: (line) => process.stderr.write(`${line}\n`),
+    progress: (line) => process.stderr.write(`${label}${line}\n`),
   });
-  console.log(values.json ? JSON.stringify(figures, null, 2) : formatThroughput(figures));
-  if (figures.drained < figures.submitted) process.exitCode = 1;
+  const beside = values['beside-env'];
+  const all = beside ? await Promise.all([run(serviceEnv, '[A] '), run(envOf(beside), '[B] ')]) : [await run(serviceEnv, '')];
+  console.log(values.json ? JSON.stringify(all, null, 2) : all.map(formatThroughput).join('\n'));
+  const [a, b] = all;
+  if (a && b && !values.json) console.log(`drained rate A / B: ${(a.drainedPerSecond / b.drainedPerSecond).toFixed(2)} (same run, same emulator, same offered load)`);
+  if (all.some((f) => f.drained < f.submitted)) process.exitCode = 1;
 }
 
 if (import.meta.main) {
