@@ -22,9 +22,6 @@ function gate(counts: Array<number | Error>, limitsOverride: Partial<typeof limi
   return { backlog, caps, advance: (ms: number) => (now += ms) };
 }
 
-/** Lets a background refresh settle. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
-
 describe('IntakeBacklog', () => {
   it('admits below the limit and refuses at it, with the configured Retry-After', async () => {
     expect(await gate([2]).backlog.admit()).toEqual({ admitted: true });
@@ -37,7 +34,7 @@ describe('IntakeBacklog', () => {
     expect(caps).toEqual([3]);
     advance(1_000);
     await backlog.admit();
-    await settle();
+    await backlog.settled();
     expect(caps).toEqual([3, 3]);
     expect(await backlog.admit()).toEqual({ admitted: true });
   });
@@ -47,7 +44,7 @@ describe('IntakeBacklog', () => {
     expect((await backlog.admit()).admitted).toBe(false);
     advance(1_000);
     await backlog.admit();
-    await settle();
+    await backlog.settled();
     expect((await backlog.admit()).admitted).toBe(false);
     const off = gate([99], { maxBacklog: 0 });
     expect(await off.backlog.admit()).toEqual({ admitted: true });

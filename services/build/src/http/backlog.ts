@@ -54,6 +54,11 @@ export class IntakeBacklog {
     return this.#backlog >= maxBacklog ? { admitted: false, backlog: this.#backlog, retryAfterSeconds } : { admitted: true };
   }
 
+  /** Resolves when no count is running (the one running now, if any, has settled). */
+  async settled(): Promise<void> {
+    await this.#refreshing;
+  }
+
   /** One count at a time; callers that arrive meanwhile share it. */
   #refresh(): Promise<void> {
     this.#refreshing ??= this.#count(this.#limits.maxBacklog)
