@@ -6,6 +6,13 @@ export const config = parseEnv(
   {
     ...platformEnvShape,
     ...intakeEnvShape,
+    RELAY_CONCURRENCY: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(16)
+      .describe("Builds whose events the relay publishes and acts on at once, within one batch of the log's stream (each build's events stay in order; 1 relays one record at a time)"),
     RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(30_000).describe('How often the reconciler looks at every build that has not ended'),
     RECONCILE_GRACE_MS: z.coerce
       .number()

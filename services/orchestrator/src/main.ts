@@ -35,7 +35,7 @@ await startService({
       await startStreamReader(ctx, {
         name: 'orchestrator-relay',
         tableName: resources.tables.events,
-        handle: relayHandler(deps),
+        handle: relayHandler(deps, config.RELAY_CONCURRENCY),
         onRecordsLost: async () => void (await catchUpFromLog(deps)),
       }),
       startReconciler(deps, config.RECONCILE_INTERVAL_MS, config.RECONCILE_GRACE_MS),

@@ -15,6 +15,13 @@ export const config = parseEnv(
       .min(60_000)
       .default(24 * 3_600_000)
       .describe('When the host stream lost records (emulator restart), builds requested this recently get their counters recounted'),
+    SYNC_CONCURRENCY: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(32)
+      .default(4)
+      .describe("Sync tasks each region's worker runs at once (one SQS poller each); memory grows with it, a 100,000-host region's spread per task"),
     HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests in flight per region'),
   },
   process.env,

@@ -30,7 +30,7 @@ await startService({
     // One worker per region the stack has (a test stack may carry only a few).
     const workers = await Promise.all(
       (await ctx.locator.regions()).map((region) =>
-        startTaskWorker(ctx, ctx.resources.syncQueue(region), { name: `sync-${region}`, logger: ctx.logger.child({ region }), parseInput: (input) => syncTaskSchema.parse(input), work }),
+        startTaskWorker(ctx, ctx.resources.syncQueue(region), { name: `sync-${region}`, logger: ctx.logger.child({ region }), concurrency: config.SYNC_CONCURRENCY, parseInput: (input) => syncTaskSchema.parse(input), work }),
       ),
     );
     return [...workers, reader];

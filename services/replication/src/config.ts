@@ -5,6 +5,13 @@ import { parseEnv, platformEnvShape, REGIONS } from '@flotilla/platform';
 export const config = parseEnv(
   {
     ...platformEnvShape,
+    REPLICATION_CONCURRENCY: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(16)
+      .describe('Regional copies this process works on at once (one SQS poller each, one task per receive)'),
     FAIL_REPLICATION_REGIONS: z
       .string()
       .default('')

@@ -1,5 +1,5 @@
 /** Wiring only: the replication task worker, health and graceful shutdown. */
-import { Records, REGIONS, startService, startTaskWorker } from '@flotilla/platform';
+import { Records, startService, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { replicateTask, replicateTaskSchema } from './handlers/replicate.ts';
 
@@ -9,8 +9,8 @@ await startService({
   workers: async (ctx) => [
     await startTaskWorker(ctx, ctx.resources.queues.replication, {
       name: 'replicate',
-      // One region's copy per poller, every region of a build at once.
-      concurrency: REGIONS.length,
+      // One region's copy per poller: several builds' regions at once, a slow copy holding up no other.
+      concurrency: config.REPLICATION_CONCURRENCY,
       parseInput: (input) => replicateTaskSchema.parse(input),
       work: replicateTask({
         aws: ctx.aws,

@@ -183,3 +183,31 @@ export async function* allBuilds(db: DynamoDBClient, table: string, filter: Buil
     cursor = page.nextCursor;
   } while (cursor);
 }
+
+/**
+ * How many builds the list holds with `status`, counting no further than `cap` (a Query of the
+ * status index for keys only, with Select COUNT, page by page until the cap): its cost is bounded by
+ * the cap, not by how many builds there are. Intake back-pressure asks "more than N open?", never
+ * "how many exactly?".
+ */
+export async function countBuildsWithStatus(db: DynamoDBClient, table: string, status: BuildStatus, cap: number): Promise<number> {
+  let counted = 0;
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await db.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: BUILD_LIST_INDEXES.status,
+        KeyConditionExpression: '#p = :p',
+        ExpressionAttributeNames: { '#p': 'status' },
+        ExpressionAttributeValues: { ':p': { S: status } },
+        Select: 'COUNT',
+        Limit: Math.max(1, cap - counted),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    counted += out.Count ?? 0;
+    startKey = out.LastEvaluatedKey;
+  } while (startKey && counted < cap);
+  return Math.min(counted, cap);
+}

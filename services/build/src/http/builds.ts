@@ -39,10 +39,19 @@ export function buildsRoutes(deps: ApiDeps): HttpRoutes {
           tags: ['builds'],
           headers: idempotencyHeaders,
           body,
-          response: { 202: acceptedSchema, 400: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 422: errorBodySchema },
+          response: { 202: acceptedSchema, 400: errorBodySchema, 413: errorBodySchema, 415: errorBodySchema, 422: errorBodySchema, 503: errorBodySchema },
         },
       },
       async (request, reply) => {
+        // Past the configured backlog, nothing is appended: the caller retries after Retry-After
+        // with the same Idempotency-Key, which then makes the build (backlog.ts).
+        const admission = (await deps.backlog?.admit()) ?? { admitted: true };
+        if (!admission.admitted) {
+          return reply
+            .code(503)
+            .header('retry-after', String(admission.retryAfterSeconds))
+            .send({ error: 'backlog_full', message: `${admission.backlog} builds are waiting or running, the most intake takes; retry after ${admission.retryAfterSeconds} s with the same Idempotency-Key` });
+        }
         const key = request.headers['idempotency-key'];
         const { buildId, duplicate } = await requestBuild(deps, { door: 'http', key, request: request.body });
         deps.logger.info({ buildId, duplicate }, duplicate ? 'repeat POST /builds: same build' : 'build requested');

@@ -6,6 +6,7 @@
 import { buildStream, foldBuild, idBoundAt, isTerminal, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
 import { instantOfId, readBuildEvents, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger } from '@flotilla/platform';
 import { buildView, eventsAt, type BuildView, type PointInTime } from '../domain/view.ts';
+import type { IntakeBacklog } from './backlog.ts';
 import type { SseLimits } from './stream.ts';
 
 export interface ApiDeps {
@@ -18,6 +19,8 @@ export interface ApiDeps {
   regions: readonly string[];
   defaults: { regions: string[]; hostsPerRegion: number };
   sse: SseLimits;
+  /** Intake back-pressure: POST /builds answers 503 while it refuses (none: never refuses). */
+  backlog?: IntakeBacklog | undefined;
 }
 
 export async function history(store: EventStore, buildId: string, afterVersion = 0): Promise<BuildEvent[]> {
