@@ -1,5 +1,5 @@
 /** Wiring only: the host-counter stream reader, then one sync worker per region queue, health, shutdown. */
-import { Records, REGIONS, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
+import { MAX_GET_RECORDS, Records, REGIONS, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { countersHandler } from './handlers/counters.ts';
 import { recountRecentBuilds } from './handlers/recount.ts';
@@ -15,8 +15,9 @@ await startService({
     const reader = await startStreamReader(ctx, {
       name: 'host-counters',
       tableName: ctx.resources.tables.hosts,
-      // Each distinct build and region in a batch is one write in the checkpoint's transaction (max 100).
-      batchSize: 99,
+      // As many records as one GetRecords gives: the handler adds them up per build and region, so
+      // a read is a handful of writes, and a read with more than 99 of those is committed in parts.
+      batchSize: MAX_GET_RECORDS,
       handle: countersHandler(counters),
       onRecordsLost: async () => void (await recountRecentBuilds({ aws: ctx.aws, names: ctx.resources, counters, logger: ctx.logger }, config.RECOUNT_WINDOW_MS)),
     });
