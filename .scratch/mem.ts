@@ -1,0 +1,23 @@
+import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { batchPut } from '@flotilla/platform';
+import { testAwsClients } from '@flotilla/platform/testing';
+import { spreadHosts } from '../services/region-sync/src/domain/spread.ts';
+const aws = testAwsClients();
+const table = `memtest-${Date.now()}`;
+await aws.dynamodb.send(new CreateTableCommand({ TableName: table, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }] }));
+const mb = (n: number) => Math.round(n / 1048576);
+const show = (tag: string) => { const m = process.memoryUsage(); console.log(tag, 'rss', mb(m.rss), 'heapUsed', mb(m.heapUsed), 'heapTotal', mb(m.heapTotal), 'external', mb(m.external), 'ab', mb(m.arrayBuffers)); };
+show('idle');
+const timer = setInterval(() => show('during'), 2000);
+const N = Number(process.argv[2] ?? 50000);
+const gen = spreadHosts({ seed: 'x:us-east-1', hosts: N, hostFailureRate: 0, maxAttempts: 3, bucketFanout: 4, minHealthyPercent: 100 });
+function* items() { for (const h of { [Symbol.iterator]: () => gen }) yield { pk: 'p', sk: h.host, status: h.status, source: h.source, round: h.round, attempts: h.attempts, at: new Date().toISOString(), writtenAt: Date.now(), expiresAt: 1 }; }
+const t = Date.now();
+await batchPut(aws.dynamodb, table, items(), { concurrency: 8 });
+clearInterval(timer);
+console.log('wrote', N, 'in', Date.now() - t, 'ms');
+show('after');
+await aws.dynamodb.send(new DeleteTableCommand({ TableName: table }));
+await new Promise((r) => setTimeout(r, 5000));
+show('after5s');
+aws.destroy();
