@@ -148,7 +148,10 @@ export async function measureRegionScale(options: RegionScaleOptions): Promise<R
     countersCatchingUp: view.regions[region]?.progress?.countersCatchingUp === true,
   }));
   if (view.status === 'SUCCESS') {
-    await Promise.race([counted, new Promise((resolve) => setTimeout(resolve, 120_000))]);
+    // The counters may trail the SUCCESS; give them two minutes (a deadline, not a wait: it ends as they do).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([counted, new Promise((resolve) => (timer = setTimeout(resolve, 120_000)))]);
+    clearTimeout(timer);
   }
   counting = false;
   await counted;
