@@ -15,8 +15,42 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { TransientAwsError } from './errors.ts';
 import { withRetry } from './retry.ts';
 
+/**
+ * Request slots shared by several writers in one process: a lane takes a slot before it pulls
+ * its next 25 items and gives it back once they are written, so the requests in flight across
+ * every writer stay within the slots, first come first served. Region-sync shares one among every
+ * region's sync: five regions at once would otherwise send five times the requests, and the host
+ * counters' single stream reader, queued behind them at the table, fell a minute behind.
+ */
+export class RequestSlots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(slots: number) {
+    this.#free = Math.max(1, slots);
+  }
+
+  /** Resolves with the function that gives the slot back (once; later calls do nothing). */
+  async take(): Promise<() => void> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      // Handed straight to the next writer waiting, if any, so none can jump the queue.
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    };
+  }
+}
+
 export interface BatchWriteOptions {
+  /** Lanes of this call: requests of 25 items it may have in flight. */
   concurrency?: number;
+  /** Slots shared with other writers; a lane writes only while it holds one. */
+  slots?: RequestSlots;
   deadlineMs?: number;
   /** Called after each chunk is fully written, with the running total: progress on long writes. */
   onProgress?: (written: number) => void;
@@ -26,7 +60,7 @@ export const BATCH_WRITE_MAX = 25;
 
 /** Writes every item of `items` (an array or a generator); resolves once all are written. */
 export async function batchPut(db: DynamoDBClient, table: string, items: Iterable<Record<string, unknown>>, options: BatchWriteOptions = {}): Promise<void> {
-  const { concurrency = 8, deadlineMs = 120_000, onProgress } = options;
+  const { concurrency = 8, deadlineMs = 120_000, onProgress, slots } = options;
   const source = items[Symbol.iterator]();
   let exhausted = false;
   // A lane that failed stops the others from taking more; the first error is the one thrown.
@@ -56,12 +90,18 @@ export async function batchPut(db: DynamoDBClient, table: string, items: Iterabl
     onProgress?.(written);
   };
   const lane = async () => {
-    for (let chunk = take(); chunk.length > 0; chunk = take()) {
+    while (!exhausted && !failed) {
+      // The slot first, the items after: a lane waiting for a slot holds none of them.
+      const release = slots ? await slots.take() : undefined;
       try {
+        const chunk = take();
+        if (chunk.length === 0) return;
         await writeChunk(chunk);
       } catch (error) {
         failed = true;
         throw error;
+      } finally {
+        release?.();
       }
     }
   };

@@ -5,7 +5,7 @@
  */
 import { CreateTableCommand, DeleteTableCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { BATCH_WRITE_MAX, batchPut } from '@flotilla/platform';
+import { BATCH_WRITE_MAX, batchPut, RequestSlots } from '@flotilla/platform';
 import { testAwsClients, uniquePrefix } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -71,4 +71,34 @@ it('stops pulling once a write fails, and closes the generator', async () => {
   await expect(batchPut(aws.dynamodb, table, items(), { concurrency: 2, deadlineMs: 2_000 })).rejects.toThrow();
   expect(closed).toBe(true);
   expect(pulled).toBeLessThan(200);
+});
+
+it('shares request slots between writers: two writers of 4 lanes each, 2 slots, never more than 2 requests in flight', async () => {
+  const counted = testAwsClients();
+  let inFlight = 0;
+  let most = 0;
+  counted.dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'BatchWriteItemCommand') return next(args);
+      most = Math.max(most, ++inFlight);
+      try {
+        return await next(args);
+      } finally {
+        inFlight--;
+      }
+    },
+    { step: 'initialize', name: 'countInFlight' },
+  );
+  const slots = new RequestSlots(2);
+  const items = (pk: string) => Array.from({ length: 300 }, (_, i) => ({ pk, sk: String(i) }));
+  try {
+    await Promise.all([batchPut(counted.dynamodb, table, items('slots-a'), { concurrency: 4, slots }), batchPut(counted.dynamodb, table, items('slots-b'), { concurrency: 4, slots })]);
+  } finally {
+    counted.destroy();
+  }
+  expect(most).toBe(2);
+  for (const pk of ['slots-a', 'slots-b']) {
+    const out = await aws.dynamodb.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: pk } }, Select: 'COUNT' }));
+    expect(out.Count, pk).toBe(300);
+  }
 });

@@ -15,7 +15,7 @@ export const config = parseEnv(
       .min(60_000)
       .default(24 * 3_600_000)
       .describe('When the host stream lost records (emulator restart), builds requested this recently get their counters recounted'),
-    HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests in flight per region'),
+    HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests (25 host records each) in flight in this process, shared by every region syncing at once'),
   },
   process.env,
 );

@@ -1,5 +1,5 @@
 /** Wiring only: the host-counter stream reader, then one sync worker per region queue, health, shutdown. */
-import { MAX_GET_RECORDS, Records, REGIONS, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
+import { MAX_GET_RECORDS, Records, REGIONS, RequestSlots, startService, startStreamReader, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { countersHandler } from './handlers/counters.ts';
 import { recountRecentBuilds } from './handlers/recount.ts';
@@ -27,6 +27,9 @@ await startService({
       hostsTable: ctx.resources.tables.hosts,
       spread: { hostFailureRate: config.HOST_FAILURE_RATE, maxAttempts: config.MAX_HOST_ATTEMPTS, bucketFanout: config.BUCKET_FANOUT, minHealthyPercent: config.MIN_HEALTHY_PERCENT },
       writeConcurrency: config.HOST_WRITE_CONCURRENCY,
+      // One pool for the process: however many regions sync at once, the requests in flight (and
+      // the records held for them) stay HOST_WRITE_CONCURRENCY, and the counter reader keeps up.
+      writeSlots: new RequestSlots(config.HOST_WRITE_CONCURRENCY),
     });
     const workers = await Promise.all(
       REGIONS.map((region) =>

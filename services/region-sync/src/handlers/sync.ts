@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { artifactLocationSchema, newEvent } from '@flotilla/events';
-import { appendFact, batchPut, hostPartition, type AwsClients, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
+import { appendFact, batchPut, hostPartition, type AwsClients, type RequestSlots, type EventStore, type TaskContext, type TaskOutcome } from '@flotilla/platform';
 import { spreadHosts, type SpreadParams, type SpreadSummary } from '../domain/spread.ts';
 
 export const syncTaskSchema = z.object({
@@ -32,6 +32,8 @@ export interface SyncDeps {
   hostsTable: string;
   spread: Omit<SpreadParams, 'seed' | 'hosts'>;
   writeConcurrency: number;
+  /** BatchWriteItem slots shared by every region's sync in this process. */
+  writeSlots: RequestSlots;
 }
 
 export function syncTask(deps: SyncDeps) {
@@ -60,6 +62,7 @@ export function syncTask(deps: SyncDeps) {
     const total = task.hostsPerRegion;
     await batchPut(deps.aws.dynamodb, deps.hostsTable, records(), {
       concurrency: deps.writeConcurrency,
+      slots: deps.writeSlots,
       onProgress: (written) => {
         if (written - lastLogged >= 5_000 || written === total) {
           lastLogged = written;
