@@ -299,7 +299,7 @@ export class StreamReader implements Stoppable {
    * The longest head of `records` whose writes fit one transaction beside the checkpoint, and those
    * writes. The handler sees the whole batch first (the usual case: a handler that aggregates, as
    * the host counters do per build and region, returns few writes for many records); past the
-   * limit it is asked again about a head cut in proportion, then halved, until the writes fit. A
+   * limit it is asked again about a head cut in proportion (99 / writes), until the writes fit. A
    * handler that returns more than MAX_BATCH_WRITES must therefore act only through its writes.
    */
   async #fitting(shardId: string, records: StreamRecord[]): Promise<{ part: StreamRecord[]; writes: TransactWriteItem[] }> {
@@ -315,8 +315,8 @@ export class StreamReader implements Stoppable {
           sequenceNumber: part[0]?.dynamodb?.SequenceNumber,
         });
       }
-      const proportional = Math.floor((part.length * MAX_BATCH_WRITES) / writes.length);
-      part = part.slice(0, Math.max(1, Math.min(proportional, Math.ceil(part.length / 2))));
+      // Fewer records than now (writes > MAX_BATCH_WRITES), so this ends; usually at the first cut.
+      part = part.slice(0, Math.max(1, Math.floor((part.length * MAX_BATCH_WRITES) / writes.length)));
     }
   }
 
