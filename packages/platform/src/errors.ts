@@ -176,3 +176,11 @@ export class CheckpointMovedError extends FlotillaError {
     this.stored = stored;
   }
 }
+
+/**
+ * One stream record made a handler return more writes than a checkpoint transaction can hold
+ * with its checkpoint (99): no split of the batch can commit it, so retrying cannot help.
+ */
+export class StreamBatchTooLargeError extends FlotillaError {
+  readonly retryable = false;
+}

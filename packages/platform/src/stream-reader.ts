@@ -33,7 +33,7 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { Logger } from './logger.ts';
-import { CheckpointMovedError, isRetryable, TransientAwsError } from './errors.ts';
+import { CheckpointMovedError, isRetryable, StreamBatchTooLargeError, TransientAwsError } from './errors.ts';
 import { backoff, withRetry } from './retry.ts';
 import type { Stoppable } from './service.ts';
 import { eventFromItem } from './event-store.ts';
@@ -41,6 +41,12 @@ import { faultPoint } from './faults.ts';
 import { planShards, type ShardCheckpoint, type ShardInfo } from './shard-planner.ts';
 
 export type StreamRecord = _Record;
+
+/** A transaction holds 100 items: a batch's writes and its checkpoint. */
+export const MAX_BATCH_WRITES = 99;
+
+/** GetRecords returns at most this many records per call. */
+export const MAX_GET_RECORDS = 1_000;
 
 /** The envelope in a stream record of the events table (the streams client's AttributeValue has the table's wire shape). */
 export const eventFromStreamRecord = (record: StreamRecord) => (record.dynamodb?.NewImage ? eventFromItem(record.dynamodb.NewImage) : undefined);
@@ -50,7 +56,10 @@ export interface StreamBatch {
   records: StreamRecord[];
 }
 
-/** Returns writes to commit atomically with this batch's checkpoint (at most 99). */
+/**
+ * Returns writes to commit atomically with this batch's checkpoint. More than MAX_BATCH_WRITES and
+ * the reader commits the batch in parts, calling the handler again on each (see #fitting).
+ */
 export type StreamBatchHandler = (batch: StreamBatch) => Promise<TransactWriteItem[] | void>;
 
 export interface StreamReaderOptions {
@@ -67,8 +76,9 @@ export interface StreamReaderOptions {
   /** How often the shard list is looked at again for new shards (default 5 s). */
   replanMs?: number;
   /**
-   * Records per GetRecords call (default 100): a handler whose writes grow with the batch keeps it
-   * small, and a batch must finish inside the shutdown grace (review L7: 1,000 relayed records did not).
+   * Records per GetRecords call (default 100, at most MAX_GET_RECORDS). Not bounded by the
+   * transaction (a batch whose writes do not fit is committed in parts), but a batch must finish
+   * inside the shutdown grace (review L7: 1,000 relayed records, each published, did not).
    */
   batchSize?: number;
   /** How long a retryable failure may hold a shard before a draining pass gives up, and the running reader alerts (logs at error) while it keeps holding. */
@@ -246,13 +256,22 @@ export class StreamReader implements Stoppable {
       const records = out.Records ?? [];
       const finished = out.NextShardIterator === undefined || out.NextShardIterator === null;
       if (records.length > 0 || finished) {
-        const seq = records.at(-1)?.dynamodb?.SequenceNumber ?? lastSequence;
-        const expected = committed;
+        // What of this batch is not committed yet: a batch whose writes would not fit one
+        // transaction is committed in parts, each with the checkpoint at its last record, so a
+        // large read (up to the API's 1,000 records) is never limited by the transaction's 100 items.
+        let rest = records;
         try {
           await this.#handleHeld(shardId, mode, async () => {
-            const writes = records.length > 0 ? ((await this.#o.handle({ shardId, records })) ?? []) : [];
-            if (records.length > 0) faultPoint('stream.before-checkpoint');
-            await this.#commit(shardId, { sequenceNumber: seq, finished }, writes, expected);
+            do {
+              const { part, writes } = await this.#fitting(shardId, rest);
+              const seq = part.at(-1)?.dynamodb?.SequenceNumber ?? lastSequence;
+              if (part.length > 0) faultPoint('stream.before-checkpoint');
+              await this.#commit(shardId, { sequenceNumber: seq, finished: finished && part.length === rest.length }, writes, committed);
+              handled += part.length;
+              lastSequence = seq;
+              committed = seq;
+              rest = rest.slice(part.length);
+            } while (rest.length > 0);
           });
         } catch (error) {
           if (!(error instanceof CheckpointMovedError)) throw error;
@@ -265,9 +284,6 @@ export class StreamReader implements Stoppable {
           iterator = await this.#iterator(streamArn, shardId, committed ? { kind: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: committed } : { kind: 'TRIM_HORIZON' });
           continue;
         }
-        handled += records.length;
-        lastSequence = seq;
-        committed = seq;
       }
       if (finished) break;
       iterator = out.NextShardIterator;
@@ -277,6 +293,31 @@ export class StreamReader implements Stoppable {
       }
     }
     return handled;
+  }
+
+  /**
+   * The longest head of `records` whose writes fit one transaction beside the checkpoint, and those
+   * writes. The handler sees the whole batch first (the usual case: a handler that aggregates, as
+   * the host counters do per build and region, returns few writes for many records); past the
+   * limit it is asked again about a head cut in proportion (99 / writes), until the writes fit. A
+   * handler that returns more than MAX_BATCH_WRITES must therefore act only through its writes.
+   */
+  async #fitting(shardId: string, records: StreamRecord[]): Promise<{ part: StreamRecord[]; writes: TransactWriteItem[] }> {
+    let part = records;
+    for (;;) {
+      const writes = part.length > 0 ? ((await this.#o.handle({ shardId, records: part })) ?? []) : [];
+      if (writes.length <= MAX_BATCH_WRITES) return { part, writes };
+      if (part.length === 1) {
+        throw new StreamBatchTooLargeError(`one record of ${shardId} made ${this.name} return ${writes.length} writes; a checkpoint transaction holds ${MAX_BATCH_WRITES}`, {
+          reader: this.name,
+          shardId,
+          writes: writes.length,
+          sequenceNumber: part[0]?.dynamodb?.SequenceNumber,
+        });
+      }
+      // Fewer records than now (writes > MAX_BATCH_WRITES), so this ends; usually at the first cut.
+      part = part.slice(0, Math.max(1, Math.floor((part.length * MAX_BATCH_WRITES) / writes.length)));
+    }
   }
 
   /**

@@ -6,7 +6,20 @@
 import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEventId, newEvent } from '@flotilla/events';
-import { createLogger, eventFromStreamRecord, EventStore, Records, resourceNames, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
+import {
+  createLogger,
+  eventFromStreamRecord,
+  EventStore,
+  MAX_BATCH_WRITES,
+  MAX_GET_RECORDS,
+  Records,
+  resourceNames,
+  StreamBatchTooLargeError,
+  StreamReader,
+  TransientAwsError,
+  type StreamBatchHandler,
+  type StreamReaderOptions,
+} from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -15,8 +28,17 @@ let store: EventStore;
 let names: ReturnType<typeof resourceNames>;
 const stream = `build-${createEventId()}`;
 
-const reader = (name: string, handle: StreamBatchHandler) =>
-  new StreamReader({ name, db: aws.dynamodb, streams: aws.streams, tableName: names.tables.events, checkpointTable: names.tables.checkpoints, logger: createLogger('reader-test', 'silent'), handle, retryDeadlineMs: 1_000 });
+const readerOptions = (name: string, handle: StreamBatchHandler): StreamReaderOptions => ({
+  name,
+  db: aws.dynamodb,
+  streams: aws.streams,
+  tableName: names.tables.events,
+  checkpointTable: names.tables.checkpoints,
+  logger: createLogger('reader-test', 'silent'),
+  handle,
+  retryDeadlineMs: 1_000,
+});
+const reader = (name: string, handle: StreamBatchHandler) => new StreamReader(readerOptions(name, handle));
 
 async function appendStarted(count: number) {
   const head = await store.headVersion(stream);
@@ -189,5 +211,36 @@ describe('StreamReader', () => {
     }
     // One read at start (lost checkpoints) and one for the first plan; none per re-plan of an unchanged stream.
     expect(calls.checkpointQueries).toBeLessThanOrEqual(3);
+  });
+  it('commits a read whose writes exceed one transaction in parts, each part with its checkpoint, every record once', async () => {
+    while ((await store.headVersion(stream)) < 150) await appendStarted(Math.min(90, 150 - (await store.headVersion(stream))));
+    const rows = new Records(aws.dynamodb, names.tables.projections);
+    // One write per record (distinct keys): 150 records read at once cannot commit in one transaction.
+    const calls: number[] = [];
+    const perRecord: StreamBatchHandler = (batch) => {
+      calls.push(batch.records.length);
+      return Promise.resolve(
+        batch.records.flatMap((record) => {
+          const version = eventFromStreamRecord(record)?.version;
+          return [rows.updateInTransaction({ pk: 'test#wide', sk: String(version) }, { add: { seen: 1 } })].flatMap((w) => (w ? [w] : []));
+        }),
+      );
+    };
+    const r = new StreamReader({ ...readerOptions('wide', perRecord), batchSize: MAX_GET_RECORDS });
+    expect(await r.drainOnce()).toBe(150);
+    expect(calls[0]).toBe(150);
+    const seen = await rows.list<{ seen: number }>('test#wide');
+    expect(seen).toHaveLength(150);
+    expect(new Set(seen.map((row) => row.seen))).toEqual(new Set([1]));
+    // Read again from its checkpoints: nothing is left, so nothing is counted twice.
+    expect(await new StreamReader({ ...readerOptions('wide', perRecord), batchSize: MAX_GET_RECORDS }).drainOnce()).toBe(0);
+  });
+
+  it('refuses, as not retryable, one record whose writes cannot fit a transaction', async () => {
+    const rows = new Records(aws.dynamodb, names.tables.projections);
+    const tooMany: StreamBatchHandler = () =>
+      Promise.resolve(Array.from({ length: MAX_BATCH_WRITES + 1 }, (_, i) => rows.updateInTransaction({ pk: 'test#huge', sk: String(i) }, { add: { n: 1 } })).flatMap((w) => (w ? [w] : [])));
+    await expect(new StreamReader(readerOptions('huge', tooMany)).drainOnce()).rejects.toBeInstanceOf(StreamBatchTooLargeError);
+    expect(await rows.list('test#huge')).toEqual([]);
   });
 });

@@ -247,7 +247,7 @@ describe('GET /builds/:id', () => {
       expect(res.statusCode).toBe(200);
       const view = res.json<{ status: string; lastVersion: number; failure: { reason: string }; regions: Record<string, { progress?: unknown }> }>();
       expect(view).toMatchObject({ status: 'FAILED', lastVersion: 3, failure: { reason: 'test' } });
-      expect(view.regions['us-east-1']?.progress).toEqual({ expectedHosts: 20, hosts: 0, synced: 0, failed: 0, percent: 0 });
+      expect(view.regions['us-east-1']?.progress).toEqual({ expectedHosts: 20, hosts: 0, synced: 0, failed: 0, percent: 0, countersCatchingUp: false });
     });
 
     it('?at=<version> folds the events up to that version, without host counters', async () => {

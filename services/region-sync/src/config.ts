@@ -21,8 +21,8 @@ export const config = parseEnv(
       .min(1)
       .max(32)
       .default(4)
-      .describe("Sync tasks each region's worker runs at once (one SQS poller each); memory grows with it, a 100,000-host region's spread per task"),
-    HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests in flight per region'),
+      .describe("Sync tasks each region's worker runs at once (one SQS poller each); each task streams its spread, so memory grows little with it, and their host writes share HOST_WRITE_CONCURRENCY"),
+    HOST_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8).describe('BatchWriteItem requests (25 host records each) in flight in this process, shared by every region syncing at once'),
   },
   process.env,
 );

@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BUCKET_SOURCE, spread, type SpreadParams } from '../src/domain/spread.ts';
+import { BUCKET_SOURCE, spread, spreadHosts, type HostOutcome, type SpreadParams, type SpreadSummary } from '../src/domain/spread.ts';
 
 const params = (overrides: Partial<SpreadParams> = {}): SpreadParams => ({
   seed: '01JBUILD:us-east-1',
@@ -64,5 +65,48 @@ describe('spread: peer-to-peer distribution in rounds', () => {
     const percent = (result.synced * 100) / 1_000;
     expect(spread(params({ hostFailureRate: 0.5, maxAttempts: 1, minHealthyPercent: Math.floor(percent) })).healthy).toBe(true);
     expect(spread(params({ hostFailureRate: 0.5, maxAttempts: 1, minHealthyPercent: Math.floor(percent) + 1 })).healthy).toBe(false);
+  });
+});
+
+/** Drains the generator: its outcomes in the order yielded, and its return value. */
+function drain(p: SpreadParams): { outcomes: HostOutcome[]; summary: SpreadSummary } {
+  const outcomes: HostOutcome[] = [];
+  const gen = spreadHosts(p);
+  for (;;) {
+    const next = gen.next();
+    if (next.done) return { outcomes, summary: next.value };
+    outcomes.push(next.value);
+  }
+}
+
+describe('spreadHosts: the same spread as a stream (review H6)', () => {
+  // sha256 of JSON.stringify(spread(...)) as the array implementation computed it before the
+  // spread became a generator (commit 5bba545): the stream changed no host's outcome.
+  it.each([
+    [{ hosts: 10_000 }, '8703507c2d691556f9ca39f978e2cd7f193331f6af9b0adfc10ab2bfe2140934'],
+    [{ hosts: 20_000, hostFailureRate: 0.2 }, '613c1301017bd8804cd4a13030b4250435e7da0e6d12d7af26d9e11dabfe7af2'],
+    [{ hosts: 10_000, hostFailureRate: 0.3, maxAttempts: 2, bucketFanout: 7, minHealthyPercent: 90, seed: '01JBUILD:eu-west-1' }, 'ed4a9382d369995539ab52ee84eb7ebf06f7e5ea6ba1a6df385450d6d6dda9bf'],
+  ])('gives the outcomes the array implementation gave for %o', (overrides, digest) => {
+    expect(createHash('sha256').update(JSON.stringify(spread(params(overrides)))).digest('hex')).toBe(digest);
+  });
+
+  it('yields each host exactly once, and returns the counts of what it yielded', () => {
+    const { outcomes, summary } = drain(params({ hostFailureRate: 0.2 }));
+    expect(outcomes).toHaveLength(1_000);
+    expect(new Set(outcomes.map((o) => o.host)).size).toBe(1_000);
+    expect(summary.synced).toBe(outcomes.filter((o) => o.status === 'synced').length);
+    expect(summary.failed).toBe(outcomes.filter((o) => o.status === 'failed').length);
+    expect(summary.rounds).toBe(Math.max(...outcomes.map((o) => o.round)));
+    expect(summary).toEqual({ rounds: spread(params({ hostFailureRate: 0.2 })).rounds, synced: summary.synced, failed: summary.failed, healthy: false });
+  });
+
+  it('yields round by round, so the first outcomes come before later rounds are simulated', () => {
+    const { outcomes } = drain(params());
+    const rounds = outcomes.map((o) => o.round);
+    expect(rounds).toEqual([...rounds].sort((a, b) => a - b));
+    // The first yield is the bucket's first transfer: nothing of round 2 had to exist for it.
+    const first = spreadHosts(params()).next();
+    expect(first.done).toBe(false);
+    expect(first.value).toMatchObject({ round: 1, source: BUCKET_SOURCE });
   });
 });

@@ -5,7 +5,13 @@
 import type { BuildEvent, BuildState, BuildStatus, EventData, RegionProgress } from '@flotilla/events';
 import type { HostCounters } from '@flotilla/platform';
 
-export type RegionView = RegionProgress & { progress?: HostCounters & { expectedHosts: number; percent: number } };
+/**
+ * A region's live progress. `countersCatchingUp`: the log says the region's host records are all
+ * written (region.synced or region.sync_failed, with their count) but the counters, which trail the
+ * writes by the host table's stream, have not counted them all yet; so a SUCCESS build shows
+ * either 100% or says why not, and then reaches 100%.
+ */
+export type RegionView = RegionProgress & { progress?: HostCounters & { expectedHosts: number; percent: number; countersCatchingUp: boolean } };
 
 /** A point in a build's history: after a given stream version, or at an instant. */
 export type PointInTime = { version: number } | { time: Date };
@@ -48,7 +54,10 @@ export function buildView(state: BuildState, counters?: Record<string, HostCount
   for (const [region, progress] of Object.entries(state.regions)) {
     const counted = counters?.[region] ?? { hosts: 0, synced: 0, failed: 0 };
     const expected = request.hostsPerRegion;
-    regions[region] = counters ? { ...progress, progress: { expectedHosts: expected, ...counted, percent: expected ? Math.floor((counted.synced * 100) / expected) : 0 } } : progress;
+    const countersCatchingUp = progress.hosts !== undefined && counted.hosts < progress.hosts;
+    regions[region] = counters
+      ? { ...progress, progress: { expectedHosts: expected, ...counted, percent: expected ? Math.floor((counted.synced * 100) / expected) : 0, countersCatchingUp } }
+      : progress;
   }
   return {
     buildId: request.buildId,

@@ -49,6 +49,9 @@ const progressSchema = z.object({
   synced: z.number().int(),
   failed: z.number().int(),
   percent: z.number().int(),
+  countersCatchingUp: z
+    .boolean()
+    .describe("The region's host records are all written (per the log) but the counters have not counted them all yet: percent is still rising"),
 });
 
 const regionViewSchema = z.object({

@@ -7,6 +7,12 @@
  * Randomness is a hash of (seed, host, attempt), not a stateful generator, so the outcome of one
  * host does not depend on the order hosts are visited, and the same build and region always
  * spread the same way (node:crypto's sha256 is all this needs; no PRNG library).
+ *
+ * The spread is a generator (`spreadHosts`): it yields each host's final outcome as the round that
+ * decides it is simulated, so a caller that writes the outcomes as they come holds only its own
+ * window of them (review H6: the whole region's outcomes, 100,000 objects, and their records were
+ * held at once). What it keeps for the whole region is per host index, in typed arrays: the queue
+ * of waiting hosts, the attempts so far and the holders (about 12 bytes a host).
  */
 import { createHash } from 'node:crypto';
 
@@ -24,12 +30,16 @@ export type HostOutcome =
   | { host: string; status: 'synced'; source: string; round: number; attempts: number }
   | { host: string; status: 'failed'; source: string; round: number; attempts: number };
 
-export interface SpreadResult {
-  hosts: HostOutcome[];
+/** What a whole spread came to; the generator's return value. */
+export interface SpreadSummary {
   rounds: number;
   synced: number;
   failed: number;
   healthy: boolean;
+}
+
+export interface SpreadResult extends SpreadSummary {
+  hosts: HostOutcome[];
 }
 
 export const BUCKET_SOURCE = 'bucket';
@@ -41,42 +51,72 @@ function draw(...parts: Array<string | number>): number {
   return createHash('sha256').update(parts.join(':')).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-export function spread(params: SpreadParams): SpreadResult {
-  const { seed, hosts: total, hostFailureRate, maxAttempts, bucketFanout, minHealthyPercent } = params;
-  const names = Array.from({ length: total }, (_, i) => hostName(i, total));
-  // Waiting hosts in a seeded order, so which host gets served first is part of the seed.
-  const orderKey = new Map(names.map((name) => [name, draw(seed, 'order', name)]));
-  let waiting = [...names].sort((a, b) => (orderKey.get(a) ?? 0) - (orderKey.get(b) ?? 0));
-  const attempts = new Map<string, number>();
-  const outcomes = new Map<string, HostOutcome>();
-  const holders: string[] = [];
-  let round = 0;
+/** Host indices in the seeded order in which they wait to be served (ties in index order). */
+function seededOrder(seed: string, total: number): Int32Array {
+  const keys = new Float64Array(total);
+  for (let i = 0; i < total; i++) keys[i] = draw(seed, 'order', hostName(i, total));
+  const order = new Int32Array(total);
+  for (let i = 0; i < total; i++) order[i] = i;
+  return order.sort((a, b) => (keys[a] ?? 0) - (keys[b] ?? 0) || a - b);
+}
 
-  while (waiting.length > 0) {
+/**
+ * Yields every host's outcome once, in the order the rounds decide them, and returns the summary.
+ * The outcomes are the same as `spread`'s, host for host; only their order differs (`spread` sorts
+ * them by host).
+ */
+export function* spreadHosts(params: SpreadParams): Generator<HostOutcome, SpreadSummary, undefined> {
+  const { seed, hosts: total, hostFailureRate, maxAttempts, bucketFanout, minHealthyPercent } = params;
+  const name = (index: number) => hostName(index, total);
+  // A queue of host indices: served from the head, retries appended at the tail, as a list would be.
+  let waiting = seededOrder(seed, total);
+  let waitingCount = total;
+  const attempts = new Uint8Array(total);
+  // Hosts holding the artifact, in the order they got it: holder i serves the i-th host after the bucket's.
+  const holders = new Int32Array(total);
+  let holderCount = 0;
+  let round = 0;
+  let synced = 0;
+
+  while (waitingCount > 0) {
     round++;
-    const servers = [...Array<string>(bucketFanout).fill(BUCKET_SOURCE), ...holders];
-    const served = waiting.slice(0, servers.length);
-    const next: string[] = waiting.slice(servers.length);
-    const gained: string[] = [];
-    served.forEach((host, i) => {
-      const source = servers[i] ?? BUCKET_SOURCE;
-      const attempt = (attempts.get(host) ?? 0) + 1;
-      attempts.set(host, attempt);
-      if (draw(seed, 'transfer', host, attempt) >= hostFailureRate) {
-        outcomes.set(host, { host, status: 'synced', source, round, attempts: attempt });
-        gained.push(host);
+    const servers = bucketFanout + holderCount;
+    const servedCount = Math.min(servers, waitingCount);
+    // The hosts not served this round keep their place; this round's failures queue behind them.
+    const next = new Int32Array(waitingCount);
+    next.set(waiting.subarray(servedCount, waitingCount));
+    let nextCount = waitingCount - servedCount;
+    // New holders start serving in the next round, not the one they received in: servedCount is
+    // at most bucketFanout + the holders at the round's start, so i - bucketFanout never reaches them.
+    for (let i = 0; i < servedCount; i++) {
+      const host = waiting[i] ?? 0;
+      const source = i < bucketFanout ? BUCKET_SOURCE : name(holders[i - bucketFanout] ?? 0);
+      const attempt = (attempts[host] ?? 0) + 1;
+      attempts[host] = attempt;
+      if (draw(seed, 'transfer', name(host), attempt) >= hostFailureRate) {
+        holders[holderCount++] = host;
+        synced++;
+        yield { host: name(host), status: 'synced', source, round, attempts: attempt };
       } else if (attempt >= maxAttempts) {
-        outcomes.set(host, { host, status: 'failed', source, round, attempts: attempt });
+        yield { host: name(host), status: 'failed', source, round, attempts: attempt };
       } else {
-        next.push(host);
+        next[nextCount++] = host;
       }
-    });
-    // New holders start serving in the next round, not the one they received in.
-    holders.push(...gained);
+    }
     waiting = next;
+    waitingCount = nextCount;
   }
 
-  const hosts = names.map((name) => outcomes.get(name)).filter((o): o is HostOutcome => o !== undefined);
-  const synced = hosts.filter((h) => h.status === 'synced').length;
-  return { hosts, rounds: round, synced, failed: total - synced, healthy: synced * 100 >= minHealthyPercent * total };
+  return { rounds: round, synced, failed: total - synced, healthy: synced * 100 >= minHealthyPercent * total };
+}
+
+/** The whole spread at once, hosts in host order: for tests and benchmarks, not for a region's writes. */
+export function spread(params: SpreadParams): SpreadResult {
+  const hosts: HostOutcome[] = [];
+  const outcomes = spreadHosts(params);
+  for (;;) {
+    const next = outcomes.next();
+    if (next.done) return { hosts: hosts.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)), ...next.value };
+    hosts.push(next.value);
+  }
 }

@@ -1,4 +1,8 @@
-/** The single reader of the host table's stream: batch increments committed with the checkpoint. */
+/**
+ * The single reader of the host table's stream: a batch's increments, one ADD per build and region
+ * however many of its records that pair has, committed with the checkpoint. Pure apart from the
+ * writes it returns, so the reader may ask again about part of a batch (more than 99 pairs).
+ */
 import { countChanges, countersKey, plainImage, type Records, type StreamBatch, type TransactWriteItem } from '@flotilla/platform';
 
 export function countersHandler(projections: Records) {

@@ -1,0 +1,47 @@
+/**
+ * `pnpm scale`: one large build on a stack and fleet of its own, measuring what
+ * tests/e2e/region-scale.test.ts asserts (region-sync's idle, peak and after-build resident
+ * memory, the host-counter lag p50/p99 from each record's write, the view at SUCCESS) at any size,
+ * and every service's peak resident memory. Prints one JSON object.
+ *
+ *   pnpm scale                         # 1 region x 100,000 hosts
+ *   pnpm scale --regions 5 --hosts 100000
+ */
+import { parseArgs } from 'node:util';
+import { locate, REGIONS } from '@flotilla/platform';
+import { sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
+import { measureRegionScale, memoryOf } from '../tests/support/region-scale.ts';
+import { apiFetch, startTestFleet } from '../tests/support/test-fleet.ts';
+
+const { values } = parseArgs({
+  options: {
+    regions: { type: 'string', default: '1' },
+    hosts: { type: 'string', default: '100000' },
+  },
+});
+const regionCount = Number(values.regions);
+const hosts = Number(values.hosts);
+if (!Number.isInteger(regionCount) || regionCount < 1 || regionCount > REGIONS.length) throw new Error(`--regions must be 1..${REGIONS.length}`);
+if (!Number.isInteger(hosts) || hosts < 1 || hosts > 100_000) throw new Error('--hosts must be 1..100000 (hostsPerRegion)');
+
+const aws = testAwsClients();
+const running = await startTestFleet(aws, 'scale');
+try {
+  const where = await locate(aws, running.stack.prefix);
+  const pid = running.fleet.services.find((s) => s.name === 'region-sync')?.child.pid;
+  if (pid === undefined) throw new Error('region-sync has no process');
+  const result = await measureRegionScale({
+    aws,
+    where,
+    api: (path, init) => apiFetch(`${running.fleet.url('build')}${path}`, init),
+    regionSyncPid: pid,
+    request: sampleBuildRequest({ regions: REGIONS.slice(0, regionCount), hostsPerRegion: hosts }),
+  });
+  const peakRssMb = Object.fromEntries(
+    running.fleet.services.flatMap((s) => (s.child.pid === undefined ? [] : [[s.name, Math.round(memoryOf(s.child.pid).hwmKb / 1024)]])),
+  );
+  console.log(JSON.stringify({ ...result.summary, peakRssMbPerService: peakRssMb }, null, 2));
+} finally {
+  await running.stop();
+  aws.destroy();
+}
