@@ -17,15 +17,25 @@ const { values } = parseArgs({
   options: {
     regions: { type: 'string', default: '1' },
     hosts: { type: 'string', default: '100000' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(`pnpm scale [--regions 1] [--hosts 100000]
+One build of <regions> x <hosts> on a stack (with just those regions) and fleet of its own, against the
+emulator at AWS_ENDPOINT_URL; prints region-sync's idle/peak/after RSS, the counter lag p50/p99,
+the view at SUCCESS, and every service's peak RSS, as JSON.`);
+  process.exit(0);
+}
 const regionCount = Number(values.regions);
 const hosts = Number(values.hosts);
 if (!Number.isInteger(regionCount) || regionCount < 1 || regionCount > REGIONS.length) throw new Error(`--regions must be 1..${REGIONS.length}`);
 if (!Number.isInteger(hosts) || hosts < 1 || hosts > 100_000) throw new Error('--hosts must be 1..100000 (hostsPerRegion)');
 
 const aws = testAwsClients();
-const running = await startTestFleet(aws, 'scale');
+const regions = REGIONS.slice(0, regionCount);
+// The stack carries exactly the regions the build names (a test stack defaults to five).
+const running = await startTestFleet(aws, 'scale', { regions });
 try {
   const where = await locate(aws, running.stack.prefix);
   const pid = running.fleet.services.find((s) => s.name === 'region-sync')?.child.pid;
@@ -35,7 +45,7 @@ try {
     where,
     api: (path, init) => apiFetch(`${running.fleet.url('build')}${path}`, init),
     regionSyncPid: pid,
-    request: sampleBuildRequest({ regions: REGIONS.slice(0, regionCount), hostsPerRegion: hosts }),
+    request: sampleBuildRequest({ regions, hostsPerRegion: hosts }),
   });
   const peakRssMb = Object.fromEntries(
     running.fleet.services.flatMap((s) => (s.child.pid === undefined ? [] : [[s.name, Math.round(memoryOf(s.child.pid).hwmKb / 1024)]])),
