@@ -46,6 +46,8 @@ try {
     api: (path, init) => apiFetch(`${running.fleet.url('build')}${path}`, init),
     regionSyncPid: pid,
     request: sampleBuildRequest({ regions, hostsPerRegion: hosts }),
+    // A 10 x 100,000 build writes 1,000,000 host records: minutes on the emulator, not seconds.
+    timeoutMs: 30 * 60_000,
   });
   const peakRssMb = Object.fromEntries(
     running.fleet.services.flatMap((s) => (s.child.pid === undefined ? [] : [[s.name, Math.round(memoryOf(s.child.pid).hwmKb / 1024)]])),
