@@ -8,8 +8,8 @@
  *   pnpm scale --regions 5 --hosts 100000
  */
 import { parseArgs } from 'node:util';
-import { locate, REGIONS } from '@flotilla/platform';
-import { sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
+import { createAwsClients, locate, REGIONS } from '@flotilla/platform';
+import { sampleBuildRequest, testEnv } from '@flotilla/platform/testing';
 import { measureRegionScale, memoryOf } from '../tests/support/region-scale.ts';
 import { apiFetch, startTestFleet } from '../tests/support/test-fleet.ts';
 
@@ -32,7 +32,14 @@ const hosts = Number(values.hosts);
 if (!Number.isInteger(regionCount) || regionCount < 1 || regionCount > REGIONS.length) throw new Error(`--regions must be 1..${REGIONS.length}`);
 if (!Number.isInteger(hosts) || hosts < 1 || hosts > 100_000) throw new Error('--hosts must be 1..100000 (hostsPerRegion)');
 
-const aws = testAwsClients();
+// Longer than a service's timeouts: reading back 1,000,000 host records' write times from a
+// saturated emulator once outlasted 10 s per Query and ended the run with no figures.
+const aws = createAwsClients({
+  region: testEnv.AWS_REGION,
+  endpoint: testEnv.AWS_ENDPOINT_URL,
+  credentials: { accessKeyId: testEnv.AWS_ACCESS_KEY_ID, secretAccessKey: testEnv.AWS_SECRET_ACCESS_KEY },
+  timeouts: { connectMs: 5_000, requestMs: 60_000 },
+});
 const regions = REGIONS.slice(0, regionCount);
 // The stack carries exactly the regions the build names (a test stack defaults to five).
 const running = await startTestFleet(aws, 'scale', { regions });
