@@ -21,6 +21,7 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SendMessageComman
 import { Consumer } from 'sqs-consumer';
 import { describeIssues } from '@flotilla/events';
 import type { z } from 'zod';
+import { within } from './concurrency.ts';
 import { deferralMs, FlotillaError, isRetryable } from './errors.ts';
 import { faultPoint } from './faults.ts';
 import type { Logger } from './logger.ts';
@@ -272,9 +273,7 @@ export function consume(options: ConsumeOptions): RunningConsumer {
     stopTaking,
     async stop() {
       stopTaking();
-      const drained = Promise.allSettled([...inFlight.keys()]);
-      const timeout = new Promise((resolve) => setTimeout(resolve, drainTimeoutMs).unref());
-      await Promise.race([drained, timeout]);
+      await within(Promise.allSettled([...inFlight.keys()]), drainTimeoutMs);
       if (inFlight.size > 0) logger.warn({ inFlight: inFlight.size }, 'stopped before in-flight messages drained');
     },
   };
