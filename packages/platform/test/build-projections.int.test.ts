@@ -93,6 +93,39 @@ describe('keeping the view and the list row', () => {
     expect(row?.finishedAt).toBe(events[2]?.occurredAt);
   });
 
+  it("reads a build's view once while it projects the build's events, and stays right when another projector moved it (issue 9)", async () => {
+    // Two projectors, as two replicas of the build service; the first one's view reads counted.
+    const watched = testAwsClients();
+    let viewReads = 0;
+    watched.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetItemCommand') viewReads++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countViewReads' },
+    );
+    const first = new BuildProjections(watched.dynamodb, projections.tables);
+    const second = new BuildProjections(aws.dynamodb, projections.tables);
+    try {
+      const events = await makeBuild(T0 + 3, {}, 'succeeded');
+      const [requested, started, succeeded] = events as [BuildEvent, BuildEvent, BuildEvent];
+      const id = buildIdOf(requested);
+      expect(await first.project(requested, store)).toBe('applied');
+      expect(await first.project(requested, store)).toBe('skipped');
+      expect(viewReads).toBe(1);
+      // The other projector takes v2; the first one's memory of the view (v1) is now stale.
+      expect(await second.project(started, store)).toBe('applied');
+      expect(await first.project(succeeded, store)).toBe('applied');
+      expect(await projections.readView(id)).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
+      // Its lost race was told by the conditional put, and the stored view read again once.
+      expect(viewReads).toBe(2);
+      expect(await first.project(started, store)).toBe('skipped');
+      expect(viewReads).toBe(2);
+    } finally {
+      watched.destroy();
+    }
+  });
+
   it('never moves a list row back to an older version', async () => {
     const events = await makeBuild(T0 + 2, {}, 'succeeded');
     const id = buildIdOf(events[0] as BuildEvent);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildStream, CANCELLED_REASON, foldBuild, newEvent, type BuildEvent, type BuildEventType, type EventData } from '@flotilla/events';
-import { decideFailure, decideFinish, react, type DeployFinished, type ReactContext } from '../src/domain/decide.ts';
+import { buildStream, CANCELLED_REASON, foldBuild, newEvent, registry, type BuildEvent, type BuildEventType, type EventData } from '@flotilla/events';
+import { actsOn, decideFailure, decideFinish, react, type DeployFinished, type ReactContext } from '../src/domain/decide.ts';
 
 const BUILD_ID = '01JD0ZQ8X3V7K2M4N6P8R0T2W4';
 const ctx: ReactContext = {
@@ -95,6 +95,23 @@ describe('react: what the orchestrator does on reading an event', () => {
   it('ignores worker facts', () => {
     const history = [requested(), started(), at('region.synced', { region: 'us-east-1', hosts: 10, synced: 10, failed: 0, rounds: 3 })];
     expect(react(history[2] as BuildEvent, foldBuild(history), ctx)).toEqual([]);
+  });
+
+  it('acts on only the types actsOn names, so the relay reads no state for the rest (issue 9)', () => {
+    expect(Object.keys(registry).filter((type) => actsOn(type as BuildEventType))).toEqual(['build.requested', 'build.started', 'build.succeeded', 'build.failed']);
+    // Every other fact, in every state a build passes through, has no reaction.
+    const facts = [
+      at('artifact.published', { bucket: 'b', key: 'k', sha256: 'a'.repeat(64), sizeBytes: 1, prebuilt: false }),
+      at('region.replicated', { region: 'us-east-1', bucket: 'b', key: 'k', sha256: 'a'.repeat(64), attempts: 1 }),
+      at('region.replication_failed', { region: 'eu-west-1', reason: 'r', attempts: 3 }),
+      at('region.synced', { region: 'us-east-1', hosts: 10, synced: 10, failed: 0, rounds: 3 }),
+      at('region.sync_failed', { region: 'eu-west-1', hosts: 10, synced: 5, failed: 5, minHealthyPercent: 100, reason: 'r' }),
+    ];
+    const states = [[requested()], [requested(), started()], [requested(), started(), at('build.succeeded', {})]].map((h) => foldBuild(h));
+    for (const fact of facts) {
+      expect(actsOn(fact.type)).toBe(false);
+      for (const state of states) expect(react(fact, state, ctx)).toEqual([]);
+    }
   });
 });
 

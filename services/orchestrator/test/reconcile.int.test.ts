@@ -10,7 +10,7 @@ import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestSta
 import { executionStatus } from '@flotilla/platform';
 import { executionArn, executionName } from '../src/domain/execution.ts';
 import { IN_FLIGHT_PK, type OrchestratorDeps } from '../src/handlers/deps.ts';
-import { reconcileOnce } from '../src/handlers/reconcile.ts';
+import { reconcileOnce, startReconciler } from '../src/handlers/reconcile.ts';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -100,4 +100,32 @@ it('sees a PENDING build nobody tracks, whose build.requested was never relayed,
   await reconcileOnce({ ...deps, syncQueueUrls: { 'us-east-1': 'https://sqs.invalid/us-east-1' } }, 30_000, Date.now() + 60_000);
   const events = await readBuildEvents(deps.store, stream);
   expect(events.map((e) => e.type)).toEqual(['build.requested', 'build.started']);
+});
+
+it('never runs two passes at once, however short the interval (issue 9: passes outlasting it overlapped)', async () => {
+  // The real in-flight list, watched: each pass starts by listing it.
+  let running = 0;
+  let peak = 0;
+  let passes = 0;
+  const inFlight = new Records(aws.dynamodb, deps.locator.names.tables.checkpoints);
+  const list = inFlight.list.bind(inFlight);
+  inFlight.list = async (...args: Parameters<typeof list>) => {
+    running++;
+    passes++;
+    peak = Math.max(peak, running);
+    try {
+      // Slower than the interval, as a pass over hundreds of builds is on a saturated emulator.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return await list(...args);
+    } finally {
+      running--;
+    }
+  };
+  const reconciler = startReconciler({ ...deps, inFlight }, 1, 30_000);
+  await eventually(() => Promise.resolve(passes >= 5 ? true : undefined), { description: 'five passes' });
+  await reconciler.stop();
+  expect(peak).toBe(1);
+  const after = passes;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  expect(passes).toBe(after);
 });

@@ -46,6 +46,14 @@ export interface ReactContext {
 
 const caused = (event: BuildEvent, now: number) => ({ correlationId: event.correlationId, causationId: event.id, now });
 
+/**
+ * The event types the orchestrator acts on. Every other type needs only publishing, so the relay
+ * reads no state for it (issue 9: reading each build's stream for every event it relayed was 10
+ * of a build's 24 Queries of the log, for reactions that are always none).
+ */
+const ACTED_ON: ReadonlySet<BuildEvent['type']> = new Set(['build.requested', 'build.started', 'build.failed', 'build.succeeded']);
+export const actsOn = (type: BuildEvent['type']): boolean => ACTED_ON.has(type);
+
 /** What to do on reading `event` from the log, given the stream's current state. */
 export function react(event: BuildEvent, state: BuildState, ctx: ReactContext): Reaction[] {
   switch (event.type) {

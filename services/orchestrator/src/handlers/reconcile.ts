@@ -44,9 +44,11 @@ export async function reconcileBuild(deps: OrchestratorDeps, buildId: string, gr
   }
   const started = history.findLast((e) => e.type === 'build.started');
   if (!started || !state.executionArn) return 'none';
+  // Within the grace of build.started every outcome below is 'none' (not found yet, running, or
+  // ended less than the grace ago, since an execution ends after it starts): skip the call.
+  if (!older(started)) return 'none';
   const { status, error, cause, stopDate } = await executionStatus(deps.aws.sfn, state.executionArn);
   if (status === 'NOT_FOUND') {
-    if (!older(started)) return 'none';
     await relayRecord(deps, started);
     return 'relayed';
   }
@@ -78,17 +80,30 @@ export async function reconcileOnce(deps: OrchestratorDeps, graceMs: number, now
   return settled;
 }
 
+/**
+ * Runs a pass now and then `intervalMs` after each pass ends, never two at once: on a saturated
+ * emulator one pass over hundreds of builds can outlast the interval, and overlapping passes only
+ * added load (issue 9).
+ */
 export function startReconciler(deps: OrchestratorDeps, intervalMs: number, graceMs: number) {
-  let running: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
   const tick = () => {
-    running = reconcileOnce(deps, graceMs).catch((error: unknown) => deps.logger.error({ err: error }, 'reconcile failed'));
+    running = reconcileOnce(deps, graceMs).then(
+      () => undefined,
+      (error: unknown) => deps.logger.error({ err: error }, 'reconcile failed'),
+    );
+    void running.then(() => {
+      if (!stopped) timer = setTimeout(tick, intervalMs);
+    });
   };
   tick();
-  const timer = setInterval(tick, intervalMs);
   return {
     name: 'reconciler',
     async stop() {
-      clearInterval(timer);
+      stopped = true;
+      clearTimeout(timer);
       await running;
     },
   };

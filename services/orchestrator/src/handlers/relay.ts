@@ -43,7 +43,7 @@ import {
   type StreamRecord,
   type TransactWriteItem,
 } from '@flotilla/platform';
-import { decideFailure, react, type Reaction } from '../domain/decide.ts';
+import { actsOn, decideFailure, react, type Reaction } from '../domain/decide.ts';
 import { IN_FLIGHT_PK, watermarkWrite, type OrchestratorDeps } from './deps.ts';
 
 async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Reaction): Promise<void> {
@@ -107,6 +107,7 @@ export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope):
   });
   if (!buildIdOfStream(envelope.stream)) return;
   const event = parseEvent(envelope);
+  if (!actsOn(event.type)) return;
   const { state } = await loadBuild(deps.store, event.stream);
   for (const reaction of decide(deps, event, state)) {
     await carryOut(deps, event, reaction);
