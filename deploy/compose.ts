@@ -17,7 +17,7 @@
 import { fileURLToPath } from 'node:url';
 import { Document, visit } from 'yaml';
 import { LOCAL_IMAGES, ministackImage, pinnedEmulatorVersion } from '../packages/platform/src/testing/local-images.ts';
-import fleet from './services.json' with { type: 'json' };
+import { SERVICES, serviceNodeArgs } from './services.ts';
 
 export const COMPOSE_PATHS = {
   bridge: fileURLToPath(new URL('../docker-compose.yml', import.meta.url)),
@@ -119,11 +119,11 @@ export function renderCompose(mode: ComposeMode): string {
       depends_on: { aws: { condition: 'service_healthy' } },
     },
   };
-  for (const { name, port } of fleet.services) {
+  for (const { name, port } of SERVICES) {
     const listen = layout.listen(name, port);
     services[name] = {
       ...layout.app,
-      command: ['node', `services/${name}/src/main.ts`],
+      command: ['node', ...serviceNodeArgs(name)],
       // /health reports it, so a caller can tell which container answered.
       hostname: `flotilla-${name}`,
       init: true,

@@ -21,7 +21,7 @@ import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BUILD_LIST_INDEXES, chooseRegions, dlqOf, GLOBAL_ORDER_INDEX, names, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
 import { COMPOSE_PATHS, renderCompose } from './compose.ts';
-import fleet from './services.json' with { type: 'json' };
+import { SERVICES, serviceNodeArgs } from './services.ts';
 import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
 
 export const TEMPLATE_PATH = fileURLToPath(new URL('./cloudformation/flotilla.json', import.meta.url));
@@ -375,7 +375,7 @@ function ecs(resources: Resources, regions: readonly string[]): void {
       ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy' }],
     },
   };
-  for (const { name, port } of fleet.services) {
+  for (const { name, port } of SERVICES) {
     const id = pascal(name);
     resources[taskRoleId(name)] = {
       Type: 'AWS::IAM::Role',
@@ -400,7 +400,7 @@ function ecs(resources: Resources, regions: readonly string[]): void {
             Name: name,
             Image: ref('ServiceImage'),
             Essential: true,
-            Command: ['node', `services/${name}/src/main.ts`],
+            Command: ['node', ...serviceNodeArgs(name)],
             PortMappings: [{ ContainerPort: port }],
             Environment: [
               { Name: 'FLOTILLA_PREFIX', Value: ref('Prefix') },

@@ -1,21 +1,21 @@
 /**
- * Starts and stops Flotilla's services as child processes, each through its package's own start
- * script, the way the README's run command and the end-to-end tests both do. One place knows the
+ * Starts and stops Flotilla's services as child processes, each as node with the flags and entry
+ * point deploy/services.ts gives (as the compose files and ECS do), the way the README's run command
+ * and the end-to-end tests both do. One place knows the
  * fleet (deploy/services.json); callers only choose the stack prefix and per-service overrides.
  * A caller that must own every process at every moment (the run command's Ctrl-C) hears of each
  * service as it is spawned (onSpawn) and can abort the start (signal): startFleet then stops every
  * service it spawned, listening or not, before it rejects.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import fleetFile from '../deploy/services.json' with { type: 'json' };
+import { SERVICES as FLEET, serviceNodeArgs } from '../deploy/services.ts';
 
 const LISTEN_TIMEOUT_MS = 30_000;
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const SERVICES = fleetFile.services;
+export const SERVICES = FLEET;
 export type ServiceName = (typeof SERVICES)[number]['name'];
 /** The lowest port in deploy/services.json; each service keeps its offset from it under --port-base. */
 export const DEFAULT_PORT_BASE = Math.min(...SERVICES.map((s) => s.port));
@@ -68,18 +68,11 @@ export interface Fleet {
   stop(graceMs?: number): Promise<void>;
 }
 
-function startScript(name: string): string {
-  const pkg = JSON.parse(readFileSync(`${ROOT}/services/${name}/package.json`, 'utf8')) as { scripts?: { start?: string } };
-  const start = pkg.scripts?.start;
-  if (!start) throw new Error(`services/${name}/package.json has no start script`);
-  return start;
-}
-
 /** Resolves with the port the service reports in its 'http server listening' log line. */
 function startOne(name: ServiceName, port: number, options: FleetOptions): Promise<RunningService> {
-  // `exec` replaces the shell, so signals reach the service itself.
-  const child = spawn('sh', ['-c', `exec ${startScript(name)}`], {
-    cwd: `${ROOT}/services/${name}`,
+  // Node itself, with the service's flags (deploy/services.json), so signals reach the service.
+  const child = spawn(process.execPath, serviceNodeArgs(name), {
+    cwd: ROOT,
     env: { ...process.env, ...options.env, FLOTILLA_API_TOKEN: options.apiToken, FLOTILLA_PREFIX: options.prefix, PORT: String(port), ...options.overrides?.[name] },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group: a Ctrl-C in the terminal reaches only the launcher, which then stops

@@ -60,7 +60,9 @@ describe.each(['bridge', 'host'] as const)('the %s compose file', (mode) => {
     expect(services.deploy?.command).toEqual(['node', 'scripts/deploy.ts', '--target', 'local', '--prefix', 'flotilla']);
     expect(services.deploy?.depends_on).toEqual({ aws: { condition: 'service_healthy' } });
     for (const { name } of fleet.services) {
-      expect(services[name]?.command, name).toEqual(['node', `services/${name}/src/main.ts`]);
+      // region-sync with its heap bound (issue 9), as the run command and ECS start it.
+      const flags = name === 'region-sync' ? ['--max-old-space-size=192', '--max-semi-space-size=4'] : [];
+      expect(services[name]?.command, name).toEqual(['node', ...flags, `services/${name}/src/main.ts`]);
       expect(services[name]?.depends_on, name).toEqual({ deploy: { condition: 'service_completed_successfully' } });
       expect(services[name]?.hostname, name).toBe(`flotilla-${name}`);
     }

@@ -142,8 +142,11 @@ describe('the rendered template', () => {
   });
 });
 
+/** The V8 bound that keeps region-sync's memory flat at 100,000 hosts (issue 9), wherever it runs. */
+const REGION_SYNC_HEAP_BOUND = ['--max-old-space-size=192', '--max-semi-space-size=4'];
+
 describe('the ECS task definitions (who may call)', () => {
-  type Container = { Name: string; Environment: Array<{ Name: string; Value: unknown }> };
+  type Container = { Name: string; Command: string[]; Environment: Array<{ Name: string; Value: unknown }> };
   const containers = Object.values(template.Resources)
     .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
     .flatMap((r) => (r.Properties as unknown as { ContainerDefinitions: Container[] }).ContainerDefinitions);
@@ -158,5 +161,11 @@ describe('the ECS task definitions (who may call)', () => {
 
   it('have every service listen on the task interface (HOST=0.0.0.0), since the default is loopback', () => {
     for (const c of containers) expect(env(c).HOST, c.Name).toBe('0.0.0.0');
+  });
+
+  it("start region-sync with its heap bound, as the run command and the compose files do (issue 9), and the others with node's defaults", () => {
+    for (const c of containers) {
+      expect(c.Command, c.Name).toEqual(['node', ...(c.Name === 'region-sync' ? REGION_SYNC_HEAP_BOUND : []), `services/${c.Name}/src/main.ts`]);
+    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The fleet as the run command starts it: every service from its own start script against a
+ * The fleet as the run command starts it: every service as deploy/services.ts starts it against a
  * freshly deployed stack answers GET /health (liveness) and GET /ready (dependencies), and SIGTERM stops each one cleanly.
  */
 import { hostname, networkInterfaces } from 'node:os';

@@ -1,6 +1,6 @@
 /**
  * The deployment pipeline end to end: every service runs as its own process, started by the run
- * command's start scripts and configuration (only the stack prefix and failure injection differ),
+ * command's processes (deploy/services.ts) and configuration (only the stack prefix and failure injection differ),
  * against a stack of its own in the emulator. Assertions go through HTTP and the AWS APIs.
  */
 import { execFile } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
  * The fleet as end-to-end tests run it: a stack of the test file's own in the emulator, every
- * service started by the run command's start scripts on ephemeral ports, their logs kept and
+ * service started as the run command starts it (deploy/services.ts) on ephemeral ports, their logs kept and
  * written to .reports/e2e-<prefix>.log at the end, for reading after a failure.
  */
 import { randomBytes } from 'node:crypto';
