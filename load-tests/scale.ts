@@ -2,7 +2,7 @@
  * `pnpm scale`: one large build on a stack and fleet of its own, measuring what
  * tests/e2e/region-scale.test.ts asserts (region-sync's idle, peak and after-build resident
  * memory, the host-counter lag p50/p99 from each record's write, the view at SUCCESS) at any size,
- * and every service's peak resident memory. Prints one JSON object.
+ * and every service's peak resident memory. Prints one JSON object; progress goes to stderr every 10 s.
  *
  *   pnpm scale                         # 1 region x 100,000 hosts
  *   pnpm scale --regions 5 --hosts 100000
@@ -24,7 +24,7 @@ if (values.help) {
   console.log(`pnpm scale [--regions 1] [--hosts 100000]
 One build of <regions> x <hosts> on a stack (with just those regions) and fleet of its own, against the
 emulator at AWS_ENDPOINT_URL; prints region-sync's idle/peak/after RSS, the counter lag p50/p99,
-the view at SUCCESS, and every service's peak RSS, as JSON.`);
+the view at SUCCESS, and every service's peak RSS, as JSON (progress every 10 s on stderr).`);
   process.exit(0);
 }
 const regionCount = Number(values.regions);
@@ -55,6 +55,8 @@ try {
     request: sampleBuildRequest({ regions, hostsPerRegion: hosts }),
     // A 10 x 100,000 build writes 1,000,000 host records: minutes on the emulator, not seconds.
     timeoutMs: 30 * 60_000,
+    // Progress on stderr, so stdout stays the one JSON object.
+    onProgress: ({ seconds, status, hostsCounted, hosts: all }) => console.error(`scale: ${seconds} s, ${status}, ${hostsCounted.toLocaleString('en')} of ${all.toLocaleString('en')} host records counted`),
   });
   const peakRssMb = Object.fromEntries(
     running.fleet.services.flatMap((s) => (s.child.pid === undefined ? [] : [[s.name, Math.round(memoryOf(s.child.pid).hwmKb / 1024)]])),

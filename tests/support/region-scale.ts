@@ -19,6 +19,8 @@ export interface RegionScaleOptions {
   request: SampleBuildRequest;
   /** How long the build may take to end (default 10 minutes). */
   timeoutMs?: number;
+  /** Told, about every 10 s while the build runs, its status and the hosts counted so far. */
+  onProgress?: (progress: { seconds: number; status: string; hostsCounted: number; hosts: number }) => void;
 }
 
 export interface RegionViewAtSuccess {
@@ -102,7 +104,7 @@ interface ProgressView {
 }
 
 export async function measureRegionScale(options: RegionScaleOptions): Promise<RegionScaleResult> {
-  const { aws, where, api, regionSyncPid, request, timeoutMs = 600_000 } = options;
+  const { aws, where, api, regionSyncPid, request, timeoutMs = 600_000, onProgress } = options;
   const regions = request.regions;
   const expectedHosts = request.hostsPerRegion * regions.length;
   const idle = memoryOf(regionSyncPid);
@@ -133,10 +135,15 @@ export async function measureRegionScale(options: RegionScaleOptions): Promise<R
   })();
 
   let view: ProgressView;
+  let toldAt = started;
   try {
     view = await eventually(
       async () => {
         const current = (await (await api(`/builds/${buildId}`)).json()) as ProgressView;
+        if (onProgress && Date.now() - toldAt >= 10_000) {
+          toldAt = Date.now();
+          onProgress({ seconds: Math.round((toldAt - started) / 1000), status: current.status, hostsCounted: samples.at(-1)?.hosts ?? 0, hosts: expectedHosts });
+        }
         return current.status === 'SUCCESS' || current.status === 'FAILED' ? current : undefined;
       },
       { timeoutMs, intervalMs: 250, description: `build ${buildId} to end` },

@@ -30,3 +30,31 @@ export async function within<T>(work: Promise<T>, ms: number): Promise<Within<T>
     timer.abort();
   }
 }
+
+/**
+ * Work for one key runs after the work already queued for that key; different keys run side by
+ * side. One process's writers to one event stream take turns this way instead of racing: each
+ * lost race costs a re-read of the stream and a retried transaction (issue 9: five regions'
+ * workers appending to one build's stream at once lost 1.4 races per append). A few lines over
+ * a promise chain, where a library (async-mutex) offers no keyed form. Keys with nothing queued
+ * are forgotten.
+ */
+export class KeyedTurns {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const before = this.#tails.get(key) ?? Promise.resolve();
+    const mine = before.then(work, work);
+    const tail = mine.catch(() => undefined);
+    this.#tails.set(key, tail);
+    void tail.then(() => {
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    });
+    return mine;
+  }
+
+  /** Keys with work queued or running. */
+  get size(): number {
+    return this.#tails.size;
+  }
+}

@@ -1,10 +1,12 @@
 /**
  * Read, decide, append, and on a lost race do it all again: the loop every writer whose events
  * depend on the stream's state runs. A ConcurrencyError re-reads the stream and re-decides with
- * jittered backoff until the deadline, never a small fixed number of tries.
+ * jittered backoff until the deadline, never a small fixed number of tries. Within one process,
+ * the writers to one stream take turns (KeyedTurns), so only other processes' writes race.
  */
 import { factKey, foldBuild, parseEvent, type BuildEvent, type BuildState, type PendingEvent } from '@flotilla/events';
 import type { AppendResult, EventStore } from './event-store.ts';
+import { KeyedTurns } from './concurrency.ts';
 import { withRetry } from './retry.ts';
 
 export type BuildDecision = (state: BuildState, history: readonly BuildEvent[]) => PendingEvent[];
@@ -20,15 +22,20 @@ export async function loadBuild(store: EventStore, stream: string): Promise<{ hi
   return { history, state: foldBuild(history) };
 }
 
+/** This process's appends, one stream at a time: its writers to one stream take turns instead of racing. */
+const turns = new KeyedTurns();
+
 export async function decideAndAppend(store: EventStore, stream: string, decide: BuildDecision, deadlineMs = 30_000): Promise<AppendResult & { appended: PendingEvent[] }> {
-  return withRetry(
-    async () => {
-      const { history, state } = await loadBuild(store, stream);
-      const events = decide(state, history);
-      const result = await store.append(stream, events, state.lastVersion);
-      return { ...result, appended: events };
-    },
-    { deadlineMs },
+  return turns.run(stream, () =>
+    withRetry(
+      async () => {
+        const { history, state } = await loadBuild(store, stream);
+        const events = decide(state, history);
+        const result = await store.append(stream, events, state.lastVersion);
+        return { ...result, appended: events };
+      },
+      { deadlineMs },
+    ),
   );
 }
 

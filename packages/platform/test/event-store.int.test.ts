@@ -3,8 +3,8 @@
  * racing writers, idempotent re-appends, per-stream reads and the global-order replay.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventId, type PendingEvent } from '@flotilla/events';
-import { ConcurrencyError, EventStore, resourceNames } from '@flotilla/platform';
+import { createEventId, newEvent, type PendingEvent } from '@flotilla/events';
+import { appendFact, ConcurrencyError, EventStore, resourceNames } from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
@@ -91,6 +91,32 @@ describe('append and read one stream', () => {
     const read = await store.readStream(stream);
     expect(read.map((e) => e.version)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
     expect(new Set(read.slice(1).map((e) => e.id))).toEqual(new Set(facts.map((f) => f.id)));
+  });
+
+  it("takes turns on one process's facts for one stream: five regions' facts at once lose no race (issue 9)", async () => {
+    // The transactions this process sends, counted on a client of its own.
+    const watched = testAwsClients();
+    let transactions = 0;
+    watched.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'TransactWriteItemsCommand') transactions++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countTransactions' },
+    );
+    try {
+      const own = new EventStore(watched.dynamodb, resourceNames(stack.prefix).tables.events);
+      const stream = `build-${createEventId()}`;
+      await store.append(stream, [started()], 0);
+      const regions = ['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1', 'ap-southeast-2'];
+      const meta = { correlationId: 'c', causationId: 'k' };
+      const outcomes = await Promise.all(regions.map((region) => appendFact(own, stream, newEvent({ type: 'region.synced', data: { region, hosts: 2, synced: 2, failed: 0, rounds: 1 }, ...meta }))));
+      expect(outcomes.every((o) => o.appended)).toBe(true);
+      expect((await store.readStream(stream)).map((e) => e.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(transactions).toBe(regions.length);
+    } finally {
+      watched.destroy();
+    }
   });
 });
 
