@@ -68,10 +68,12 @@ export class Records {
   }
 
   /** SET the given fields and ADD the given increments in one update. */
-  async update(key: Key, change: { set?: Plain; add?: Record<string, number> }): Promise<void> {
+  /** Sets and adds attributes (creating the row if need be); returns the row as it is after the update. */
+  async update<T extends Plain>(key: Key, change: { set?: Plain; add?: Record<string, number> }): Promise<(T & Key) | undefined> {
     const expression = updateExpression(change);
-    if (!expression) return;
-    await this.#db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(key), ...expression }));
+    if (!expression) return undefined;
+    const out = await this.#db.send(new UpdateItemCommand({ TableName: this.table, Key: keyOf(key), ...expression, ReturnValues: 'ALL_NEW' }));
+    return out.Attributes ? (unmarshall(out.Attributes) as T & Key) : undefined;
   }
 
   /** The same update as a transaction item, to commit with other writes (a stream checkpoint). */

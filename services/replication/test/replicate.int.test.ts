@@ -10,6 +10,7 @@ import { deployTestStack, sampleBuildRequest, testAwsClients, uniquePrefix, type
 import { replicateTask } from '../src/handlers/replicate.ts';
 
 const aws = testAwsClients();
+const tracking = (buildId: string) => ({ pk: `build#${buildId}`, sk: 'region#us-east-1' });
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -32,10 +33,11 @@ describe('replicateTask', () => {
     const key = `artifacts/test/${buildId}.zip`;
     await putObject(aws.s3, names.globalBucket, key, bytes);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const copies = new Records(aws.dynamodb, names.tables.fileCopies);
     const work = replicateTask({
       aws,
       store,
-      copies: new Records(aws.dynamodb, names.tables.fileCopies),
+      copies,
       regionBucket: (region) => names.regionBucket(region),
       failRegions: [],
     });
@@ -48,5 +50,9 @@ describe('replicateTask', () => {
     const events = await readBuildEvents(store, buildStream(buildId));
     expect(events.filter((e) => e.type === 'region.replicated')).toHaveLength(1);
     expect(duplicateFacts(events)).toEqual([]);
+    // The copy's tracking row counts both runs, read from the update itself (no second read).
+    expect(await copies.get(tracking(buildId))).toMatchObject({ attempts: 2, outcome: 'SUCCEEDED' });
+    const region = events.find((e) => e.type === 'region.replicated');
+    expect(region?.type === 'region.replicated' && region.data.attempts).toBe(1);
   });
 });

@@ -28,8 +28,11 @@ export function replicateTask(deps: ReplicationDeps) {
   return async (task: ReplicateTask, ctx: TaskContext): Promise<TaskOutcome<{ region: string; bucket: string; key: string; sha256: string }>> => {
     const tracking = { pk: `build#${task.buildId}`, sk: `region#${task.region}` };
     const bucket = deps.regionBucket(task.region);
-    await deps.copies.update(tracking, { set: { startedAt: new Date().toISOString(), outcome: 'COPYING', source: `${task.artifact.bucket}/${task.artifact.key}`, target: `${bucket}/${task.artifact.key}` }, add: { attempts: 1 } });
-    const attempts = Number((await deps.copies.get<{ attempts?: number }>(tracking))?.attempts ?? 1);
+    const copy = await deps.copies.update<{ attempts?: number }>(tracking, {
+      set: { startedAt: new Date().toISOString(), outcome: 'COPYING', source: `${task.artifact.bucket}/${task.artifact.key}`, target: `${bucket}/${task.artifact.key}` },
+      add: { attempts: 1 },
+    });
+    const attempts = Number(copy?.attempts ?? 1);
     const meta = { correlationId: task.correlationId, causationId: ctx.taskId };
 
     const fail = async (reason: string): Promise<TaskOutcome<never>> => {
