@@ -126,6 +126,38 @@ describe('keeping the view and the list row', () => {
     }
   });
 
+  it('writes the list row only for the events that change its summary (issue 9)', async () => {
+    const watched = testAwsClients();
+    let listWrites = 0;
+    watched.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutItemCommand' && (args.input as { TableName?: string }).TableName === projections.tables.builds) listWrites++;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countListWrites' },
+    );
+    try {
+      const own = new BuildProjections(watched.dynamodb, projections.tables);
+      const [requested, started] = (await makeBuild(T0 + 4, {}, 'started')) as [BuildEvent, BuildEvent];
+      const id = buildIdOf(requested);
+      const facts = [
+        newEvent({ type: 'artifact.published', data: { bucket: 'b', key: 'k', sha256: 'a'.repeat(64), sizeBytes: 1, prebuilt: false }, ...meta(id, T0 + 5) }),
+        newEvent({ type: 'region.replicated', data: { region: 'us-east-1', bucket: 'b', key: 'k', sha256: 'a'.repeat(64), attempts: 1 }, ...meta(id, T0 + 6) }),
+        newEvent({ type: 'region.synced', data: { region: 'us-east-1', hosts: 10, synced: 10, failed: 0, rounds: 4 }, ...meta(id, T0 + 7) }),
+        newEvent({ type: 'build.succeeded', data: {}, ...meta(id, T0 + 8) }),
+      ];
+      await store.append(started.stream, facts, 2);
+      const events = await readBuildEvents(store, started.stream);
+      for (const event of events) expect(await own.project(event, store)).toBe('applied');
+      // build.requested, build.started and build.succeeded: the three that change the summary.
+      expect(listWrites).toBe(3);
+      const [row] = (await listBuilds(aws.dynamodb, projections.tables.builds, { door: 'http', key: `key-${id}` }, { limit: 1 })).builds;
+      expect(row).toMatchObject({ status: 'SUCCESS', finishedAt: events[5]?.occurredAt });
+    } finally {
+      watched.destroy();
+    }
+  });
+
   it('never moves a list row back to an older version', async () => {
     const events = await makeBuild(T0 + 2, {}, 'succeeded');
     const id = buildIdOf(events[0] as BuildEvent);
