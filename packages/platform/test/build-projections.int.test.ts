@@ -158,6 +158,37 @@ describe('keeping the view and the list row', () => {
     }
   });
 
+  it("takes one build's events in turn when a batch's handlers run them side by side: no lost race, no gap read (issue 9)", async () => {
+    const watched = testAwsClients();
+    const calls: string[] = [];
+    watched.dynamodb.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(context.commandName ?? '');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCalls' },
+    );
+    try {
+      const own = new BuildProjections(watched.dynamodb, projections.tables);
+      const [requested, started] = (await makeBuild(T0 + 9, {}, 'started')) as [BuildEvent, BuildEvent];
+      const id = buildIdOf(requested);
+      const regions = ['us-east-1', 'eu-west-1', 'ap-southeast-2'];
+      await store.append(
+        started.stream,
+        regions.map((region) => newEvent({ type: 'region.replicated', data: { region, bucket: 'b', key: 'k', sha256: 'a'.repeat(64), attempts: 1 }, ...meta(id, T0 + 10) })),
+        2,
+      );
+      const events = await readBuildEvents(store, started.stream);
+      expect(await Promise.all(events.map((event) => own.project(event, store)))).toEqual(events.map(() => 'applied'));
+      expect(await projections.readView(id)).toMatchObject({ lastVersion: 5 });
+      // One view read (the first event's), no stream read for a gap, one view write per event.
+      expect(calls.filter((c) => c === 'GetItemCommand')).toHaveLength(1);
+      expect(calls.filter((c) => c === 'QueryCommand')).toHaveLength(0);
+    } finally {
+      watched.destroy();
+    }
+  });
+
   it('never moves a list row back to an older version', async () => {
     const events = await makeBuild(T0 + 2, {}, 'succeeded');
     const id = buildIdOf(events[0] as BuildEvent);

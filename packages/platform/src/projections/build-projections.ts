@@ -10,6 +10,7 @@ import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { buildIdOfStream, buildSummary, fillGap, initialBuildState, projectEvent, type BuildEvent, type BuildState, type BuildSummary } from '@flotilla/events';
 import { readBuildEvents } from '../decide.ts';
+import { KeyedTurns } from '../concurrency.ts';
 import { ConcurrencyError } from '../errors.ts';
 import type { EventStore } from '../event-store.ts';
 import { Records } from '../records.ts';
@@ -64,6 +65,7 @@ export class BuildProjections {
    * and the retry reads the stored view.
    */
   readonly #cache = new Map<string, BuildState>();
+  readonly #turns = new KeyedTurns();
 
   constructor(db: DynamoDBClient, tables: BuildProjectionTables) {
     this.#db = db;
@@ -99,6 +101,12 @@ export class BuildProjections {
   async project(event: BuildEvent, store: EventStore, deadlineMs = 30_000): Promise<'applied' | 'skipped'> {
     const buildId = buildIdOfStream(event.stream);
     if (!buildId) throw new RangeError(`${event.stream} is not a build stream`);
+    // One build's events take turns: a batch's handlers run side by side, and two of one build's
+    // events at once lost the view's conditional put or read a gap the other was filling (issue 9).
+    return this.#turns.run(buildId, () => this.#project(buildId, event, store, deadlineMs));
+  }
+
+  #project(buildId: string, event: BuildEvent, store: EventStore, deadlineMs: number): Promise<'applied' | 'skipped'> {
     return withRetry(
       async (attempt) => {
         const cached = attempt === 1 ? this.#cache.get(buildId) : undefined;
