@@ -162,4 +162,53 @@ describe('consume', () => {
     expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
     expect(lines.filter((l) => l.level >= 40).map((l) => l.msg)).toEqual([]);
   });
+
+  it('deletes a received batch in one call once every message of it is settled, keeping the one to retry (issue 9)', async () => {
+    const watched = testAwsClients();
+    const deletes: Array<{ command: string; entries: number }> = [];
+    watched.sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Entries?: unknown[] };
+        if (context.commandName?.startsWith('DeleteMessage')) deletes.push({ command: context.commandName, entries: input.Entries?.length ?? 1 });
+        return next(args);
+      },
+      { step: 'initialize', name: 'countDeletes' },
+    );
+    const { queueUrl, dlqUrl } = await where.queuePair(where.names.queues.projections);
+    const bodies = Array.from({ length: 10 }, (_, n) => JSON.stringify({ n }));
+    // All ten wait in the queue before the first receive, so one receive takes them together.
+    for (const body of bodies) await aws.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+    const handled: string[] = [];
+    const c = consume({
+      name: 'batch',
+      sqs: watched.sqs,
+      queueUrl,
+      dlqUrl,
+      logger,
+      batchSize: 10,
+      waitTimeSeconds: 1,
+      retryBaseSeconds: 1,
+      retryMaxSeconds: 1,
+      handle: async (m) => {
+        await Promise.resolve();
+        if (m.body === bodies[3] && m.receiveCount < 2) throw new TransientAwsError('once more');
+        handled.push(m.body);
+      },
+    });
+    try {
+      c.start();
+      await eventually(() => Promise.resolve(handled.length === 10 ? true : undefined), { timeoutMs: 30_000, description: 'all ten handled' });
+    } finally {
+      await c.stop();
+      watched.destroy();
+    }
+    expect(new Set(handled)).toEqual(new Set(bodies));
+    // Nine at once; the retried one alone, later. No message deleted one by one.
+    expect(deletes.filter((d) => d.command === 'DeleteMessageCommand')).toEqual([]);
+    expect(deletes.reduce((sum, d) => sum + d.entries, 0)).toBe(10);
+    expect(deletes[0]).toEqual({ command: 'DeleteMessageBatchCommand', entries: 9 });
+    const left = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
+    expect(left.Messages ?? []).toHaveLength(0);
+    expect((await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 1 }))).Messages ?? []).toHaveLength(0);
+  });
 });
