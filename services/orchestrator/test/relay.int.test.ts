@@ -6,9 +6,10 @@
  * newer schema than this reader knows holds the shard without failing anything (review M3).
  */
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import type { PublishBatchCommandInput, PublishBatchCommandOutput, PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, newEvent } from '@flotilla/events';
-import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, TransientAwsError, type StreamBatchHandler } from '@flotilla/platform';
+import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
 import { corruptItem, deployTestStack, newerSchemaItem, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { catchUpFromLog } from '../src/handlers/catch-up.ts';
@@ -157,24 +158,33 @@ describe('relay', () => {
     expect(await deps.inFlight.list<{ stream: string }>(QUARANTINE_PK)).not.toContainEqual(expect.objectContaining({ stream: buildStream(buildId) }));
   });
 
-  it('retries a batch from the record that failed, not republishing the ones before it (review L7)', async () => {
+  it('retries a batch from the record that failed, not republishing the ones SNS accepted (review L7)', async () => {
     await skipToNow('per-record');
     const first = createEventId();
     const second = createEventId();
     await deps.store.append(buildStream(first), [requested(first)], 0);
     await deps.store.append(buildStream(second), [requested(second)], 0);
-    // A client of its own, counting the relay's publishes of each event and failing the second event's first one.
+    // A client of its own, counting the relay's publishes of each event, and SNS refusing the
+    // second event's first one (its entry taken out of the batch and answered as failed).
     const counted = testAwsClients();
     const published: string[] = [];
     counted.sns.middlewareStack.add(
       (next, context) => async (args) => {
-        const input = (args.input ?? {}) as { Message?: string; MessageAttributes?: Record<string, { StringValue?: string }> };
-        if (context.commandName === 'PublishCommand' && input.MessageAttributes?.type?.StringValue === 'build.requested') {
-          const { stream } = JSON.parse(input.Message ?? '{}') as { stream?: string };
+        if (context.commandName !== 'PublishBatchCommand') return next(args);
+        const input = args.input as PublishBatchCommandInput;
+        const refused: PublishBatchRequestEntry[] = [];
+        input.PublishBatchRequestEntries = (input.PublishBatchRequestEntries ?? []).filter((entry) => {
+          if (entry.MessageAttributes?.type?.StringValue !== 'build.requested') return true;
+          const { stream } = JSON.parse(entry.Message ?? '{}') as { stream?: string };
           published.push(stream ?? '?');
-          if (stream === buildStream(second) && published.filter((s) => s === stream).length === 1) throw new TransientAwsError('injected publish timeout', {});
-        }
-        return next(args);
+          const refuse = stream === buildStream(second) && published.filter((s) => s === stream).length === 1;
+          if (refuse) refused.push(entry);
+          return !refuse;
+        });
+        const result = await next(args);
+        const output = result.output as PublishBatchCommandOutput;
+        output.Failed = [...(output.Failed ?? []), ...refused.map((entry) => ({ Id: entry.Id, Code: 'InternalError', Message: 'injected', SenderFault: false }))];
+        return result;
       },
       { step: 'initialize', name: 'countPublishes' },
     );
