@@ -226,13 +226,17 @@ export async function consumerPipeline(ctx: CaseContext, options: { messages: nu
     });
   };
 
-  /** Resolves once `count` DeleteMessage calls of `side` succeeded: every message handled and acknowledged. */
+  /** Resolves once `side` deleted `count` messages (both sides delete a batch's messages together): every message handled and acknowledged. */
   const deletions = (side: Side, count: number) => {
     let deleted = 0;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`only ${deleted} of ${count} messages consumed in ${deadlineMs / 1000} s`)), deadlineMs);
-      side.timer.onCall = (command, ok) => {
-        if (ok && command === 'DeleteMessage' && ++deleted >= count) {
+      side.timer.onCall = (command, ok, output) => {
+        if (!ok) return;
+        if (command === 'DeleteMessage') deleted++;
+        else if (command === 'DeleteMessageBatch') deleted += (output as { Successful?: unknown[] } | undefined)?.Successful?.length ?? 0;
+        else return;
+        if (deleted >= count) {
           clearTimeout(timer);
           side.timer.onCall = undefined;
           resolve();
@@ -276,8 +280,9 @@ export async function consumerPipeline(ctx: CaseContext, options: { messages: nu
         sqs: ctx.baseline.clients.sqs,
         batchSize: options.batchSize,
         waitTimeSeconds: 1,
-        // Returning the message acknowledges it: sqs-consumer deletes it.
-        handleMessage: (message) => Promise.resolve(message),
+        // Returning the batch acknowledges it: sqs-consumer deletes it with one DeleteMessageBatch,
+        // as consume() deletes a settled batch.
+        handleMessageBatch: (messages) => Promise.resolve(messages),
       }),
     );
     for (const c of consumers) {
@@ -318,7 +323,7 @@ export async function consumerPipeline(ctx: CaseContext, options: { messages: nu
       target: 0.8,
       notes: [
         `batch ${options.batchSize}, ${options.concurrency} pollers on both sides; timed from start to the last message deleted; queues filled before each round (untimed)`,
-        "ours: the body parsed with zod, the effect run once per message id through the stack's idempotency table (a conditional PutItem claim, an UpdateItem to complete), then DeleteMessage; the baseline deletes each message as it is received",
+        "ours: the body parsed with zod, the effect run once per message id through the stack's idempotency table (a conditional PutItem claim, an UpdateItem to complete), then one DeleteMessageBatch per received batch; the baseline's handleMessageBatch acknowledges each batch whole, and sqs-consumer deletes it the same way",
       ],
     },
     result,

@@ -42,14 +42,14 @@ export const median = (values: readonly number[]): number => {
 /**
  * Every call made through the clients it wraps, by command, with its latency (retries included:
  * measured at the initialize step). `recording` is switched off during warm-ups and fills, so the
- * stats describe measured rounds only. `onCall` hears of each completed call (the consumer
- * comparison counts DeleteMessage with it).
+ * stats describe measured rounds only. `onCall` hears of each completed call, with its output (the
+ * consumer comparison counts the messages deleted with it).
  */
 export class CallTimer {
   readonly #latencies = new Map<string, number[]>();
   readonly #errors = new Map<string, number>();
   recording = false;
-  onCall: ((command: string, ok: boolean) => void) | undefined;
+  onCall: ((command: string, ok: boolean, output: unknown) => void) | undefined;
 
   /** Adds the timing middleware to an SDK client. */
   attach<T>(client: T): T {
@@ -58,9 +58,11 @@ export class CallTimer {
         const command = (context.commandName ?? 'unknown').replace(/Command$/, '');
         const started = performance.now();
         let ok = false;
+        let output: unknown;
         try {
           const result = await next(args);
           ok = true;
+          output = result.output;
           return result;
         } finally {
           if (this.recording) {
@@ -69,7 +71,7 @@ export class CallTimer {
             this.#latencies.set(command, list);
             if (!ok) this.#errors.set(command, (this.#errors.get(command) ?? 0) + 1);
           }
-          this.onCall?.(command, ok);
+          this.onCall?.(command, ok, output);
         }
       },
       { step: 'initialize', name: 'flotillaBenchCallTimer' },
