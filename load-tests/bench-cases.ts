@@ -40,6 +40,7 @@ import {
   IdempotencyStore,
   LOG_EPOCH,
   parseMessage,
+  READ_ALL_PAGE_SIZE,
   type Logger,
   type ResourceNames,
 } from '@flotilla/platform';
@@ -558,7 +559,7 @@ export async function eventLog(ctx: CaseContext, options: EventLogOptions): Prom
     const rate = options.replayEvents / seconds;
     replayRow.why.push(
       `ours queries ${days} day buckets from LOG_EPOCH (4 at a time), all but 1-2 of them empty`,
-      `the same read from today's bucket alone: ${seconds.toFixed(2)} s, ${rate.toFixed(0)} events/s, ${(rate / Math.max(1, replayRow.baseline)).toFixed(2)}× castore: ${query?.calls ?? 0} Queries of up to 500 items one after another (readAll reads ahead across day buckets, not within one), ${(query?.meanMs ?? 0).toFixed(0)} ms each on average, while castore's getEvents run ${options.replayConcurrency} at a time`,
+      `the same read from today's bucket alone: ${seconds.toFixed(2)} s, ${rate.toFixed(0)} events/s, ${(rate / Math.max(1, replayRow.baseline)).toFixed(2)}× castore: ${query?.calls ?? 0} Queries of up to ${READ_ALL_PAGE_SIZE} items one after another (readAll reads ahead across day buckets, not within one), ${(query?.meanMs ?? 0).toFixed(0)} ms each on average, while castore's getEvents run ${options.replayConcurrency} at a time`,
     );
   }
   rows.push(replayRow);

@@ -40,12 +40,19 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/**
+ * readAll's default Query page: large, since a Query answers at most 1 MB whatever the limit, and
+ * each page is a round trip (on the emulator also a scan of the whole table: issue 9 measured
+ * today's 10,000 events in 22 pages of 500 at 0.40x castore's read, in 7 pages at 1.18x).
+ */
+export const READ_ALL_PAGE_SIZE = 2_000;
+
 export interface ReadAllOptions {
   /** First instant to read (inclusive, rounded down to its day bucket). */
   since: Date;
   /** Last instant to read; default now. */
   until?: Date;
-  /** Items per Query page. */
+  /** Items per Query page (default READ_ALL_PAGE_SIZE). */
   pageSize?: number;
   /** Day buckets read ahead in parallel. */
   concurrency?: number;
@@ -273,7 +280,7 @@ export class EventStore {
    * buckets are fetched ahead in parallel while earlier ones are consumed.
    */
   async *readAll(options: ReadAllOptions): AsyncGenerator<EventEnvelope[]> {
-    const { since, until = new Date(), pageSize = 500, concurrency = 4, afterId, onCorrupt } = options;
+    const { since, until = new Date(), pageSize = READ_ALL_PAGE_SIZE, concurrency = 4, afterId, onCorrupt } = options;
     const pending = bucketsBetween(since, until).map((bucket) => ({ bucket, pages: this.#bucketPages(bucket, pageSize, true, afterId, onCorrupt) }));
     // Each bucket's first page is requested ahead; later pages follow as the consumer pulls.
     const ahead: Array<Promise<IteratorResult<EventEnvelope[]>>> = [];
