@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, foldBuild, newEvent, type BuildEvent, type EventData, type PendingEvent } from '@flotilla/events';
 import { allBuilds, BuildProjections, EventStore, InvalidCursorError, InvalidListFilterError, listBuilds, readBuildEvents, Records, resourceNames, viewKey, type BuildListFilter } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, testAwsClients, uniquePrefix, watchedTestClients, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -95,15 +95,8 @@ describe('keeping the view and the list row', () => {
 
   it("reads a build's view once while it projects the build's events, and stays right when another projector moved it (issue 9)", async () => {
     // Two projectors, as two replicas of the build service; the first one's view reads counted.
-    const watched = testAwsClients();
-    let viewReads = 0;
-    watched.dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'GetItemCommand') viewReads++;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countViewReads' },
-    );
+    const { aws: watched, calls } = watchedTestClients();
+    const viewReads = () => calls.filter((c) => c.command === 'GetItem').length;
     const first = new BuildProjections(watched.dynamodb, projections.tables);
     const second = new BuildProjections(aws.dynamodb, projections.tables);
     try {
@@ -112,30 +105,22 @@ describe('keeping the view and the list row', () => {
       const id = buildIdOf(requested);
       expect(await first.project(requested, store)).toBe('applied');
       expect(await first.project(requested, store)).toBe('skipped');
-      expect(viewReads).toBe(1);
+      expect(viewReads()).toBe(1);
       // The other projector takes v2; the first one's memory of the view (v1) is now stale.
       expect(await second.project(started, store)).toBe('applied');
       expect(await first.project(succeeded, store)).toBe('applied');
       expect(await projections.readView(id)).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
       // Its lost race was told by the conditional put, and the stored view read again once.
-      expect(viewReads).toBe(2);
+      expect(viewReads()).toBe(2);
       expect(await first.project(started, store)).toBe('skipped');
-      expect(viewReads).toBe(2);
+      expect(viewReads()).toBe(2);
     } finally {
       watched.destroy();
     }
   });
 
   it('writes the list row only for the events that change its summary (issue 9)', async () => {
-    const watched = testAwsClients();
-    let listWrites = 0;
-    watched.dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'PutItemCommand' && (args.input as { TableName?: string }).TableName === projections.tables.builds) listWrites++;
-        return next(args);
-      },
-      { step: 'initialize', name: 'countListWrites' },
-    );
+    const { aws: watched, calls } = watchedTestClients();
     try {
       const own = new BuildProjections(watched.dynamodb, projections.tables);
       const [requested, started] = (await makeBuild(T0 + 4, {}, 'started')) as [BuildEvent, BuildEvent];
@@ -150,7 +135,7 @@ describe('keeping the view and the list row', () => {
       const events = await readBuildEvents(store, started.stream);
       for (const event of events) expect(await own.project(event, store)).toBe('applied');
       // build.requested, build.started and build.succeeded: the three that change the summary.
-      expect(listWrites).toBe(3);
+      expect(calls.filter((c) => c.command === 'PutItem' && c.input.TableName === projections.tables.builds)).toHaveLength(3);
       const [row] = (await listBuilds(aws.dynamodb, projections.tables.builds, { door: 'http', key: `key-${id}` }, { limit: 1 })).builds;
       expect(row).toMatchObject({ status: 'SUCCESS', finishedAt: events[5]?.occurredAt });
     } finally {
@@ -159,15 +144,7 @@ describe('keeping the view and the list row', () => {
   });
 
   it("takes one build's events in turn when a batch's handlers run them side by side: no lost race, no gap read (issue 9)", async () => {
-    const watched = testAwsClients();
-    const calls: string[] = [];
-    watched.dynamodb.middlewareStack.add(
-      (next, context) => async (args) => {
-        calls.push(context.commandName ?? '');
-        return next(args);
-      },
-      { step: 'initialize', name: 'countCalls' },
-    );
+    const { aws: watched, calls } = watchedTestClients();
     try {
       const own = new BuildProjections(watched.dynamodb, projections.tables);
       const [requested, started] = (await makeBuild(T0 + 9, {}, 'started')) as [BuildEvent, BuildEvent];
@@ -182,8 +159,8 @@ describe('keeping the view and the list row', () => {
       expect(await Promise.all(events.map((event) => own.project(event, store)))).toEqual(events.map(() => 'applied'));
       expect(await projections.readView(id)).toMatchObject({ lastVersion: 5 });
       // One view read (the first event's), no stream read for a gap, one view write per event.
-      expect(calls.filter((c) => c === 'GetItemCommand')).toHaveLength(1);
-      expect(calls.filter((c) => c === 'QueryCommand')).toHaveLength(0);
+      expect(calls.filter((c) => c.command === 'GetItem')).toHaveLength(1);
+      expect(calls.filter((c) => c.command === 'Query')).toHaveLength(0);
     } finally {
       watched.destroy();
     }

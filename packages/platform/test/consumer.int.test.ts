@@ -7,7 +7,7 @@ import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consume, createLogger, InvalidMessageError, locate, TransientAwsError, type Locator, type ReceivedMessage } from '@flotilla/platform';
-import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, eventually, testAwsClients, uniquePrefix, watchedTestClients, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
 const logger = createLogger('consumer-test', 'silent');
@@ -164,16 +164,7 @@ describe('consume', () => {
   });
 
   it('deletes a received batch in one call once every message of it is settled, keeping the one to retry (issue 9)', async () => {
-    const watched = testAwsClients();
-    const deletes: Array<{ command: string; entries: number }> = [];
-    watched.sqs.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { Entries?: unknown[] };
-        if (context.commandName?.startsWith('DeleteMessage')) deletes.push({ command: context.commandName, entries: input.Entries?.length ?? 1 });
-        return next(args);
-      },
-      { step: 'initialize', name: 'countDeletes' },
-    );
+    const { aws: watched, calls } = watchedTestClients();
     const { queueUrl, dlqUrl } = await where.queuePair(where.names.queues.projections);
     const bodies = Array.from({ length: 10 }, (_, n) => JSON.stringify({ n }));
     // All ten wait in the queue before the first receive, so one receive takes them together.
@@ -203,10 +194,11 @@ describe('consume', () => {
       watched.destroy();
     }
     expect(new Set(handled)).toEqual(new Set(bodies));
+    const deletes = calls.filter((c) => c.command.startsWith('DeleteMessage')).map((c) => ({ command: c.command, entries: Array.isArray(c.input.Entries) ? c.input.Entries.length : 1 }));
     // Nine at once; the retried one alone, later. No message deleted one by one.
-    expect(deletes.filter((d) => d.command === 'DeleteMessageCommand')).toEqual([]);
+    expect(deletes.filter((d) => d.command === 'DeleteMessage')).toEqual([]);
     expect(deletes.reduce((sum, d) => sum + d.entries, 0)).toBe(10);
-    expect(deletes[0]).toEqual({ command: 'DeleteMessageBatchCommand', entries: 9 });
+    expect(deletes[0]).toEqual({ command: 'DeleteMessageBatch', entries: 9 });
     const left = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
     expect(left.Messages ?? []).toHaveLength(0);
     expect((await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 1 }))).Messages ?? []).toHaveLength(0);

@@ -32,6 +32,46 @@ export function testAwsClients(endpoint: string = testEnv.AWS_ENDPOINT_URL): Aws
   });
 }
 
+/** One SDK call as a watched client made it: the command (without "Command"), its input, and its output once answered. */
+export interface WatchedCall {
+  command: string;
+  input: Record<string, unknown>;
+  output?: Record<string, unknown>;
+}
+
+interface WithMiddleware {
+  middlewareStack: {
+    add(
+      middleware: (next: (args: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) => (args: { input: unknown }) => Promise<{ output: unknown }>,
+      options: { step: 'initialize'; name: string },
+    ): void;
+  };
+}
+
+/**
+ * Clients for the emulator, like testAwsClients, with every call they make listed in `calls`: for
+ * tests that count the calls a piece of code makes against the real emulator (SDK middleware, no mock).
+ */
+export function watchedTestClients(endpoint?: string): { aws: AwsClients; calls: WatchedCall[] } {
+  const aws = testAwsClients(endpoint);
+  const calls: WatchedCall[] = [];
+  for (const client of Object.values(aws)) {
+    const stack = (client as Partial<WithMiddleware>).middlewareStack;
+    if (!stack) continue;
+    stack.add(
+      (next, context) => async (args) => {
+        const call: WatchedCall = { command: (context.commandName ?? 'unknown').replace(/Command$/, ''), input: (args.input ?? {}) as Record<string, unknown> };
+        calls.push(call);
+        const result = await next(args);
+        call.output = (result.output ?? {}) as Record<string, unknown>;
+        return result;
+      },
+      { step: 'initialize', name: 'watchedTestClients' },
+    );
+  }
+  return { aws, calls };
+}
+
 /** A prefix no other test file uses, valid as a stack Prefix (lowercase, starts with a letter). */
 export function uniquePrefix(label: string): string {
   const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 14).replace(/-+$/, '');
