@@ -7,7 +7,7 @@
  * touches), then several measured rounds whose order alternates (ours first, then baseline first),
  * and reports the median of each side. The ratio is of medians.
  */
-import { createAwsClients, type AwsClients } from '@flotilla/platform';
+import { createAwsClients, type AwsClients, type WithMiddleware } from '@flotilla/platform';
 
 /** Latencies of one kind of SDK call, in milliseconds. */
 export interface CallStats {
@@ -16,15 +16,6 @@ export interface CallStats {
   meanMs: number;
   p50Ms: number;
   p99Ms: number;
-}
-
-interface Middleware {
-  middlewareStack: {
-    add(
-      middleware: (next: (args: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) => (args: { input: unknown }) => Promise<{ output: unknown }>,
-      options: { step: 'initialize'; name: string },
-    ): void;
-  };
 }
 
 export const percentile = (sorted: readonly number[], p: number): number => {
@@ -53,7 +44,7 @@ export class CallTimer {
 
   /** Adds the timing middleware to an SDK client. */
   attach<T>(client: T): T {
-    (client as unknown as Middleware).middlewareStack.add(
+    (client as unknown as WithMiddleware).middlewareStack.add(
       (next, context) => async (args) => {
         const command = (context.commandName ?? 'unknown').replace(/Command$/, '');
         const started = performance.now();

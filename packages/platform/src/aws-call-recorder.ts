@@ -51,7 +51,8 @@ const IDENTIFIER_FIELDS = [
   'service',
 ] as const;
 
-interface Middleware {
+/** The part of an SDK v3 client that call watchers use: its middleware stack, at the initialize step. */
+export interface WithMiddleware {
   middlewareStack: {
     add(
       middleware: (next: (args: { input: unknown }) => Promise<{ output: unknown }>, context: { clientName?: string; commandName?: string }) => (args: { input: unknown }) => Promise<{ output: unknown }>,
@@ -100,7 +101,7 @@ function noteIterators(command: string, input: Record<string, unknown>, output: 
 export function recordCalls(client: unknown, recording: CallRecording): void {
   mkdirSync(recording.directory, { recursive: true });
   const file = join(recording.directory, `${recording.service}-${recording.prefix}-${process.pid}.jsonl`);
-  (client as Middleware).middlewareStack.add(
+  (client as WithMiddleware).middlewareStack.add(
     (next, context) => async (args) => {
       const clientName = (context.clientName ?? 'unknown').replace(/Client$/, '');
       const command = (context.commandName ?? 'unknown').replace(/Command$/, '');

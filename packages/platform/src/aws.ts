@@ -14,6 +14,9 @@ import { STSClient } from '@aws-sdk/client-sts';
 import { recordCalls, type CallRecording } from './aws-call-recorder.ts';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
+/** The middleware stack a call watcher adds to (the call recorder here, the tests' watched clients, the bench's timers). */
+export type { WithMiddleware } from './aws-call-recorder.ts';
+
 export interface AwsSettings {
   region: string;
   /** Set only for a local emulator; undefined means the real AWS endpoints. */

@@ -8,6 +8,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createEventId } from '@flotilla/events';
+import type { WithMiddleware } from '../aws-call-recorder.ts';
 import { createAwsClients, type AwsClients } from '../aws.ts';
 import { REGIONS } from '../resources.ts';
 import { deleteStack, deployStack } from '../stack.ts';
@@ -37,15 +38,6 @@ export interface WatchedCall {
   command: string;
   input: Record<string, unknown>;
   output?: Record<string, unknown>;
-}
-
-interface WithMiddleware {
-  middlewareStack: {
-    add(
-      middleware: (next: (args: { input: unknown }) => Promise<{ output: unknown }>, context: { commandName?: string }) => (args: { input: unknown }) => Promise<{ output: unknown }>,
-      options: { step: 'initialize'; name: string },
-    ): void;
-  };
 }
 
 /**
