@@ -1,8 +1,8 @@
 /**
  * Starts and stops Flotilla's services as child processes, each as node with the flags and entry
- * point deploy/services.ts gives (as the compose files and ECS do), the way the README's run command
- * and the end-to-end tests both do. One place knows the
- * fleet (deploy/services.json); callers only choose the stack prefix and per-service overrides.
+ * point deploy/services.ts gives (as the compose files and ECS do), the way the README's run
+ * command and the end-to-end tests both do. One place knows the fleet (deploy/services.json);
+ * callers only choose the stack prefix and per-service overrides.
  * A caller that must own every process at every moment (the run command's Ctrl-C) hears of each
  * service as it is spawned (onSpawn) and can abort the start (signal): startFleet then stops every
  * service it spawned, listening or not, before it rejects.
@@ -10,12 +10,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { SERVICES as FLEET, serviceNodeArgs } from '../deploy/services.ts';
+import { SERVICES, serviceNodeArgs } from '../deploy/services.ts';
 
 const LISTEN_TIMEOUT_MS = 30_000;
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const SERVICES = FLEET;
+export { SERVICES };
 export type ServiceName = (typeof SERVICES)[number]['name'];
 /** The lowest port in deploy/services.json; each service keeps its offset from it under --port-base. */
 export const DEFAULT_PORT_BASE = Math.min(...SERVICES.map((s) => s.port));

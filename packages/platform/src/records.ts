@@ -67,8 +67,7 @@ export class Records {
     return items;
   }
 
-  /** SET the given fields and ADD the given increments in one update. */
-  /** Sets and adds attributes (creating the row if need be); returns the row as it is after the update. */
+  /** SET the given fields and ADD the given increments in one update (creating the row if need be); returns the row as it is after it. */
   async update<T extends Plain>(key: Key, change: { set?: Plain; add?: Record<string, number> }): Promise<(T & Key) | undefined> {
     const expression = updateExpression(change);
     if (!expression) return undefined;

@@ -222,20 +222,30 @@ class RecentIds {
   }
 }
 
+/** A stream record as read once per batch: its place in the log, and its event or why it could not be read. */
+interface ReadRecord {
+  origin: RecordOrigin;
+  envelope?: EventEnvelope | undefined;
+  error?: unknown;
+}
+
+function readRecord(record: StreamRecord): ReadRecord {
+  const keys = record.dynamodb?.Keys;
+  const origin: RecordOrigin = { stream: keys?.stream?.S, version: keys?.version?.N === undefined ? undefined : Number(keys.version.N), sequenceNumber: record.dynamodb?.SequenceNumber };
+  try {
+    return { origin, envelope: eventFromStreamRecord(record) };
+  } catch (error) {
+    return { origin, error };
+  }
+}
+
 /**
  * Publishes the batch's events, ten to a request, before any is acted on (issue 9: one Publish per
  * event was the relay's largest share of calls). Records that cannot be read are left to their
  * run, which quarantines them; those SNS accepted already (a retried batch) are not published again.
  */
-async function publishBatch(deps: OrchestratorDeps, records: readonly StreamRecord[], published: RecentIds): Promise<void> {
-  const envelopes = records.flatMap((record) => {
-    try {
-      const envelope = eventFromStreamRecord(record);
-      return envelope && !published.has(envelope.id) ? [envelope] : [];
-    } catch {
-      return [];
-    }
-  });
+async function publishBatch(deps: OrchestratorDeps, reads: readonly ReadRecord[], published: RecentIds): Promise<void> {
+  const envelopes = reads.flatMap(({ envelope }) => (envelope && !published.has(envelope.id) ? [envelope] : []));
   try {
     await publishAll(
       deps.aws.sns,
@@ -247,19 +257,14 @@ async function publishBatch(deps: OrchestratorDeps, records: readonly StreamReco
       },
     );
   } catch (error) {
-    const first = records[0]?.dynamodb;
-    throw holdOn(error, { stream: first?.Keys?.stream?.S, version: undefined, sequenceNumber: first?.SequenceNumber });
+    const first = reads[0]?.origin;
+    throw holdOn(error, { stream: first?.stream, version: undefined, sequenceNumber: first?.sequenceNumber });
   }
 }
 
-/** Reads a stream record's event; a record that cannot be read is quarantined, one of a newer schema holds. */
-async function relayStreamRecord(deps: OrchestratorDeps, record: StreamRecord, recent: RecentIds): Promise<EventEnvelope | undefined> {
-  const keys = record.dynamodb?.Keys;
-  const origin: RecordOrigin = { stream: keys?.stream?.S, version: keys?.version?.N === undefined ? undefined : Number(keys.version.N), sequenceNumber: record.dynamodb?.SequenceNumber };
-  let envelope: EventEnvelope | undefined;
-  try {
-    envelope = eventFromStreamRecord(record);
-  } catch (error) {
+/** Acts on a record read from the stream; a record that cannot be read is quarantined, one of a newer schema holds. */
+async function relayStreamRecord(deps: OrchestratorDeps, { origin, envelope, error }: ReadRecord, recent: RecentIds): Promise<EventEnvelope | undefined> {
+  if (error !== undefined) {
     if (!isEventFault(error)) throw holdOn(error, origin);
     await quarantine(deps, origin, `unreadable record: ${(error as Error).message}`, error);
     return undefined;
@@ -292,24 +297,25 @@ export function runsByStream(records: StreamRecord[]): StreamRecord[][] {
 
 /**
  * The stream reader's handler: each record relayed, and the relay's watermark committed with the
- * checkpoint. The batch's events are published first, ten to a request; then a batch's streams are relayed side by side, up to `concurrency` at once, each
- * stream's records acted on one after another (issue 9: relayed one record at a time, four to six
- * AWS calls each, the relay was the pipeline's slowest stage). The checkpoint still follows the whole batch:
- * if any stream's run fails, every run is let finish and the batch is retried whole, its records
- * already relayed skipped (RecentIds) and every effect idempotent, so at-least-once holds.
+ * checkpoint. Each record is read once; the batch's events are published first, ten to a request;
+ * then the batch's streams are acted on side by side, up to `concurrency` at once, each stream's
+ * records one after another (issue 9: relayed one record at a time, four to six AWS calls each,
+ * the relay was the pipeline's slowest stage). The checkpoint still follows the whole batch: if any
+ * stream's run fails, every run is let finish and the batch is retried whole, its records already
+ * relayed skipped (RecentIds) and every effect idempotent, so at-least-once holds.
  */
 export function relayHandler(deps: OrchestratorDeps, concurrency = 1) {
   const recent = new RecentIds(1_000);
   const published = new RecentIds(1_000);
   return async (batch: StreamBatch): Promise<TransactWriteItem[]> => {
     let last: string | undefined;
-    const runs = runsByStream(batch.records);
+    const runs = runsByStream(batch.records).map((run) => run.map(readRecord));
     await publishBatch(deps, runs.flat(), published);
     let next = 0;
     const lane = async () => {
       for (let run = runs[next++]; run; run = runs[next++]) {
-        for (const record of run) {
-          const envelope = await relayStreamRecord(deps, record, recent);
+        for (const read of run) {
+          const envelope = await relayStreamRecord(deps, read, recent);
           if (envelope && (!last || envelope.id > last)) last = envelope.id;
         }
       }
