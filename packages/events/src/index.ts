@@ -9,3 +9,4 @@ export * from './upcasters.ts';
 export * from './projection.ts';
 export * from './cancel.ts';
 export * from './facts.ts';
+export * from './testrun.ts';

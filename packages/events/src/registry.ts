@@ -6,12 +6,13 @@
  */
 import { z } from 'zod';
 import { buildEvents } from './build.ts';
+import { testRunEvents } from './testrun.ts';
 import { createEventId, envelopeSchema, type EventEnvelope, type PendingEvent } from './envelope.ts';
 import { describeIssues, InvalidEventError, UnknownEventTypeError } from './errors.ts';
 import { runUpcasters } from './upcasters.ts';
 import type { EventDefinition } from './registry-types.ts';
 
-export const registry = { ...buildEvents } as const satisfies Record<string, EventDefinition>;
+export const registry = { ...buildEvents, ...testRunEvents } as const satisfies Record<string, EventDefinition>;
 
 export type EventType = keyof typeof registry;
 export type EventData<T extends EventType> = z.infer<(typeof registry)[T]['schema']>;
@@ -20,6 +21,9 @@ export type DomainEventOf<T extends EventType> = Extract<DomainEvent, { type: T 
 
 export type BuildEventType = keyof typeof buildEvents;
 export type BuildEvent = { [T in BuildEventType]: EventEnvelope<T, EventData<T>> }[BuildEventType];
+
+export type TestRunEventType = keyof typeof testRunEvents;
+export type TestRunEvent = { [T in TestRunEventType]: EventEnvelope<T, EventData<T>> }[TestRunEventType];
 
 export const isEventType = (type: string): type is EventType => Object.hasOwn(registry, type);
 
@@ -47,6 +51,26 @@ export function parseEvent(raw: unknown): DomainEvent {
   const data = definition.schema.safeParse(upcast(type, schemaVersion, envelope.data.data, { id }));
   if (!data.success) throw new InvalidEventError(describeIssues(data.error.issues, ['data']), { ...context, issues: data.error.issues });
   return { ...envelope.data, schemaVersion: definition.schemaVersion, data: data.data } as DomainEvent;
+}
+
+/** Whether a parsed event belongs to the build aggregate (its type is one of buildEvents). */
+export const isBuildEvent = (event: DomainEvent): event is BuildEvent => Object.hasOwn(buildEvents, event.type);
+export const isTestRunEvent = (event: DomainEvent): event is TestRunEvent => Object.hasOwn(testRunEvents, event.type);
+
+/** Parses an event read from a build stream: one of another aggregate's types there is invalid. */
+export function parseBuildEvent(raw: unknown): BuildEvent {
+  return parseOf(raw, isBuildEvent, 'build');
+}
+
+/** Parses an event read from a test-run stream. */
+export function parseTestRunEvent(raw: unknown): TestRunEvent {
+  return parseOf(raw, isTestRunEvent, 'test-run');
+}
+
+function parseOf<E extends DomainEvent>(raw: unknown, belongs: (event: DomainEvent) => event is E, aggregate: string): E {
+  const event = parseEvent(raw);
+  if (!belongs(event)) throw new InvalidEventError([`type: ${event.type} is not a ${aggregate} event`], { id: event.id, type: event.type, stream: event.stream });
+  return event;
 }
 
 export interface NewEventInput<T extends EventType> {

@@ -7,6 +7,7 @@
  * length and element) and throws a FoldExpectationError naming the first differing path. It also
  * takes a function for assertions a shape cannot express. It returns the folded state.
  */
+import type { PendingEvent } from './envelope.ts';
 import type { BuildEvent } from './registry.ts';
 import { evolveBuild, initialBuildState, type BuildState } from './status.ts';
 
@@ -82,3 +83,46 @@ export function foldSpecification<TState, TEvent>(fold: { evolve: (state: TState
 
 /** given/when/then over the build status fold. */
 export const { given } = foldSpecification<BuildState, BuildEvent>({ evolve: evolveBuild, initialState: initialBuildState });
+
+/**
+ * given/when/then for deciders: the history folded, the command decided, the events it decides
+ * compared partially (type and the payload keys named), or the error it throws:
+ *
+ *   given([requested, ready]).when({ kind: 'cancel' }, meta).then([{ type: 'testrun.cancelled' }])
+ */
+export interface DeciderThen<TState> {
+  then: (expected: ReadonlyArray<{ type: string; data?: unknown }>) => { state: TState; decided: PendingEvent[] };
+  thenThrows: (expected: (error: unknown) => boolean) => void;
+}
+
+export function deciderSpecification<TState, TEvent, TCommand, TMeta>(decider: {
+  evolve: (state: TState, event: TEvent) => TState;
+  initialState: TState;
+  decide: (state: TState, command: TCommand, meta: TMeta) => PendingEvent[];
+}) {
+  return {
+    given: (history: readonly TEvent[]) => ({
+      when: (command: TCommand, meta: TMeta): DeciderThen<TState> => {
+        const state = history.reduce(decider.evolve, decider.initialState);
+        return {
+          then: (expected) => {
+            const decided = decider.decide(state, command, meta);
+            const miss = firstMismatch(decided, expected);
+            if (miss) throw new FoldExpectationError(`decided${miss.path ? `.${miss.path}` : ''}`, miss.actual, miss.expected);
+            return { state, decided };
+          },
+          thenThrows: (matches) => {
+            let thrown: unknown;
+            try {
+              decider.decide(state, command, meta);
+            } catch (error) {
+              thrown = error;
+            }
+            if (thrown === undefined) throw new FoldExpectationError('decided', 'no error', 'an error');
+            if (!matches(thrown)) throw new FoldExpectationError('error', thrown instanceof Error ? thrown.message : thrown, 'an error the matcher accepts');
+          },
+        };
+      },
+    }),
+  };
+}

@@ -1,5 +1,17 @@
 /** Test fixtures: typed build events as the store returns them, versions assigned by the caller. */
-import { buildStream, newEvent, type BuildEvent, type EventData, type BuildEventType } from '../src/index.ts';
+import {
+  buildStream,
+  newEvent,
+  testRunStream,
+  type BuildEvent,
+  type BuildEventType,
+  type EventData,
+  type LoadScript,
+  type LoadSummary,
+  type TestRunEvent,
+  type TestRunEventType,
+  type TestRunRequest,
+} from '../src/index.ts';
 
 export const BUILD_ID = '01JD0ZQ8X3V7K2M4N6P8R0T2W4';
 
@@ -33,3 +45,44 @@ export const history = {
   succeeded: (v: number) => stored('build.succeeded', {}, v),
   failed: (v: number, failedRegions = [{ region: 'eu-west-1', reason: 'copy failed' }]) => stored('build.failed', { reason: 'replication failed', failedRegions }, v),
 };
+
+export const RUN_ID = '01JD0ZQ8X3V7K2M4N6P8R0T2W5';
+export const RUN_AT = Date.parse('2026-11-22T10:00:00Z');
+
+/** A test run's event as the store returns it. */
+export function storedRun<T extends TestRunEventType>(type: T, data: EventData<T>, version: number, at = RUN_AT + version * 1000): TestRunEvent {
+  const pending = newEvent({ type, data, correlationId: RUN_ID, causationId: 'cause', now: at });
+  return { ...pending, stream: testRunStream(RUN_ID), version } as TestRunEvent;
+}
+
+export const loadScript: LoadScript = {
+  name: 'self-test',
+  durationSeconds: 5,
+  scenarios: { submit: 2, read: 2, follow: 1 },
+  build: { regions: ['us-east-1'], hostsPerRegion: 2 },
+  thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
+};
+
+export const testRunRequest: TestRunRequest = {
+  script: loadScript,
+  regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
+  startBufferMs: 3_000,
+  deadline: new Date(RUN_AT + 120_000).toISOString(),
+  vusPerRegion: 50,
+  target: 'http://127.0.0.1:8080',
+};
+
+export const summary = (overrides: Partial<LoadSummary> = {}): LoadSummary => ({
+  requests: 25,
+  failed: 0,
+  failedRate: 0,
+  dropped: 0,
+  p95Ms: 40,
+  firstRequestAt: new Date(RUN_AT + 10_000).toISOString(),
+  statuses: { '202': 10, '200': 15 },
+  thresholds: [{ name: 'p95Ms', limit: 500, actual: 40, ok: true }],
+  passed: true,
+  ...overrides,
+});
+
+export const requestedRunData: EventData<'testrun.requested'> = { runId: RUN_ID, ...testRunRequest, quorum: 3, containersPerRegion: 1 };

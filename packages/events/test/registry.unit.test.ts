@@ -18,7 +18,7 @@ import {
   type EventDefinition,
   type EventType,
 } from '../src/index.ts';
-import { BUILD_ID, requestedData } from './fixtures.ts';
+import { BUILD_ID, requestedData, requestedRunData, summary } from './fixtures.ts';
 
 /** One valid payload per registered type: adding a type without a sample is a compile error. */
 const samples: { [T in EventType]: EventData<T> } = {
@@ -31,6 +31,14 @@ const samples: { [T in EventType]: EventData<T> } = {
   'region.sync_failed': { region: 'us-east-1', hosts: 10, synced: 5, failed: 5, minHealthyPercent: 90, reason: 'too few healthy' },
   'build.succeeded': {},
   'build.failed': { reason: 'sync failed', failedRegions: [{ region: 'us-east-1', reason: 'too few healthy' }] },
+  'testrun.requested': requestedRunData,
+  'testrun.region_ready': { region: 'us-east-1', task: 'arn:aws:ecs:us-east-1:000000000000:task/c/1' },
+  'testrun.start_scheduled': { startAt: '2026-11-22T10:00:05.000Z', regions: ['us-east-1'] },
+  'testrun.region_completed': { region: 'us-east-1', task: 't1', summary: summary() },
+  'testrun.region_torn_down': { region: 'us-east-1' },
+  'testrun.completed': { verdict: 'passed', regions: { 'us-east-1': { containers: 1, requests: 5, failed: 0, failedRate: 0, dropped: 0, p95Ms: 3, firstRequestAt: null, passed: true } } },
+  'testrun.aborted': { reason: 'deadline passed' },
+  'testrun.cancelled': {},
 };
 const eventTypes = Object.keys(registry) as EventType[];
 

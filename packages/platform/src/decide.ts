@@ -4,32 +4,56 @@
  * jittered backoff until the deadline, never a small fixed number of tries. Within one process,
  * the writers to one stream take turns (KeyedTurns), so only other processes' writes race.
  */
-import { factKey, foldBuild, parseEvent, type BuildEvent, type BuildState, type PendingEvent } from '@flotilla/events';
+import { factKey, foldBuild, foldTestRun, parseBuildEvent, parseTestRunEvent, type BuildEvent, type BuildState, type PendingEvent, type TestRunEvent, type TestRunState } from '@flotilla/events';
 import type { AppendResult, EventStore } from './event-store.ts';
 import { KeyedTurns } from './concurrency.ts';
 import { withRetry } from './retry.ts';
 
-export type BuildDecision = (state: BuildState, history: readonly BuildEvent[]) => PendingEvent[];
+/** How to read one aggregate's stream: parse each stored event (upcast, of the aggregate's types) and fold them. */
+export interface Aggregate<TState extends { lastVersion: number }, TEvent> {
+  parse: (raw: unknown) => TEvent;
+  fold: (events: readonly TEvent[]) => TState;
+}
+
+export const buildAggregate: Aggregate<BuildState, BuildEvent> = { parse: parseBuildEvent, fold: foldBuild };
+export const testRunAggregate: Aggregate<TestRunState, TestRunEvent> = { parse: parseTestRunEvent, fold: foldTestRun };
+
+export type Decision<TState, TEvent> = (state: TState, history: readonly TEvent[]) => PendingEvent[];
+export type BuildDecision = Decision<BuildState, BuildEvent>;
+
+/** A stream's history after `afterVersion`, parsed and upcast, in version order, and its folded state. */
+export async function loadAggregate<TState extends { lastVersion: number }, TEvent>(store: EventStore, stream: string, aggregate: Aggregate<TState, TEvent>): Promise<{ history: TEvent[]; state: TState }> {
+  const history = (await store.readStream(stream)).map((e) => aggregate.parse(e));
+  return { history, state: aggregate.fold(history) };
+}
 
 /** A build stream's events after `afterVersion`, parsed and upcast, in version order. */
 export async function readBuildEvents(store: EventStore, stream: string, afterVersion = 0): Promise<BuildEvent[]> {
-  return (await store.readStream(stream, afterVersion)).map((e) => parseEvent(e));
+  return (await store.readStream(stream, afterVersion)).map((e) => parseBuildEvent(e));
 }
 
 /** The build's history, parsed and upcast, and its folded state. */
-export async function loadBuild(store: EventStore, stream: string): Promise<{ history: BuildEvent[]; state: BuildState }> {
-  const history = await readBuildEvents(store, stream);
-  return { history, state: foldBuild(history) };
-}
+export const loadBuild = (store: EventStore, stream: string): Promise<{ history: BuildEvent[]; state: BuildState }> => loadAggregate(store, stream, buildAggregate);
 
 /** This process's appends, one stream at a time: its writers to one stream take turns instead of racing. */
 const turns = new KeyedTurns();
 
-export async function decideAndAppend(store: EventStore, stream: string, decide: BuildDecision, deadlineMs = 30_000): Promise<AppendResult & { appended: PendingEvent[] }> {
+export function decideAndAppend(store: EventStore, stream: string, decide: BuildDecision, deadlineMs = 30_000): Promise<AppendResult & { appended: PendingEvent[] }> {
+  return decideAndAppendTo(store, stream, buildAggregate, decide, deadlineMs);
+}
+
+/** decideAndAppend for any aggregate's stream. */
+export async function decideAndAppendTo<TState extends { lastVersion: number }, TEvent>(
+  store: EventStore,
+  stream: string,
+  aggregate: Aggregate<TState, TEvent>,
+  decide: Decision<TState, TEvent>,
+  deadlineMs = 30_000,
+): Promise<AppendResult & { appended: PendingEvent[] }> {
   return turns.run(stream, () =>
     withRetry(
       async () => {
-        const { history, state } = await loadBuild(store, stream);
+        const { history, state } = await loadAggregate(store, stream, aggregate);
         const events = decide(state, history);
         const result = await store.append(stream, events, state.lastVersion);
         return { ...result, appended: events };

@@ -25,7 +25,7 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { buildIdOfStream, buildSummary, fillGap, initialBuildState, parseEvent, projectEvent, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
+import { buildIdOfStream, buildSummary, fillGap, initialBuildState, parseBuildEvent, projectEvent, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
 import { batchPut } from '../batch-write.ts';
 import { forEachLimited } from '../concurrency.ts';
 import type { EventStore } from '../event-store.ts';
@@ -176,7 +176,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
 
   const parse = (raw: EventEnvelope): BuildEvent | undefined => {
     try {
-      return parseEvent(raw);
+      return parseBuildEvent(raw);
     } catch (error) {
       unreadable.push({ stream: raw.stream, version: raw.version, reason: (error as Error).message });
       return undefined;

@@ -3,13 +3,13 @@
  * (duplicates skipped, gaps filled from the log): see BuildProjections in the platform package,
  * which replay runs too.
  */
-import { buildIdOfStream, envelopeSchema, parseEvent } from '@flotilla/events';
+import { buildIdOfStream, envelopeSchema, parseBuildEvent } from '@flotilla/events';
 import type { BuildProjections, EventStore, ReceivedMessage } from '@flotilla/platform';
 
 export function projector(deps: { store: EventStore; projections: BuildProjections }) {
   return async (received: ReceivedMessage): Promise<void> => {
     const envelope = envelopeSchema.parse(JSON.parse(received.body));
     if (!buildIdOfStream(envelope.stream)) return;
-    await deps.projections.project(parseEvent(envelope), deps.store);
+    await deps.projections.project(parseBuildEvent(envelope), deps.store);
   };
 }

@@ -18,7 +18,7 @@
 import {
   buildIdOfStream,
   InvalidEventError,
-  parseEvent,
+  parseBuildEvent,
   UnknownEventTypeError,
   UnsupportedSchemaVersionError,
   type BuildEvent,
@@ -108,7 +108,7 @@ function eventAttributes(envelope: EventEnvelope) {
 export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope, published = false): Promise<void> {
   if (!published) await publish(deps.aws.sns, deps.locator.topicArn(deps.locator.names.topics.events), envelope, eventAttributes(envelope));
   if (!buildIdOfStream(envelope.stream)) return;
-  const event = parseEvent(envelope);
+  const event = parseBuildEvent(envelope);
   if (!actsOn(event.type)) return;
   const { state } = await loadBuild(deps.store, event.stream);
   for (const reaction of decide(deps, event, state)) {
