@@ -302,7 +302,8 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
       return [
         appendToLog,
         logIsImmutable,
-        data([t.idempotency], records),
+        // Test-run leases (testrun-leases.ts) live in the checkpoints table.
+        data([t.idempotency, t.checkpoints], records),
         // The projector: views and list rows, written by version.
         data([t.projections, t.builds], ['GetItem', 'PutItem', 'Query']),
         consume([q.build, q.projections]),

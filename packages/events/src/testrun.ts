@@ -26,6 +26,10 @@ export const MAX_CONCURRENT_TEST_RUNS = 3;
 /** How long the start may wait after the barrier opens, and how far off a deadline may be. */
 export const MAX_START_BUFFER_MS = 600_000;
 export const MAX_RUN_DEADLINE_MS = 3 * 3_600_000;
+/** A few seconds: long enough for every runner to learn the start time before it comes (they poll twice a second). */
+export const DEFAULT_START_BUFFER_MS = 5_000;
+/** Time a run gets past its start and its script's duration, by default, to report and be torn down. */
+export const DEFAULT_DEADLINE_SLACK_MS = 5 * 60_000;
 
 export const testRunIdSchema = z.string().regex(ULID_PATTERN, 'must be a ULID');
 
@@ -105,14 +109,16 @@ export function testRunRequestSchema(allowedRegions: readonly string[]) {
       regions: z.array(region).min(1).refine(uniqueRegions, 'regions must be unique'),
       /** How many regions must be ready to start; all of them when absent. */
       quorum: z.number().int().min(1).optional(),
-      startBufferMs: z.number().int().min(0).max(MAX_START_BUFFER_MS),
-      deadline: z.iso.datetime(),
-      vusPerRegion: z.number().int().min(1).max(MAX_VUS_PER_REGION),
+      startBufferMs: z.number().int().min(0).max(MAX_START_BUFFER_MS).default(DEFAULT_START_BUFFER_MS),
+      /** Default: the start buffer, the script's duration and DEFAULT_DEADLINE_SLACK_MS from the request. */
+      deadline: z.iso.datetime().optional(),
+      vusPerRegion: z.number().int().min(1).max(MAX_VUS_PER_REGION).default(MAX_VUS_PER_CONTAINER),
       target: z.url({ protocol: /^https?$/ }),
     })
     .strict()
     .refine((r) => r.quorum === undefined || r.quorum <= r.regions.length, { message: 'quorum cannot exceed the number of regions', path: ['quorum'] });
 }
+/** A request as validated (defaults applied). */
 export type TestRunRequest = z.infer<ReturnType<typeof testRunRequestSchema>>;
 
 const requestedSchema = z.object({
@@ -299,13 +305,14 @@ export function decideTestRun(state: TestRunState, command: TestRunCommand, meta
     if (state.status !== null) throw new TestRunRefusedError('exists', `test run ${command.runId} already exists`);
     const { request } = command;
     const earliestEnd = meta.now + request.startBufferMs + request.script.durationSeconds * 1_000;
-    const deadline = Date.parse(request.deadline);
+    const deadline = request.deadline === undefined ? earliestEnd + DEFAULT_DEADLINE_SLACK_MS : Date.parse(request.deadline);
     if (deadline <= earliestEnd) throw new TestRunRefusedError('invalid', `deadline ${request.deadline} leaves no time for the start buffer and the script's ${request.script.durationSeconds} s`);
     if (deadline > meta.now + MAX_RUN_DEADLINE_MS) throw new TestRunRefusedError('invalid', `deadline ${request.deadline} is more than ${MAX_RUN_DEADLINE_MS / 3_600_000} h away`);
     return [
       event('testrun.requested', {
         runId: command.runId,
         ...request,
+        deadline: new Date(deadline).toISOString(),
         quorum: request.quorum ?? request.regions.length,
         containersPerRegion: containersFor(request.vusPerRegion),
       }),
@@ -386,3 +393,56 @@ export const runnerReportSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('testrun.region_completed'), runId: testRunIdSchema, region: z.string().min(1), task: z.string().min(1).max(256), summary: loadSummarySchema }),
 ]);
 export type RunnerReport = z.infer<typeof runnerReportSchema>;
+
+const testRunStatusSchema = z.enum(['REQUESTED', 'SCHEDULED', 'COMPLETED', 'ABORTED', 'CANCELLED']);
+
+/**
+ * What `GET /testruns/:id` answers, and what runners and the CLI read: the run folded from its
+ * stream. `regions[r].completed` lists the task ids that reported; `result` is the region's merge
+ * of them so far. `finished`: ended and every region torn down.
+ */
+export const testRunViewSchema = z
+  .object({
+    runId: z.string(),
+    status: testRunStatusSchema,
+    requestedAt: z.string(),
+    request: requestedSchema.omit({ runId: true }),
+    startAt: z.string().optional(),
+    participants: z.array(z.string()).optional(),
+    regions: z.record(
+      z.string(),
+      z.object({ ready: z.array(z.string()), completed: z.array(z.string()), tornDown: z.boolean(), result: regionResultSchema.optional() }),
+    ),
+    verdict: z.enum(['passed', 'failed']).optional(),
+    reason: z.string().optional(),
+    endedAt: z.string().optional(),
+    finished: z.boolean(),
+    lastVersion: z.number().int(),
+  })
+  .meta({ id: 'TestRunView' });
+export type TestRunView = z.infer<typeof testRunViewSchema>;
+
+/** The view of a run; undefined before `testrun.requested`. */
+export function testRunView(state: TestRunState): TestRunView | undefined {
+  if (state.status === null || !state.request || !state.runId) return undefined;
+  const { runId: _runId, ...request } = state.request;
+  return {
+    runId: state.runId,
+    status: state.status,
+    requestedAt: state.requestedAt ?? '',
+    request,
+    ...(state.startAt ? { startAt: state.startAt } : {}),
+    ...(state.participants ? { participants: state.participants } : {}),
+    regions: Object.fromEntries(
+      Object.entries(state.regions).map(([name, r]) => {
+        const summaries = Object.values(r.completed);
+        return [name, { ready: r.ready, completed: Object.keys(r.completed), tornDown: r.tornDown, ...(summaries.length > 0 ? { result: mergeRegion(summaries) } : {}) }];
+      }),
+    ),
+    ...(state.result ? { verdict: state.result.verdict } : {}),
+    ...(state.reason ? { reason: state.reason } : {}),
+    ...(state.endedAt ? { endedAt: state.endedAt } : {}),
+    finished: isTestRunFinished(state),
+    lastVersion: state.lastVersion,
+  };
+}

@@ -63,11 +63,13 @@ export const loadScript: LoadScript = {
   thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
 };
 
+const RUN_DEADLINE = new Date(RUN_AT + 120_000).toISOString();
+
 export const testRunRequest: TestRunRequest = {
   script: loadScript,
   regions: ['us-east-1', 'us-west-2', 'eu-west-1'],
   startBufferMs: 3_000,
-  deadline: new Date(RUN_AT + 120_000).toISOString(),
+  deadline: RUN_DEADLINE,
   vusPerRegion: 50,
   target: 'http://127.0.0.1:8080',
 };
@@ -85,4 +87,4 @@ export const summary = (overrides: Partial<LoadSummary> = {}): LoadSummary => ({
   ...overrides,
 });
 
-export const requestedRunData: EventData<'testrun.requested'> = { runId: RUN_ID, ...testRunRequest, quorum: 3, containersPerRegion: 1 };
+export const requestedRunData: EventData<'testrun.requested'> = { runId: RUN_ID, ...testRunRequest, deadline: RUN_DEADLINE, quorum: 3, containersPerRegion: 1 };

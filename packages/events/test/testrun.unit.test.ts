@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_DEADLINE_SLACK_MS,
   containersFor,
   decideTestRun,
   deciderSpecification,
@@ -65,6 +66,13 @@ describe('a test-run request', () => {
     given([])
       .when({ kind: 'request', runId: RUN_ID, request: { ...testRunRequest, vusPerRegion: 350 } }, at(0))
       .then([{ type: 'testrun.requested', data: { runId: RUN_ID, quorum: 3, containersPerRegion: 2, regions: [...REGIONS] } }]);
+  });
+
+  it('gets a deadline past its buffer, its script and the slack when it names none', () => {
+    const { deadline: _deadline, ...open } = testRunRequest;
+    given([])
+      .when({ kind: 'request', runId: RUN_ID, request: open }, at(0))
+      .then([{ type: 'testrun.requested', data: { deadline: new Date(RUN_AT + 3_000 + loadScript.durationSeconds * 1_000 + DEFAULT_DEADLINE_SLACK_MS).toISOString() } }]);
   });
 
   it('is refused when the deadline leaves no time for the buffer and the script, or the run exists', () => {

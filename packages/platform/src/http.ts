@@ -36,6 +36,7 @@ import { InvalidCursorError, InvalidListFilterError } from './projections/build-
 import type { Logger } from './logger.ts';
 
 export type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+export type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** A service's routes: a Fastify plugin whose route schemas are zod schemas. */
 export type HttpRoutes = FastifyPluginAsyncZod;

@@ -24,6 +24,7 @@ export * from './executions.ts';
 export * from './dead-letters.ts';
 export * from './objects.ts';
 export * from './records.ts';
+export * from './testrun-leases.ts';
 export * from './wiring.ts';
 export * from './projections/build-projections.ts';
 export * from './projections/build-list.ts';

@@ -81,22 +81,56 @@ export class Records {
     return expression ? { Update: { TableName: this.table, Key: keyOf(key), ...expression } } : undefined;
   }
 
-  /** Puts `value` only if the stored `version` is `expected` (or absent when 0): a typed conflict otherwise. */
-  async putIfVersion(key: Key, value: Plain & { version: number }, expected: number): Promise<boolean> {
+  /**
+   * Puts the record for `owner` unless another owner holds it: a lease. Taking a lease it already
+   * holds succeeds again (a retried request), so a claim is idempotent per owner.
+   */
+  async claim(key: Key, owner: string, value: Plain = {}): Promise<boolean> {
+    return this.#conditional(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: marshall({ ...value, owner, ...key }, { removeUndefinedValues: true }),
+        ConditionExpression: 'attribute_not_exists(pk) OR #owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: marshall({ ':owner': owner }),
+      }),
+    );
+  }
+
+  /** Deletes the record only while `owner` holds it: a late release never frees another owner's lease. */
+  async release(key: Key, owner: string): Promise<boolean> {
+    return this.#conditional(
+      new DeleteItemCommand({
+        TableName: this.table,
+        Key: keyOf(key),
+        ConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: marshall({ ':owner': owner }),
+      }),
+    );
+  }
+
+  async #conditional(command: PutItemCommand | DeleteItemCommand): Promise<boolean> {
     try {
-      await this.#db.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: marshall({ ...value, ...key }, { removeUndefinedValues: true }),
-          ConditionExpression: expected === 0 ? 'attribute_not_exists(pk)' : '#v = :expected',
-          ...(expected === 0 ? {} : { ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: marshall({ ':expected': expected }) }),
-        }),
-      );
+      // One overload per command class: the union is sent through the one it is.
+      await (command instanceof PutItemCommand ? this.#db.send(command) : this.#db.send(command));
       return true;
     } catch (error) {
       if ((error as Error).name === 'ConditionalCheckFailedException') return false;
       throw error;
     }
+  }
+
+  /** Puts `value` only if the stored `version` is `expected` (or absent when 0): a typed conflict otherwise. */
+  async putIfVersion(key: Key, value: Plain & { version: number }, expected: number): Promise<boolean> {
+    return this.#conditional(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: marshall({ ...value, ...key }, { removeUndefinedValues: true }),
+        ConditionExpression: expected === 0 ? 'attribute_not_exists(pk)' : '#v = :expected',
+        ...(expected === 0 ? {} : { ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: marshall({ ':expected': expected }) }),
+      }),
+    );
   }
 }
 

@@ -1,5 +1,5 @@
 /** Wiring only: the HTTP API, the projector, the build task worker, health and graceful shutdown. */
-import { BuildProjections, countBuildsWithStatus, intakeDefaults, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
+import { BuildProjections, countBuildsWithStatus, intakeDefaults, Records, startConsumer, startService, startTaskWorker } from '@flotilla/platform';
 import { config } from './config.ts';
 import { buildTask, buildTaskSchema } from './handlers/build-task.ts';
 import { projector } from './handlers/projector.ts';
@@ -17,6 +17,7 @@ await startService({
       store,
       idempotency,
       projections: new BuildProjections(aws.dynamodb, resources.tables),
+      leases: new Records(aws.dynamodb, resources.tables.checkpoints),
       logger,
       regions,
       defaults: intakeDefaults(config, regions),

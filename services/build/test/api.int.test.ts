@@ -1,14 +1,14 @@
 /**
  * The build API as the service serves it (the platform's Fastify app with the build routes),
  * driven with inject() against a stack of its own in the emulator: intake and its idempotency,
- * every error answer, the view now and as it was, the live stream, the global log, and the
- * OpenAPI document.
+ * every error answer, the view now and as it was, the live stream, the global log, test runs (their
+ * start, leases, view, stream and cancel), and the OpenAPI document.
  */
 import { hostname } from 'node:os';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildStream, newEvent, type PendingEvent } from '@flotilla/events';
-import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, REGIONS, requestBuild, resourceNames } from '@flotilla/platform';
+import { buildStream, MAX_CONCURRENT_TEST_RUNS, newEvent, testRunStream, type PendingEvent, type TestRunView } from '@flotilla/events';
+import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, REGIONS, releaseTestRunLeases, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, eventually, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { buildApi } from '../src/http/index.ts';
 
@@ -18,6 +18,7 @@ let app: Awaited<ReturnType<typeof buildHttpApp>>;
 let store: EventStore;
 let idempotency: IdempotencyStore;
 let projections: BuildProjections;
+let leases: Records;
 
 const TOKEN = 'build-api-int-test-token-0123456789';
 /** Every request of this file carries the token, unless it sets its own Authorization header. */
@@ -31,6 +32,7 @@ beforeAll(async () => {
   store = new EventStore(aws.dynamodb, names.tables.events);
   idempotency = new IdempotencyStore(aws.dynamodb, names.tables.idempotency);
   projections = new BuildProjections(aws.dynamodb, names.tables);
+  leases = new Records(aws.dynamodb, names.tables.checkpoints);
   const logger = createLogger('build', 'silent');
   app = await buildHttpApp({
     logger,
@@ -41,6 +43,7 @@ beforeAll(async () => {
       store,
       idempotency,
       projections,
+      leases,
       logger,
       // As the service learns them at start: from the stack's sync queues.
       regions: await (await locate(aws, stack.prefix)).regions(),
@@ -61,6 +64,9 @@ type ErrorBody = { error: string; message: string; fields?: string[] };
 const request = (overrides: Record<string, unknown> = {}) => sampleBuildRequest(overrides);
 
 let keys = 0;
+let listening: Promise<string> | undefined;
+/** The app on a loopback port, for the tests that read a live stream over real HTTP (listened once). */
+const address = () => (listening ??= app.listen({ port: 0, host: '127.0.0.1' }));
 const newKey = (label: string) => `${label}-${Date.now()}-${++keys}`;
 
 const post = (body: unknown, key?: string, headers: Record<string, string> = {}) =>
@@ -314,10 +320,9 @@ describe('GET /builds/:id/stream limits (review M5)', () => {
 
   it(`caps the streams one client holds open (${SSE.maxStreamsPerClient}): 429 with Retry-After past it, a slot again once one closes`, async () => {
     const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('streams'), request: request() });
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
     const open = async () => {
       const aborter = new AbortController();
-      const res = await fetch(`${address}/builds/${buildId}/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: aborter.signal });
+      const res = await fetch(`${await address()}/builds/${buildId}/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: aborter.signal });
       return { res, aborter };
     };
     const held = [await open(), await open()];
@@ -474,6 +479,110 @@ describe('POST /builds/:id/cancel', () => {
   });
 });
 
+describe('/testruns', () => {
+  const script = {
+    name: 'api-test',
+    durationSeconds: 5,
+    scenarios: { submit: 1, read: 1, follow: 0 },
+    build: { regions: ['us-east-1'], hostsPerRegion: 1 },
+    thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
+  };
+  const body = (regions: string[], extra: Record<string, unknown> = {}) => ({ script, regions, target: 'http://127.0.0.1:8080', ...extra });
+  const start = (key: string, payload: unknown) =>
+    inject({ method: 'POST', url: '/testruns', headers: { 'content-type': 'application/json', 'idempotency-key': key }, payload: JSON.stringify(payload) });
+  type Accepted = { runId: string; status: string; duplicate: boolean; links: Record<string, string> };
+  const started: string[] = [];
+  // Nothing here runs an orchestrator to release a run's leases once it is torn down: each test gives its back.
+  const cleanup = async () => void (await Promise.all(started.splice(0).map((runId) => releaseTestRunLeases(leases, runId))));
+
+  it('POST answers 202 with the run id; GET answers its view with the defaults filled in; a repeat finds the same run', async () => {
+    const [a, b] = stack.regions;
+    const key = newKey('testrun');
+    const res = await start(key, body([a ?? '', b ?? ''], { vusPerRegion: 450 }));
+    expect(res.statusCode).toBe(202);
+    const accepted = res.json<Accepted>();
+    started.push(accepted.runId);
+    expect(accepted).toMatchObject({ status: 'REQUESTED', duplicate: false, links: { self: `/testruns/${accepted.runId}` } });
+    expect(res.headers.location).toBe(`/testruns/${accepted.runId}`);
+    const view = (await inject({ method: 'GET', url: `/testruns/${accepted.runId}` })).json<TestRunView>();
+    expect(view).toMatchObject({ runId: accepted.runId, status: 'REQUESTED', finished: false, request: { quorum: 2, containersPerRegion: 3, startBufferMs: 5_000 } });
+    expect(Object.keys(view.regions)).toEqual([a, b]);
+    expect(Date.parse(view.request.deadline)).toBeGreaterThan(Date.now());
+    const again = await start(key, body([b ?? '', a ?? ''], { vusPerRegion: 450 }));
+    expect(again.json<Accepted>()).toMatchObject({ runId: accepted.runId, duplicate: true });
+    await cleanup();
+  });
+
+  it('a region runs one test at a time: 409 region_busy names the run holding it; other regions are free', async () => {
+    const [a, b, c] = stack.regions;
+    const first = (await start(newKey('busy'), body([a ?? '', b ?? '']))).json<Accepted>();
+    started.push(first.runId);
+    const refused = await start(newKey('busy'), body([c ?? '', b ?? '']));
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<ErrorBody>()).toMatchObject({ error: 'region_busy' });
+    expect(refused.json<ErrorBody>().message).toContain(first.runId);
+    // The refused request gave back what it took: c is free.
+    const other = await start(newKey('busy'), body([c ?? '']));
+    expect(other.statusCode).toBe(202);
+    started.push(other.json<Accepted>().runId);
+    await cleanup();
+  });
+
+  it(`at most ${MAX_CONCURRENT_TEST_RUNS} runs are open at once: 429 too_many_test_runs with Retry-After past it`, async () => {
+    for (const region of stack.regions.slice(0, MAX_CONCURRENT_TEST_RUNS)) {
+      const res = await start(newKey('cap'), body([region]));
+      expect(res.statusCode).toBe(202);
+      started.push(res.json<Accepted>().runId);
+    }
+    const refused = await start(newKey('cap'), body([stack.regions[MAX_CONCURRENT_TEST_RUNS] ?? '']));
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json<ErrorBody>().error).toBe('too_many_test_runs');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    await cleanup();
+  });
+
+  it('answers 400 naming each bad field, and for a deadline too soon; nothing is appended and no region stays held', async () => {
+    const [a] = stack.regions;
+    const bad = await start(newKey('bad'), { ...body(['nowhere-1']), vusPerRegion: 5_000, quorum: 0, script: { ...script, scenarios: { submit: 0, read: 0, follow: 0 } } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<ErrorBody>().fields?.map((f) => f.split(':')[0]).sort()).toEqual(['quorum', 'regions.0', 'script.scenarios', 'vusPerRegion']);
+    const tooSoon = await start(newKey('bad'), body([a ?? ''], { deadline: new Date(Date.now() + 1_000).toISOString() }));
+    expect(tooSoon.statusCode).toBe(400);
+    expect(tooSoon.json<ErrorBody>().message).toContain('deadline');
+    const free = await start(newKey('bad'), body([a ?? '']));
+    expect(free.statusCode).toBe(202);
+    started.push(free.json<Accepted>().runId);
+    await cleanup();
+  });
+
+  it('cancel ends a run CANCELLED once (a second answers 409); its stream ends once every region is torn down', async () => {
+    const [a] = stack.regions;
+    const { runId } = (await start(newKey('cancel'), body([a ?? '']))).json<Accepted>();
+    started.push(runId);
+    const cancelled = await inject({ method: 'POST', url: `/testruns/${runId}/cancel` });
+    expect(cancelled.statusCode).toBe(202);
+    expect(cancelled.json()).toEqual({ runId, status: 'CANCELLED' });
+    expect((await inject({ method: 'POST', url: `/testruns/${runId}/cancel` })).statusCode).toBe(409);
+    // The orchestrator's part, written here: the region observed torn down.
+    await store.append(testRunStream(runId), [newEvent({ type: 'testrun.region_torn_down', data: { region: a ?? '' }, correlationId: runId, causationId: 'test', now: Date.now() })], 2);
+    const res = await fetch(`${await address()}/testruns/${runId}/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(10_000) });
+    const text = await res.text();
+    expect([...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['testrun.requested', 'testrun.cancelled', 'testrun.region_torn_down']);
+    const view = (await inject({ method: 'GET', url: `/testruns/${runId}` })).json<TestRunView>();
+    expect(view).toMatchObject({ status: 'CANCELLED', finished: true });
+    expect((await inject({ method: 'GET', url: `/testruns/${runId}/events` })).json<{ events: unknown[] }>().events).toHaveLength(3);
+    await cleanup();
+  });
+
+  it('answers 404 for an unknown run on every route, 400 for an id that is not a ULID', async () => {
+    const unknown = '01JD0ZQ8X3V7K2M4N6P8R0T2W4';
+    for (const [method, url] of [['GET', `/testruns/${unknown}`], ['GET', `/testruns/${unknown}/events`], ['GET', `/testruns/${unknown}/stream`], ['POST', `/testruns/${unknown}/cancel`]] as const) {
+      expect((await inject({ method, url })).statusCode, url).toBe(404);
+    }
+    expect((await inject({ method: 'GET', url: '/testruns/nope' })).statusCode).toBe(400);
+  });
+});
+
 describe('GET /openapi.json and /health', () => {
   it('is a valid OpenAPI 3 document listing every route and the allowed regions', async () => {
     const res = await inject({ method: 'GET', url: '/openapi.json' });
@@ -486,7 +595,7 @@ describe('GET /openapi.json and /health', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health', '/ready']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health', '/ready', '/testruns', '/testruns/{id}', '/testruns/{id}/cancel', '/testruns/{id}/events', '/testruns/{id}/stream']);
     const regions = doc.paths['/builds']?.post?.requestBody?.content['application/json']?.schema.properties.regions;
     expect(regions?.items?.enum).toEqual([...stack.regions]);
   });

@@ -2,7 +2,7 @@
  * /builds: the HTTP intake door (POST /builds), the build list, a build's view, history and live
  * events, and cancel.
  */
-import { buildStream, decideCancel, type PendingEvent } from '@flotilla/events';
+import { buildStream, decideCancel, foldBuild, isTerminal, type PendingEvent } from '@flotilla/events';
 import { decideAndAppend, errorBodySchema, HttpError, listBuilds, notFound, requestBuild, type HttpRoutes } from '@flotilla/platform';
 import { currentView, history, viewAt, type ApiDeps } from './queries.ts';
 import {
@@ -17,19 +17,12 @@ import {
   idempotencyHeaders,
   listQuery,
 } from './schemas.ts';
-import { StreamSlots, streamEvents } from './stream.ts';
+import type { StreamDoor } from './stream.ts';
 
-export function buildsRoutes(deps: ApiDeps): HttpRoutes {
+export function buildsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
   // A Fastify plugin: it only declares routes, so it has nothing to wait for.
   return (app) => {
     const body = buildRequestBody(deps.regions, deps.defaults);
-    // Open event streams end when the server closes, so a graceful shutdown does not wait on them.
-    const closing = new AbortController();
-    const slots = new StreamSlots(deps.sse);
-    app.addHook('preClose', (done) => {
-      closing.abort();
-      done();
-    });
 
     app.post(
       '/builds',
@@ -158,24 +151,12 @@ export function buildsRoutes(deps: ApiDeps): HttpRoutes {
         const { id } = request.params;
         // A stream nobody can fill is refused, not polled for (review M5): one cheap Query.
         if ((await deps.store.headVersion(buildStream(id))) === 0) throw notFound(`no build ${id}`);
-        const release = slots.acquire(request.ip);
-        if (typeof release !== 'function') {
-          const whose = release === 'client' ? `this client already has ${deps.sse.maxStreamsPerClient}` : `the server already has ${deps.sse.maxStreams}`;
-          reply.header('retry-after', Math.ceil(deps.sse.maxPollMs / 1000));
-          throw new HttpError(429, 'too_many_streams', `too many live event streams open: ${whose}; close one or retry later`);
-        }
-        // The stream writes to the socket itself; Fastify neither serializes nor ends it.
-        reply.hijack();
-        const lastEventId = request.headers['last-event-id'];
-        try {
-          await streamEvents(deps, deps.logger, reply.raw, {
-            buildId: id,
-            lastEventId: Array.isArray(lastEventId) ? lastEventId[0] : lastEventId,
-            closing: closing.signal,
-          });
-        } finally {
-          release();
-        }
+        let state = foldBuild([]);
+        await streams.serve(request, reply, {
+          subject: { buildId: id },
+          read: (after) => history(deps.store, id, after),
+          endsWith: (events) => isTerminal((state = foldBuild(events, state)).status),
+        });
       },
     );
     return Promise.resolve();

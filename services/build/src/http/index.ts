@@ -1,17 +1,26 @@
 /**
- * The build service's API: one plugin per resource (/builds, /events), registered together. A new
+ * The build service's API: one plugin per resource (/builds, /events, /testruns), registered together. A new
  * route goes into its resource's plugin; a new resource gets its own file here.
  */
 import type { HttpRoutes } from '@flotilla/platform';
 import { buildsRoutes } from './builds.ts';
 import { eventsRoutes } from './events.ts';
 import type { ApiDeps } from './queries.ts';
+import { streamDoor } from './stream.ts';
+import { testRunsRoutes } from './testruns.ts';
 
 export type { ApiDeps } from './queries.ts';
 
 export function buildApi(deps: ApiDeps): HttpRoutes {
   return async (app) => {
-    await app.register(buildsRoutes(deps));
+    // One set of live streams (and one cap on them) across every resource's stream route.
+    const streams = streamDoor(deps);
+    app.addHook('preClose', (done) => {
+      streams.close();
+      done();
+    });
+    await app.register(buildsRoutes(deps, streams));
     await app.register(eventsRoutes(deps));
+    await app.register(testRunsRoutes(deps, streams));
   };
 }

@@ -4,7 +4,7 @@
  * BuildProjections.
  */
 import { buildStream, foldBuild, idBoundAt, isTerminal, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
-import { instantOfId, readBuildEvents, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger } from '@flotilla/platform';
+import { instantOfId, readBuildEvents, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger, type Records } from '@flotilla/platform';
 import { buildView, eventsAt, type BuildView, type PointInTime } from '../domain/view.ts';
 import type { IntakeBacklog } from './backlog.ts';
 import type { SseLimits } from './stream.ts';
@@ -14,6 +14,8 @@ export interface ApiDeps {
   store: EventStore;
   idempotency: IdempotencyStore;
   projections: BuildProjections;
+  /** Test-run leases (testrun-leases.ts), in the checkpoints table. */
+  leases: Records;
   logger: Logger;
   /** The regions this stack has (Locator.regions): a request may name only these. */
   regions: readonly string[];
