@@ -87,6 +87,8 @@ export const dlqOf = (queueName: string): string => `${queueName}-dlq`;
 export const REDRIVE_MAX_RECEIVE_COUNT = 10;
 export const syncQueueSuffix = (region: string): string => `sync-${region}`;
 export const regionBucketSuffix = (region: string): string => `region-${region}`;
+/** Each region's load-test runner service (test runs), in the stack's ECS cluster. */
+export const runnerSuffix = (region: string): string => `runner-${region}`;
 
 export type QueueKey = keyof typeof names.queues;
 export type TableKey = keyof typeof names.tables;
@@ -106,6 +108,7 @@ export function resourceNames(prefix: string) {
     syncQueue: (region: string) => join(syncQueueSuffix(region)),
     regionBucket: (region: string) => join(regionBucketSuffix(region)),
     ecsCluster: join(names.ecsCluster),
+    runnerService: (region: string) => join(runnerSuffix(region)),
     stateMachine: join(names.stateMachine),
   };
 }

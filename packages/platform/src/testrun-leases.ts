@@ -6,9 +6,10 @@
  * the run has ended and every region is torn down. The leases are also the orchestrator's list of
  * the runs it supervises, so there is no second list to drift from them.
  *
- * Leases are taken one by one in a fixed order (the slots, then regions in the stack's order):
- * two requests that want the same regions meet on the first one, so neither holds a part of what
- * the other waits for; a request that loses gives back what it took.
+ * Leases are taken one by one in a fixed order (a slot, then the regions sorted by name), and a
+ * request that loses one gives back what it took: of two requests that race for a region, the one
+ * that loses cannot be holding a region the winner still needs (it would come earlier in the order),
+ * so at least one of them gets everything.
  */
 import { MAX_CONCURRENT_TEST_RUNS } from '@flotilla/events';
 import type { Records } from './records.ts';
@@ -37,7 +38,7 @@ export async function claimTestRunLeases(leases: Records, runId: string, regions
   }
   if (!slot) return { kind: 'too-many-runs', limit: MAX_CONCURRENT_TEST_RUNS };
   taken.push(slot);
-  for (const region of regions) {
+  for (const region of [...regions].sort()) {
     if (!(await leases.claim(regionKey(region), runId, value))) {
       const holder = await leases.get<Lease>(regionKey(region));
       await giveBack();

@@ -20,6 +20,12 @@ export const config = parseEnv(
       .min(0)
       .default(30_000)
       .describe('How long the normal path (relay, deploy.finished) gets before the reconciler acts on a build or an ended execution'),
+    TESTRUN_SUPERVISE_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .default(1_000)
+      .describe("How often the test-run supervisor looks at each open run: the deadline, and teardown of each region that is done (a region's teardown is seen within about this)"),
   },
   process.env,
 );

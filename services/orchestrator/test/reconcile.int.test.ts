@@ -5,11 +5,12 @@
 import { StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildStream, createEventId, foldBuild, newEvent } from '@flotilla/events';
-import { BuildProjections, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, startExecutionOnce } from '@flotilla/platform';
+import { BuildProjections, readBuildEvents, Records, startExecutionOnce } from '@flotilla/platform';
 import { deployTestStack, eventually, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { executionStatus } from '@flotilla/platform';
 import { executionArn, executionName } from '../src/domain/execution.ts';
 import { IN_FLIGHT_PK, type OrchestratorDeps } from '../src/handlers/deps.ts';
+import { orchestratorTestDeps } from './support.ts';
 import { reconcileOnce, startReconciler } from '../src/handlers/reconcile.ts';
 
 const aws = testAwsClients();
@@ -18,19 +19,8 @@ let deps: OrchestratorDeps;
 
 beforeAll(async () => {
   stack = await deployTestStack(aws, uniquePrefix('reconcile'));
-  const locator = await locate(aws, stack.prefix);
-  deps = {
-    aws,
-    store: new EventStore(aws.dynamodb, locator.names.tables.events),
-    idempotency: new IdempotencyStore(aws.dynamodb, locator.names.tables.idempotency),
-    inFlight: new Records(aws.dynamodb, locator.names.tables.checkpoints),
-    locator,
-    logger: createLogger('reconcile-test', 'silent'),
-    stateMachineArn: locator.stateMachineArn(),
-    regions: stack.regions,
-    syncQueueUrls: {},
-    defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
-  };
+  deps = await orchestratorTestDeps(aws, stack);
+
 });
 afterAll(async () => {
   await stack.destroy();

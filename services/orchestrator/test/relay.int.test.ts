@@ -9,10 +9,11 @@ import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { PublishBatchCommandInput, PublishBatchCommandOutput, PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, createEventId, newEvent } from '@flotilla/events';
-import { createLogger, EventStore, IdempotencyStore, isRetryable, locate, readBuildEvents, Records, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
+import { isRetryable, locate, readBuildEvents, StreamReader, type StreamBatchHandler } from '@flotilla/platform';
 import { corruptItem, deployTestStack, newerSchemaItem, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { catchUpFromLog } from '../src/handlers/catch-up.ts';
+import { orchestratorTestDeps } from './support.ts';
 import { QUARANTINE_PK, relayHandler } from '../src/handlers/relay.ts';
 
 const aws = testAwsClients();
@@ -49,19 +50,9 @@ async function skipToNow(name: string) {
 beforeAll(async () => {
   stack = await deployTestStack(aws, uniquePrefix('relay'));
   const locator = await locate(aws, stack.prefix);
-  deps = {
-    aws,
-    store: new EventStore(aws.dynamodb, locator.names.tables.events),
-    idempotency: new IdempotencyStore(aws.dynamodb, locator.names.tables.idempotency),
-    inFlight: new Records(aws.dynamodb, locator.names.tables.checkpoints),
-    locator,
-    logger: createLogger('relay-test', 'silent'),
-    stateMachineArn: locator.stateMachineArn(),
-    regions: stack.regions,
-    // Only us-east-1 has a sync queue here: a build for another region cannot be decided.
-    syncQueueUrls: { 'us-east-1': await locator.queueUrl(locator.names.syncQueue('us-east-1')) },
-    defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
-  };
+  // Only us-east-1 has a sync queue here: a build for another region cannot be decided.
+  deps = await orchestratorTestDeps(aws, stack, { syncQueueUrls: { 'us-east-1': await locator.queueUrl(locator.names.syncQueue('us-east-1')) } });
+
 });
 afterAll(async () => {
   await stack.destroy();

@@ -6,6 +6,8 @@ export interface OrchestratorDeps {
   store: EventStore;
   idempotency: IdempotencyStore;
   inFlight: Records;
+  /** Test-run leases (testrun-leases.ts): the runs the supervisor looks after. */
+  leases: Records;
   locator: Locator;
   logger: Logger;
   stateMachineArn: string;

@@ -14,6 +14,7 @@ import { buildStream, isTerminal, newEvent, timeOfId, type BuildEvent } from '@f
 import { allBuilds, decideAndAppend, executionStatus, loadBuild } from '@flotilla/platform';
 import { decideFailure } from '../domain/decide.ts';
 import { IN_FLIGHT_PK, type OrchestratorDeps } from './deps.ts';
+import { startPeriodic } from './periodic.ts';
 import { relayRecord } from './relay.ts';
 
 export type ReconcileAction = 'none' | 'relayed' | 'settled' | 'untracked';
@@ -80,31 +81,7 @@ export async function reconcileOnce(deps: OrchestratorDeps, graceMs: number, now
   return settled;
 }
 
-/**
- * Runs a pass now and then `intervalMs` after each pass ends, never two at once: on a saturated
- * emulator one pass over hundreds of builds can outlast the interval, and overlapping passes only
- * added load (issue 9).
- */
+/** Reconciles now and `intervalMs` after each pass ends (startPeriodic: never two passes at once). */
 export function startReconciler(deps: OrchestratorDeps, intervalMs: number, graceMs: number) {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-  const tick = () => {
-    running = reconcileOnce(deps, graceMs).then(
-      () => undefined,
-      (error: unknown) => deps.logger.error({ err: error }, 'reconcile failed'),
-    );
-    void running.then(() => {
-      if (!stopped) timer = setTimeout(tick, intervalMs);
-    });
-  };
-  tick();
-  return {
-    name: 'reconciler',
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPeriodic('reconciler', intervalMs, () => reconcileOnce(deps, graceMs), deps.logger);
 }

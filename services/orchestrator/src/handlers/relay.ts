@@ -2,7 +2,7 @@
  * The log's stream is the outbox: every new event is published to the events topic (type, stream
  * and region as message attributes, for subscription filters), then the orchestrator acts on it:
  * build.requested -> append build.started; build.started -> StartExecution; build.failed -> one
- * alert. Each effect is idempotent (an append at a fixed expected version, a named execution, an
+ * alert; testrun.requested -> the run's scripts stored and its runners scaled up. Each effect is idempotent (an append at a fixed expected version, a named execution, an
  * alert keyed on the event id), so a batch read twice acts once.
  *
  * What goes wrong is sorted by whose fault it is (reviews M2, M3):
@@ -19,6 +19,8 @@ import {
   buildIdOfStream,
   InvalidEventError,
   parseBuildEvent,
+  parseTestRunEvent,
+  testRunIdOfStream,
   UnknownEventTypeError,
   UnsupportedSchemaVersionError,
   type BuildEvent,
@@ -33,12 +35,14 @@ import {
   eventFromStreamRecord,
   faultPoint,
   isRetryable,
+  loadAggregate,
   loadBuild,
   publish,
   publishAll,
   ReaderTooOldError,
   startExecutionOnce,
   stopExecution,
+  testRunAggregate,
   UnactionableEventError,
   type StreamBatch,
   type StreamRecord,
@@ -46,6 +50,7 @@ import {
 } from '@flotilla/platform';
 import { actsOn, decideFailure, react, type Reaction } from '../domain/decide.ts';
 import { IN_FLIGHT_PK, watermarkWrite, type OrchestratorDeps } from './deps.ts';
+import { provisionTestRun } from './testruns.ts';
 
 async function carryOut(deps: OrchestratorDeps, event: BuildEvent, reaction: Reaction): Promise<void> {
   switch (reaction.kind) {
@@ -107,6 +112,11 @@ function eventAttributes(envelope: EventEnvelope) {
 /** Publishes one event (unless the caller already did) and acts on it. */
 export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope, published = false): Promise<void> {
   if (!published) await publish(deps.aws.sns, deps.locator.topicArn(deps.locator.names.topics.events), envelope, eventAttributes(envelope));
+  if (testRunIdOfStream(envelope.stream)) {
+    // The run's runners go up on its request; the rest of a run is the supervisor's (testruns.ts).
+    if (parseTestRunEvent(envelope).type === 'testrun.requested') await provisionTestRun(deps, (await loadAggregate(deps.store, envelope.stream, testRunAggregate)).state);
+    return;
+  }
   if (!buildIdOfStream(envelope.stream)) return;
   const event = parseBuildEvent(envelope);
   if (!actsOn(event.type)) return;
