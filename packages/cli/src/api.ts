@@ -4,7 +4,7 @@
  * become "cannot reach the build API at ..."; error answers become their `message`.
  */
 import { z } from 'zod';
-import { envelopeSchema } from '@flotilla/events';
+import { envelopeSchema, testRunViewSchema, type TestRunRequestInput } from '@flotilla/events';
 import type { ApiSettings } from './config.ts';
 import { ApiError, isConnectionFailure, UnauthorizedError, UnreachableError, UserError } from './errors.ts';
 
@@ -85,6 +85,13 @@ export type GlobalEvents = z.infer<typeof globalEventsSchema>;
 
 export const cancelResponseSchema = z.looseObject({ buildId: z.string(), status: statusSchema, reason: z.string() });
 export type CancelResponse = z.infer<typeof cancelResponseSchema>;
+
+export const testRunStartedSchema = z.looseObject({ runId: z.string(), status: z.string(), duplicate: z.boolean() });
+export type TestRunStarted = z.infer<typeof testRunStartedSchema>;
+/** Loose, as the other answers: `--json` prints every field the API sent. */
+export const testRunSchema = testRunViewSchema.loose();
+export type TestRun = z.infer<typeof testRunSchema>;
+export const testRunCancelledSchema = z.looseObject({ runId: z.string(), status: z.string() });
 
 export interface SubmitRequest {
   repo: string;
@@ -183,6 +190,19 @@ export class BuildApi {
 
   cancel(buildId: string): Promise<CancelResponse> {
     return this.request('POST', `/builds/${encodeURIComponent(buildId)}/cancel`, cancelResponseSchema, { body: {} });
+  }
+
+  /** The script goes as read: the API checks it and names each bad field. */
+  startTestRun(request: Omit<TestRunRequestInput, 'script'> & { script: unknown }, idempotencyKey: string): Promise<TestRunStarted> {
+    return this.request('POST', '/testruns', testRunStartedSchema, { body: request, headers: { 'idempotency-key': idempotencyKey } });
+  }
+
+  testRun(runId: string, signal?: AbortSignal): Promise<TestRun> {
+    return this.request('GET', `/testruns/${encodeURIComponent(runId)}`, testRunSchema, { signal });
+  }
+
+  cancelTestRun(runId: string): Promise<z.infer<typeof testRunCancelledSchema>> {
+    return this.request('POST', `/testruns/${encodeURIComponent(runId)}/cancel`, testRunCancelledSchema, { body: {} });
   }
 
   globalEvents(query: URLSearchParams, signal?: AbortSignal): Promise<GlobalEvents> {

@@ -1,6 +1,6 @@
 /** Human output: tables, durations, progress and outcome lines. Pure, so it is unit-tested. */
 import { buildIdOfStream } from '@flotilla/events';
-import type { BuildSummary, BuildView, Event } from './api.ts';
+import type { BuildSummary, BuildView, Event, TestRun } from './api.ts';
 
 /** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -108,4 +108,26 @@ export function buildSummaryText(view: BuildView): string {
 export function eventLine(event: Event): string {
   const build = buildIdOfStream(event.stream);
   return `${event.occurredAt}  ${event.type.padEnd(26)} ${build ? `build ${build}` : event.stream} v${event.version}  ${event.id}`;
+}
+
+/** A test run for people: its state, when it starts, and a row per region (ready, completed, results, teardown). */
+export function testRunText(run: TestRun): string {
+  const want = run.request.containersPerRegion;
+  const head = [
+    `test run ${run.runId}: ${run.status}${run.verdict ? ` (${run.verdict})` : ''}${run.finished ? ', finished' : ''}`,
+    `  script ${run.request.script.name}: ${run.request.script.durationSeconds}s, ${run.request.vusPerRegion} VUs/region, target ${run.request.target}`,
+    ...(run.startAt ? [`  start at ${run.startAt}${run.participants && run.participants.length < run.request.regions.length ? ` (regions ${run.participants.join(', ')})` : ''}`] : [`  waiting for ${run.request.quorum} of ${run.request.regions.length} regions to be ready`]),
+    ...(run.reason ? [`  reason: ${run.reason}`] : []),
+  ];
+  const rows = Object.entries(run.regions).map(([region, r]) => [
+    region,
+    `${r.ready.length}/${want}`,
+    `${r.completed.length}/${want}`,
+    r.result ? String(r.result.requests) : '-',
+    r.result ? `${Math.round(r.result.p95Ms)}ms` : '-',
+    r.result ? `${(r.result.failedRate * 100).toFixed(2)}%` : '-',
+    r.result ? (r.result.passed ? 'passed' : 'failed') : '-',
+    r.tornDown ? 'yes' : 'no',
+  ]);
+  return [...head, '', table(['REGION', 'READY', 'DONE', 'REQUESTS', 'P95', 'FAILED', 'THRESHOLDS', 'TORN DOWN'], rows)].join('\n');
 }

@@ -11,13 +11,14 @@ import { note } from './output.ts';
 type AnyCommand = SubCommandsDef[string] extends Resolvable<infer C> ? C : never;
 
 const root = defineCommand({
-  meta: { name: 'flotilla', version: '0.1.0', description: 'Submit, follow and explain Flotilla builds; replay the log; inspect dead-letter queues' },
+  meta: { name: 'flotilla', version: '0.1.0', description: 'Submit, follow and explain Flotilla builds; run regional load tests; replay the log; inspect dead-letter queues' },
   subCommands: {
     builds: () => import('./commands/builds/index.ts').then((m) => m.default),
     events: () => import('./commands/events/index.ts').then((m) => m.default),
     dlq: () => import('./commands/dlq/index.ts').then((m) => m.default),
     why: () => import('./commands/why.ts').then((m) => m.default),
     replay: () => import('./commands/replay.ts').then((m) => m.default),
+    testruns: () => import('./commands/testruns/index.ts').then((m) => m.default),
   },
 });
 

@@ -102,12 +102,18 @@ export interface SubmitFlags {
 }
 
 /** `builds submit` flags to the body of POST /builds (the API validates the values themselves). */
-export function submitRequest(flags: SubmitFlags) {
-  const regions = flags.regions
+/** `--regions a,b`: the names, trimmed; undefined when the flag is absent. */
+function parseRegions(value: string | undefined): string[] | undefined {
+  const regions = value
     ?.split(',')
     .map((r) => r.trim())
     .filter(Boolean);
-  if (flags.regions !== undefined && regions?.length === 0) throw new UsageError('--regions must name at least one region, e.g. --regions us-east-1,eu-west-1');
+  if (value !== undefined && regions?.length === 0) throw new UsageError('--regions must name at least one region, e.g. --regions us-east-1,eu-west-1');
+  return regions;
+}
+
+export function submitRequest(flags: SubmitFlags) {
+  const regions = parseRegions(flags.regions);
   return {
     repo: flags.repo,
     env: flags.env,
@@ -121,3 +127,25 @@ export function submitRequest(flags: SubmitFlags) {
 
 /** A poll interval in milliseconds, from a flag. */
 export const parseInterval = (flag: string, value: string): number => parseIntFlag(flag, value, 50, 60_000);
+
+export interface TestRunFlags {
+  regions: string;
+  quorum?: string | undefined;
+  vus?: string | undefined;
+  buffer?: string | undefined;
+  deadline?: string | undefined;
+  target?: string | undefined;
+}
+
+/** `testruns start` flags to the body of POST /testruns (the API validates the values themselves). */
+export function testRunRequest(flags: TestRunFlags, script: unknown, defaultTarget: string) {
+  return {
+    script,
+    regions: parseRegions(flags.regions) ?? [],
+    target: flags.target ?? defaultTarget,
+    ...(flags.quorum === undefined ? {} : { quorum: parseIntFlag('quorum', flags.quorum, 1, 100) }),
+    ...(flags.vus === undefined ? {} : { vusPerRegion: parseIntFlag('vus', flags.vus, 1, 1_000_000) }),
+    ...(flags.buffer === undefined ? {} : { startBufferMs: parseIntFlag('buffer', flags.buffer, 0, 3_600_000) }),
+    ...(flags.deadline === undefined ? {} : { deadline: parseIsoTime('deadline', flags.deadline) }),
+  };
+}

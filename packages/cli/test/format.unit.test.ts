@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { BuildView } from '../src/api.ts';
-import { buildsTable, eventLine, formatDuration, outcomeLine, progressLine, regionCounts, table } from '../src/format.ts';
+import type { BuildView, TestRun } from '../src/api.ts';
+import { buildsTable, eventLine, formatDuration, outcomeLine, progressLine, regionCounts, table, testRunText } from '../src/format.ts';
 import { linesDisplay } from '../src/progress.ts';
 import { stageOf } from '../src/stage.ts';
 
@@ -105,5 +105,42 @@ describe('event lines', () => {
   it('show time, type, build and version', () => {
     const line = eventLine({ id: '01JZ0000000000000000000001', type: 'build.started', schemaVersion: 1, stream: `build-${ID}`, version: 2, occurredAt: '2025-06-01T12:00:01.000Z', correlationId: 'c', causationId: 'c', data: {} });
     expect(line).toBe(`2025-06-01T12:00:01.000Z  build.started              build ${ID} v2  01JZ0000000000000000000001`);
+  });
+});
+
+describe('testRunText', () => {
+  const result = { containers: 1, requests: 120, failed: 3, failedRate: 0.025, dropped: 0, p95Ms: 41.6, firstRequestAt: '2026-12-01T12:00:05.010Z', passed: false };
+  const run: TestRun = {
+    runId: ID,
+    status: 'SCHEDULED',
+    requestedAt: '2026-12-01T12:00:00.000Z',
+    request: {
+      script: { name: 'self-test', durationSeconds: 10, scenarios: { submit: 2, read: 2, follow: 1 }, build: { regions: ['us-east-1'], hostsPerRegion: 1 }, thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 } },
+      regions: ['us-east-1', 'eu-west-1'],
+      quorum: 2,
+      startBufferMs: 5000,
+      deadline: '2026-12-01T12:10:00.000Z',
+      vusPerRegion: 200,
+      containersPerRegion: 1,
+      target: 'http://127.0.0.1:8080',
+    },
+    startAt: '2026-12-01T12:00:05.000Z',
+    participants: ['us-east-1', 'eu-west-1'],
+    regions: { 'us-east-1': { ready: ['t1'], completed: ['t1'], tornDown: true, result }, 'eu-west-1': { ready: ['t2'], completed: [], tornDown: false } },
+    finished: false,
+    lastVersion: 6,
+  };
+
+  it('says when it starts and, per region, readiness, results and teardown', () => {
+    const text = testRunText(run);
+    expect(text).toContain('test run 01JZ0000000000000000000000: SCHEDULED');
+    expect(text).toContain('start at 2026-12-01T12:00:05.000Z');
+    expect(text).toMatch(/us-east-1\s+1\/1\s+1\/1\s+120\s+42ms\s+2\.50%\s+failed\s+yes/);
+    expect(text).toMatch(/eu-west-1\s+1\/1\s+0\/1\s+-\s+-\s+-\s+-\s+no/);
+  });
+
+  it('names what a run still waits for before its start, and why it was aborted', () => {
+    const { startAt: _s, participants: _p, ...waiting } = run;
+    expect(testRunText({ ...waiting, status: 'ABORTED', reason: 'deadline passed: regions not ready: eu-west-1' })).toMatch(/waiting for 2 of 2 regions[\s\S]*reason: deadline passed/);
   });
 });

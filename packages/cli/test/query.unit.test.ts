@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.ts';
-import { eventsQuery, listQuery, parseAt, parseIsoTime, submitRequest } from '../src/query.ts';
+import { eventsQuery, listQuery, parseAt, parseIsoTime, submitRequest, testRunRequest } from '../src/query.ts';
 
 describe('--at', () => {
   it('passes a version number through', () => {
@@ -84,5 +84,27 @@ describe('builds submit flags to the POST /builds body', () => {
   it('refuses an empty region list and a host count that is not a whole number', () => {
     expect(() => submitRequest({ ...base, regions: ',' })).toThrow(/--regions must name at least one region/);
     expect(() => submitRequest({ ...base, hosts: '1.5' })).toThrow(/--hosts must be a whole number/);
+  });
+});
+
+describe('testruns start flags', () => {
+  const script = { name: 'self-test' };
+  it('names only what was given; the target defaults to the API itself', () => {
+    expect(testRunRequest({ regions: 'us-east-1, eu-west-1' }, script, 'http://127.0.0.1:8080')).toEqual({ script, regions: ['us-east-1', 'eu-west-1'], target: 'http://127.0.0.1:8080' });
+    expect(testRunRequest({ regions: 'a', quorum: '1', vus: '450', buffer: '3000', deadline: '2026-12-01T12:00:00+01:00', target: 'http://127.0.0.1:9' }, script, 'x')).toEqual({
+      script,
+      regions: ['a'],
+      target: 'http://127.0.0.1:9',
+      quorum: 1,
+      vusPerRegion: 450,
+      startBufferMs: 3000,
+      deadline: '2026-12-01T11:00:00.000Z',
+    });
+  });
+
+  it('refuses a flag that is not a number or a time, naming it', () => {
+    expect(() => testRunRequest({ regions: 'a', vus: 'many' }, script, 'x')).toThrow(/--vus/);
+    expect(() => testRunRequest({ regions: 'a', deadline: 'soon' }, script, 'x')).toThrow(/--deadline/);
+    expect(() => testRunRequest({ regions: ',' }, script, 'x')).toThrow(UsageError);
   });
 });

@@ -120,6 +120,8 @@ export function testRunRequestSchema(allowedRegions: readonly string[]) {
 }
 /** A request as validated (defaults applied). */
 export type TestRunRequest = z.infer<ReturnType<typeof testRunRequestSchema>>;
+/** A request as a client sends it (defaults left out). */
+export type TestRunRequestInput = z.input<ReturnType<typeof testRunRequestSchema>>;
 
 const requestedSchema = z.object({
   runId: testRunIdSchema,
