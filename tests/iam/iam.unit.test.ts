@@ -156,6 +156,59 @@ describe('least privilege (review M8, L5)', () => {
   });
 });
 
+describe('test runs on ECS (seed 000)', () => {
+  const decide = async (service: string, client: string, command: string, input: Record<string, unknown>, template = current()) =>
+    (await evaluateCalls([call(service, client, command, input)], template)).verdicts.map((v) => v.decision);
+  const cluster = `${P}-cluster`;
+  const runner = (region: string) => `${P}-runner-${region}`;
+  const task = (id: string) => `arn:aws:ecs:us-east-1:000000000000:task/${cluster}/${id}`;
+
+  it('maps the ECS calls to the service, task and container-instance ARNs, with the cluster as ecs:cluster', () => {
+    const context = { 'ecs:cluster': `arn:aws:ecs:us-east-1:000000000000:cluster/${cluster}` };
+    expect(needsOf(call('orchestrator', 'ECS', 'UpdateService', { cluster, service: runner('us-east-1') }))).toEqual([
+      { action: 'ecs:UpdateService', resource: `arn:aws:ecs:us-east-1:000000000000:service/${cluster}/${runner('us-east-1')}`, context },
+    ]);
+    expect(needsOf(call('orchestrator', 'ECS', 'ListTasks', { cluster: context['ecs:cluster'], serviceName: runner('us-east-1') }))).toEqual([
+      { action: 'ecs:ListTasks', resource: `arn:aws:ecs:us-east-1:000000000000:container-instance/${cluster}/*`, context },
+    ]);
+    expect(needsOf(call('orchestrator', 'ECS', 'DescribeTasks', { cluster, tasks: ['abc', task('def')] })).map((n) => n.resource)).toEqual([task('abc'), task('def')]);
+  });
+
+  it('lets the orchestrator scale, describe and list the runner services of its own cluster, and nothing of another', async () => {
+    for (const region of ['us-east-1', 'sa-east-1']) {
+      expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster, service: runner(region) }), region).toEqual(['Allowed']);
+      expect(await decide('orchestrator', 'ECS', 'DescribeServices', { cluster, services: [runner(region)] }), region).toEqual(['Allowed']);
+    }
+    expect(await decide('orchestrator', 'ECS', 'ListTasks', { cluster, serviceName: runner('us-east-1'), desiredStatus: 'RUNNING' })).toEqual(['Allowed']);
+    expect(await decide('orchestrator', 'ECS', 'DescribeTasks', { cluster, tasks: ['0123abcd'] })).toEqual(['Allowed']);
+    // A Flotilla service, or a runner of another stack's cluster, is not the orchestrator's to scale.
+    expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster, service: `${P}-build` })).toEqual(['ImplicitlyDenied']);
+    expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster: 'other-cluster', service: runner('us-east-1') })).toEqual(['ImplicitlyDenied']);
+    expect(await decide('orchestrator', 'ECS', 'ListTasks', { cluster: 'other-cluster' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide('orchestrator', 'ECS', 'DescribeTasks', { cluster: 'other-cluster', tasks: ['0123abcd'] })).toEqual(['ImplicitlyDenied']);
+    // Only the stack's regions: a two-region stack grants no runner of a third.
+    const twoRegions = renderTemplate(['us-east-1', 'eu-west-1']) as unknown as Template;
+    expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster, service: runner('sa-east-1') }, twoRegions)).toEqual(['ImplicitlyDenied']);
+  });
+
+  it("lets the orchestrator write test-run objects into each region's bucket, and only there", async () => {
+    expect(await decide('orchestrator', 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['Allowed']);
+    expect(await decide('orchestrator', 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/01J00000000000000000000000/script.json' })).toEqual(['Allowed']);
+    expect(await decide('orchestrator', 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'artifacts/a.zip' })).toEqual(['ImplicitlyDenied']);
+  });
+
+  it("lets a region's runner read its own region's test-run objects and publish to intake, and nothing else", async () => {
+    const service = 'runner-eu-west-1';
+    expect(await decide(service, 'S3', 'GetObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['Allowed']);
+    expect(await decide(service, 'SNS', 'Publish', { TopicArn: `arn:aws:sns:us-east-1:000000000000:${P}-intake` })).toEqual(['Allowed']);
+    expect(await decide(service, 'S3', 'GetObject', { Bucket: `${P}-region-us-east-1`, Key: 'testruns/current.json' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'S3', 'GetObject', { Bucket: `${P}-region-eu-west-1`, Key: 'artifacts/a.zip' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'SNS', 'Publish', { TopicArn: `arn:aws:sns:us-east-1:000000000000:${P}-events` })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'ECS', 'UpdateService', { cluster, service: runner('eu-west-1') })).toEqual(['ImplicitlyDenied']);
+  });
+});
+
 describe('the hosts table (review L8)', () => {
   it('expires host records by their expiresAt attribute', () => {
     const hosts = current().Resources.HostsTable!.Properties!;
