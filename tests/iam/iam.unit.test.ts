@@ -8,8 +8,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RecordedCall } from '../../packages/platform/src/aws-call-recorder.ts';
+import { REGIONS, runnerSuffix } from '../../packages/platform/src/resources.ts';
 import { renderTemplate, taskRoleId } from '../../deploy/render.ts';
-import { describeVerdict, evaluateCalls, needsOf, readRecordings, wildcardProblems } from './evaluate.ts';
+import { describeVerdict, EMULATOR, evaluateCalls, needsOf, readRecordings, rolePolicies, wildcardProblems } from './evaluate.ts';
 
 type Template = Parameters<typeof evaluateCalls>[1];
 const fixture = (name: string) => readRecordings(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
@@ -206,6 +207,20 @@ describe('test runs on ECS (seed 000)', () => {
     expect(await decide(service, 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['ImplicitlyDenied']);
     expect(await decide(service, 'SNS', 'Publish', { TopicArn: `arn:aws:sns:us-east-1:000000000000:${P}-events` })).toEqual(['ImplicitlyDenied']);
     expect(await decide(service, 'ECS', 'UpdateService', { cluster, service: runner('eu-west-1') })).toEqual(['ImplicitlyDenied']);
+  });
+});
+
+describe('the size of the task roles', () => {
+  // IAM caps a role's inline policies at 10,240 characters together (whitespace aside), counted
+  // after CloudFormation resolved them: the orchestrator's grew by a runner per region.
+  it("keeps every role's inline policies under IAM's 10,240-character limit at the longest prefix and every region", () => {
+    const longest = 'p'.repeat(32);
+    const sizes = Object.fromEntries(
+      ['build', 'orchestrator', 'region-sync', 'replication', ...REGIONS.map(runnerSuffix)].map((s) => [s, JSON.stringify(rolePolicies(current(), s, longest, EMULATOR)).length]),
+    );
+    for (const [name, size] of Object.entries(sizes)) expect(size, name).toBeLessThan(10_240);
+    // The largest, and the one a region adds most to: every runner service and test-run bucket prefix.
+    expect(Math.max(...Object.values(sizes))).toBe(sizes.orchestrator);
   });
 });
 
