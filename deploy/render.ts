@@ -261,6 +261,13 @@ function stateMachine(resources: Resources, regions: readonly string[]): void {
   };
 }
 
+/** `actions` on the objects under `prefixes` in the stack's bucket of that suffix. */
+const objects = (bucket: string, prefixes: string[], actions: string[]): Json => ({
+  Effect: 'Allow',
+  Action: actions,
+  Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${bucket}/${p}*` })),
+});
+
 /**
  * What each service may touch, for its task role on AWS (least privilege). Every grant here is
  * checked against the calls the services really make: tests/iam records them during the
@@ -298,11 +305,6 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
   // Task tokens name no resource: IAM grants these three only on "*" (a state machine ARN here
   // matches nothing, and every worker's answer would be AccessDenied on AWS).
   const answerTasks = { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: '*' };
-  const objects = (bucket: string, prefixes: string[], actions: string[]) => ({
-    Effect: 'Allow',
-    Action: actions,
-    Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${bucket}/${p}*` })),
-  });
   const globalObjects = (prefixes: string[], actions: string[]) => objects(names.buckets.global, prefixes, actions);
   // CopyObject copies the source's tags (TaggingDirective COPY), and an uploader may tag its upload:
   // without these a tagged upload fails with AccessDenied at the copy (review M8/L5).
@@ -386,12 +388,9 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
   }
 }
 
-/** An ECS ARN in the stack's cluster: `service/<cluster>/<name>`, `task/<cluster>/*`, ... */
-const inCluster = (kind: string, rest: string): Json => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:${kind}/\${Prefix}-${names.ecsCluster}/${rest}` });
-const regionObjects = (region: string, prefix: string, actions: string[]): Json => ({
-  Effect: 'Allow',
-  Action: actions,
-  Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${regionBucketSuffix(region)}/${prefix}*` },
+/** An ECS ARN of the stack's cluster (`cluster/<cluster>`) or in it (`service/<cluster>/<name>`, `task/<cluster>/*`). */
+const inCluster = (kind: string, rest?: string): Json => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:${kind}/\${Prefix}-${names.ecsCluster}${rest === undefined ? '' : `/${rest}`}`,
 });
 /** Where a test run's script and each region's assignment live in the region's bucket (packages/events testrun.ts). */
 const TESTRUNS_PREFIX = 'testruns/';
@@ -402,7 +401,7 @@ const TESTRUNS_PREFIX = 'testruns/';
  */
 function runTests(regions: readonly string[]): Json[] {
   return [
-    ...regions.map((r) => regionObjects(r, TESTRUNS_PREFIX, ['s3:PutObject'])),
+    ...regions.map((r) => objects(regionBucketSuffix(r), [TESTRUNS_PREFIX], ['s3:PutObject'])),
     { Effect: 'Allow', Action: ['ecs:UpdateService', 'ecs:DescribeServices'], Resource: regions.map((r) => inCluster('service', `\${Prefix}-${runnerSuffix(r)}`)) },
     // ListTasks is authorised on container instances, with the cluster as a condition key: both
     // name the stack's cluster, so no other cluster's tasks are listed.
@@ -410,7 +409,7 @@ function runTests(regions: readonly string[]): Json[] {
       Effect: 'Allow',
       Action: 'ecs:ListTasks',
       Resource: inCluster('container-instance', '*'),
-      Condition: { ArnEquals: { 'ecs:cluster': { 'Fn::Sub': `arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:cluster/\${Prefix}-${names.ecsCluster}` } } },
+      Condition: { ArnEquals: { 'ecs:cluster': inCluster('cluster') } },
     },
     { Effect: 'Allow', Action: 'ecs:DescribeTasks', Resource: inCluster('task', '*') },
   ];
@@ -421,7 +420,7 @@ function runTests(regions: readonly string[]): Json[] {
  * script) and reports ready and completed through the intake topic. Nothing else.
  */
 function runnerPermissions(region: string): Json[] {
-  return [regionObjects(region, TESTRUNS_PREFIX, ['s3:GetObject']), { Effect: 'Allow', Action: 'sns:Publish', Resource: ref(`${pascal(names.topics.intake)}Topic`) }];
+  return [objects(regionBucketSuffix(region), [TESTRUNS_PREFIX], ['s3:GetObject']), { Effect: 'Allow', Action: 'sns:Publish', Resource: ref(`${pascal(names.topics.intake)}Topic`) }];
 }
 
 const assumedByEcsTasks: Json = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] };

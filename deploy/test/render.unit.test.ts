@@ -256,7 +256,7 @@ describe('the load-test runners (seed 000)', () => {
     expect(role.Condition).toBe('IsAws');
     expect(definition.TaskRoleArn).toEqual({ 'Fn::If': ['IsAws', { 'Fn::GetAtt': [taskRoleId(runnerSuffix(region)), 'Arn'] }, { Ref: 'AWS::NoValue' }] });
     expect(role.Properties.Policies?.flatMap((p) => p.PolicyDocument.Statement)).toEqual([
-      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-region-${region}/testruns/*` } },
+      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-region-${region}/testruns/*` }] },
       { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: 'IntakeTopic' } },
     ]);
   });
