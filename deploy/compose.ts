@@ -114,7 +114,8 @@ export function renderCompose(mode: ComposeMode): string {
     deploy: {
       ...layout.app,
       command: ['node', 'scripts/deploy.ts', '--target', 'local', '--prefix', PREFIX],
-      environment: awsEnv,
+      // Into the stack's secret, for the load-test runners.
+      environment: { ...awsEnv, FLOTILLA_API_TOKEN: API_TOKEN },
       ...layout.network,
       depends_on: { aws: { condition: 'service_healthy' } },
     },

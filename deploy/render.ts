@@ -7,9 +7,10 @@
  *
  * The committed template has every region. A deploy that wants fewer (a test using two regions)
  * renders the same template for a subset: `renderTemplate(regions)`, via deployStack's `regions`.
- * A region is all or nothing: its sync queue and DLQ, its bucket, the grants and outputs naming
- * them. (Not a template parameter: CloudFormation would need one condition per region, woven
- * through every policy and output, in a template already near the 51,200-byte inline limit.)
+ * A region is all or nothing: its sync queue and DLQ, its bucket, its load-test runner service,
+ * the grants and outputs naming them. (Not a template parameter: CloudFormation would need one
+ * condition per region, woven through every policy and output. The full template is over the
+ * 51,200-byte inline limit; deployStack sends it through S3.)
  *
  * It also writes the two compose files from deploy/compose.ts.
  *
@@ -19,7 +20,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD_LIST_INDEXES, chooseRegions, dlqOf, GLOBAL_ORDER_INDEX, names, REDRIVE_MAX_RECEIVE_COUNT, REGIONS, regionBucketSuffix, syncQueueSuffix } from '../packages/platform/src/resources.ts';
+import {
+  BUILD_LIST_INDEXES,
+  chooseRegions,
+  dlqOf,
+  GLOBAL_ORDER_INDEX,
+  names,
+  REDRIVE_MAX_RECEIVE_COUNT,
+  REGIONS,
+  regionBucketSuffix,
+  RUNNER_CONTAINER_NAME,
+  RUNNER_SECRETS,
+  runnerSuffix,
+  syncQueueSuffix,
+} from '../packages/platform/src/resources.ts';
+import { LOCAL_IMAGES } from '../packages/platform/src/testing/local-images.ts';
 import { COMPOSE_PATHS, renderCompose } from './compose.ts';
 import { SERVICES, serviceNodeArgs } from './services.ts';
 import { DEFINITION_SUBSTITUTIONS, deployStateMachineDefinition } from './state-machine.ts';
@@ -42,6 +57,12 @@ export const dlqId = (suffix: string): string => `${pascal(suffix)}Dlq`;
 export const tableId = (suffix: string): string => `${pascal(suffix)}Table`;
 export const regionBucketId = (region: string): string => `${pascal(regionBucketSuffix(region))}Bucket`;
 export const taskRoleId = (service: string): string => `${pascal(service)}TaskRole`;
+/** A secret by its name suffix: `ApiTokenSecret`. */
+export const secretId = (suffix: string): string => `${pascal(suffix)}Secret`;
+/** A region's runner: its service (`RunnerUsEast1Service`), task definition and task role share the stem. */
+export const runnerId = (region: string): string => pascal(runnerSuffix(region));
+/** The runner's ECS service name in the outputs (`RunnerUsEast1ServiceName`), as the other names are. */
+export const runnerOutputKey = (region: string): string => `${runnerId(region)}ServiceName`;
 
 /** Every queue suffix with a DLQ: the service queues and one sync queue per region. */
 export const queueSuffixes = (regions: readonly string[] = REGIONS): string[] => [...Object.values(names.queues), ...regions.map(syncQueueSuffix)];
@@ -240,6 +261,13 @@ function stateMachine(resources: Resources, regions: readonly string[]): void {
   };
 }
 
+/** `actions` on the objects under `prefixes` in the stack's bucket of that suffix. */
+const objects = (bucket: string, prefixes: string[], actions: string[]): Json => ({
+  Effect: 'Allow',
+  Action: actions,
+  Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${bucket}/${p}*` })),
+});
+
 /**
  * What each service may touch, for its task role on AWS (least privilege). Every grant here is
  * checked against the calls the services really make: tests/iam records them during the
@@ -277,11 +305,6 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
   // Task tokens name no resource: IAM grants these three only on "*" (a state machine ARN here
   // matches nothing, and every worker's answer would be AccessDenied on AWS).
   const answerTasks = { Effect: 'Allow', Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], Resource: '*' };
-  const objects = (bucket: string, prefixes: string[], actions: string[]) => ({
-    Effect: 'Allow',
-    Action: actions,
-    Resource: prefixes.map((p) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${bucket}/${p}*` })),
-  });
   const globalObjects = (prefixes: string[], actions: string[]) => objects(names.buckets.global, prefixes, actions);
   // CopyObject copies the source's tags (TaggingDirective COPY), and an uploader may tag its upload:
   // without these a tagged upload fails with AccessDenied at the copy (review M8/L5).
@@ -359,9 +382,118 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
         { Effect: 'Allow', Action: 'sns:Publish', Resource: [ref('EventsTopic'), ref('AlertsTopic')] },
         { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ref('DeployStateMachine') },
         { Effect: 'Allow', Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` } },
+        ...runTests(regions),
       ];
     default:
       throw new Error(`no permissions defined for service ${service}`);
+  }
+}
+
+/** An ECS ARN of the stack's cluster (`cluster/<cluster>`) or in it (`service/<cluster>/<name>`, `task/<cluster>/*`). */
+const inCluster = (kind: string, rest?: string): Json => ({
+  'Fn::Sub': `arn:\${AWS::Partition}:ecs:\${AWS::Region}:\${AWS::AccountId}:${kind}/\${Prefix}-${names.ecsCluster}${rest === undefined ? '' : `/${rest}`}`,
+});
+/** Where a test run's script and each region's assignment live in the region's bucket (packages/events testrun.ts). */
+const TESTRUNS_PREFIX = 'testruns/';
+
+/**
+ * The orchestrator's part in a test run (seed 000): it writes each region's script and assignment,
+ * scales the region's runner service, and tears it down once ListTasks shows no task running.
+ */
+function runTests(regions: readonly string[]): Json[] {
+  return [
+    ...regions.map((r) => objects(regionBucketSuffix(r), [TESTRUNS_PREFIX], ['s3:PutObject'])),
+    { Effect: 'Allow', Action: ['ecs:UpdateService', 'ecs:DescribeServices'], Resource: regions.map((r) => inCluster('service', `\${Prefix}-${runnerSuffix(r)}`)) },
+    // ListTasks is authorised on container instances, with the cluster as a condition key: both
+    // name the stack's cluster, so no other cluster's tasks are listed.
+    {
+      Effect: 'Allow',
+      Action: 'ecs:ListTasks',
+      Resource: inCluster('container-instance', '*'),
+      Condition: { ArnEquals: { 'ecs:cluster': inCluster('cluster') } },
+    },
+    { Effect: 'Allow', Action: 'ecs:DescribeTasks', Resource: inCluster('task', '*') },
+  ];
+}
+
+/**
+ * A region's runner task role: it reads its own region's test-run objects (the assignment and the
+ * script) and reports ready and completed through the intake topic. Nothing else.
+ */
+function runnerPermissions(region: string): Json[] {
+  return [objects(regionBucketSuffix(region), [TESTRUNS_PREFIX], ['s3:GetObject']), { Effect: 'Allow', Action: 'sns:Publish', Resource: ref(`${pascal(names.topics.intake)}Topic`) }];
+}
+
+const assumedByEcsTasks: Json = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] };
+
+/**
+ * One load-test runner service per region (seed 000), at desiredCount 0 until the orchestrator
+ * scales it for a run. Host networking locally, where the emulator runs each task as a container
+ * that must reach the emulator and the API on the host's loopback; on AWS Fargate, which knows only
+ * awsvpc (host networking there would need EC2 container instances this stack does not have). The
+ * API token comes from Secrets Manager through the task definition's `secrets`, so it is in no
+ * plain environment and no DescribeTaskDefinition answer.
+ */
+function runners(resources: Resources, regions: readonly string[]): void {
+  resources[secretId(names.apiTokenSecret)] = {
+    Type: 'AWS::SecretsManager::Secret',
+    Properties: { Name: sub(names.apiTokenSecret), Description: 'Bearer token of the Flotilla API (the ApiToken parameter), for the load-test runners', SecretString: ref('ApiToken') },
+  };
+  for (const region of regions) {
+    const id = runnerId(region);
+    resources[taskRoleId(runnerSuffix(region))] = {
+      Type: 'AWS::IAM::Role',
+      Condition: 'IsAws',
+      Properties: {
+        AssumeRolePolicyDocument: assumedByEcsTasks,
+        Policies: [{ PolicyName: `${runnerSuffix(region)}-least-privilege`, PolicyDocument: { Version: '2012-10-17', Statement: runnerPermissions(region) } }],
+      },
+    };
+    resources[`${id}TaskDefinition`] = {
+      Type: 'AWS::ECS::TaskDefinition',
+      Properties: {
+        Family: sub(runnerSuffix(region)),
+        // Fargate knows only awsvpc; host networking is an EC2 task's (the emulator's, locally).
+        RequiresCompatibilities: ifAws(['FARGATE'], ['EC2']),
+        NetworkMode: ifAws('awsvpc', 'host'),
+        // vegeta at 200 virtual users a container (MAX_VUS_PER_CONTAINER).
+        Cpu: '512',
+        Memory: '1024',
+        TaskRoleArn: ifAws(arnOf(taskRoleId(runnerSuffix(region)))),
+        ExecutionRoleArn: ifAws(arnOf('ExecutionRole')),
+        ContainerDefinitions: [
+          {
+            Name: RUNNER_CONTAINER_NAME,
+            Image: ref('RunnerImage'),
+            Essential: true,
+            Command: ['node', 'load-tests/agent.ts'],
+            Environment: [
+              { Name: 'FLOTILLA_PREFIX', Value: ref('Prefix') },
+              { Name: 'FLOTILLA_RUNNER_REGION', Value: region },
+              { Name: 'AWS_REGION', Value: ref('AWS::Region') },
+              { Name: 'LOG_LEVEL', Value: 'info' },
+            ],
+            Secrets: Object.entries(RUNNER_SECRETS).map(([Name, secret]) => ({ Name, ValueFrom: ref(secretId(secret)) })),
+            StopTimeout: 30,
+            LogConfiguration: ifAws({
+              LogDriver: 'awslogs',
+              Options: { 'awslogs-group': ref('LogGroup'), 'awslogs-region': ref('AWS::Region'), 'awslogs-stream-prefix': runnerSuffix(region) },
+            }),
+          },
+        ],
+      },
+    };
+    resources[`${id}Service`] = {
+      Type: 'AWS::ECS::Service',
+      Properties: {
+        ServiceName: sub(runnerSuffix(region)),
+        Cluster: ref('Cluster'),
+        TaskDefinition: ref(`${id}TaskDefinition`),
+        DesiredCount: 0,
+        LaunchType: ifAws('FARGATE', 'EC2'),
+        NetworkConfiguration: ifAws({ AwsvpcConfiguration: { Subnets: ref('Subnets'), SecurityGroups: [ref('SecurityGroup')], AssignPublicIp: 'DISABLED' } }),
+      },
+    };
   }
 }
 
@@ -372,8 +504,10 @@ function ecs(resources: Resources, regions: readonly string[]): void {
     Type: 'AWS::IAM::Role',
     Condition: 'IsAws',
     Properties: {
-      AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+      AssumeRolePolicyDocument: assumedByEcsTasks,
       ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy' }],
+      // ECS itself reads the runners' secrets at task start, with this role.
+      Policies: [{ PolicyName: 'read-api-token', PolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(secretId(names.apiTokenSecret)) }] } }],
     },
   };
   for (const { name, port } of SERVICES) {
@@ -382,7 +516,7 @@ function ecs(resources: Resources, regions: readonly string[]): void {
       Type: 'AWS::IAM::Role',
       Condition: 'IsAws',
       Properties: {
-        AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] },
+        AssumeRolePolicyDocument: assumedByEcsTasks,
         Policies: [{ PolicyName: `${name}-least-privilege`, PolicyDocument: { Version: '2012-10-17', Statement: servicePermissions(name, regions) } }],
       },
     };
@@ -447,6 +581,7 @@ export function renderTemplate(regions: readonly string[] = REGIONS): Record<str
   buckets(resources, chosen);
   stateMachine(resources, chosen);
   ecs(resources, chosen);
+  runners(resources, chosen);
   const outputs: Record<string, Json> = {
     StateMachineArn: { Value: ref('DeployStateMachine') },
     EventsTableStreamArn: { Value: { 'Fn::GetAtt': [tableId(names.tables.events), 'StreamArn'] } },
@@ -461,6 +596,7 @@ export function renderTemplate(regions: readonly string[] = REGIONS): Record<str
   }
   for (const suffix of Object.values(names.tables)) outputs[`${tableId(suffix)}Name`] = { Value: ref(tableId(suffix)) };
   for (const region of chosen) outputs[`${regionBucketId(region)}Name`] = { Value: ref(regionBucketId(region)) };
+  for (const region of chosen) outputs[runnerOutputKey(region)] = { Value: { 'Fn::GetAtt': [`${runnerId(region)}Service`, 'Name'] } };
   return {
     AWSTemplateFormatVersion: '2010-09-09',
     Description: 'Flotilla: event-sourced deployment control plane. Rendered by deploy/render.ts from deploy/regions.json; do not edit by hand.',
@@ -468,6 +604,7 @@ export function renderTemplate(regions: readonly string[] = REGIONS): Record<str
       Prefix: { Type: 'String', Default: 'flotilla', AllowedPattern: '^[a-z][a-z0-9-]{1,30}[a-z0-9]$', Description: 'Every physical name derives from this' },
       Target: { Type: 'String', Default: 'aws', AllowedValues: ['aws', 'local'], Description: 'local: the emulator (no IAM, no networking)' },
       ServiceImage: { Type: 'String', Default: 'flotilla:latest', Description: 'Container image holding the repository (see Dockerfile)' },
+      RunnerImage: { Type: 'String', Default: LOCAL_IMAGES.runner, Description: 'Load-test runner image: the service image plus vegeta (deploy/images/runner.Dockerfile)' },
       Subnets: { Type: 'CommaDelimitedList', Default: '', Description: 'Private subnets for the tasks (Target=aws)' },
       SecurityGroup: { Type: 'String', Default: '', Description: 'Security group for the tasks (Target=aws)' },
       ApiToken: {
@@ -475,7 +612,7 @@ export function renderTemplate(regions: readonly string[] = REGIONS): Record<str
         NoEcho: true,
         Default: '',
         AllowedPattern: '^(|\\S{16,})$',
-        Description: 'Bearer token the build API requires (Target=aws; at least 16 characters without whitespace)',
+        Description: 'Bearer token the build API requires, also stored in Secrets Manager for the load-test runners (Target=aws; at least 16 characters without whitespace)',
       },
     },
     Conditions: { IsAws: { 'Fn::Equals': [ref('Target'), 'aws'] } },

@@ -2,12 +2,14 @@
  * Deploys the stack and prints its outputs:
  *
  *   node scripts/deploy.ts [--prefix flotilla] [--target local|aws]
- *                          [--service-image <image>] [--subnets subnet-a,subnet-b] [--security-group sg-x]
+ *                          [--service-image <image>] [--runner-image <image>]
+ *                          [--subnets subnet-a,subnet-b] [--security-group sg-x]
  *
  * Used by docker-compose's one-shot init container; scripts/run.ts calls deployStack directly.
  * Target=aws runs the ECS services in a VPC, so it needs --subnets and --security-group, and the
  * build API's token in FLOTILLA_API_TOKEN (from the environment, so it shows in no process list;
- * the template's ApiToken parameter is NoEcho).
+ * the template's ApiToken parameter is NoEcho). The token also goes into the stack's secret, from
+ * which the load-test runners get it, so a local deploy passes it on too when it is set.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -19,6 +21,7 @@ const argsSchema = z
     prefix: prefixSchema,
     target: z.enum(['local', 'aws']),
     'service-image': z.string().min(1).optional().describe('Container image built from the Dockerfile (default: the template\'s)'),
+    'runner-image': z.string().min(1).optional().describe('Load-test runner image, deploy/images/runner.Dockerfile (default: the template\'s, flotilla-local/runner:latest)'),
     subnets: z
       .string()
       .regex(/^subnet-[0-9a-f]+(,subnet-[0-9a-f]+)*$/, 'a comma-separated list of subnet ids')
@@ -34,6 +37,7 @@ const parsed = argsSchema.safeParse(
       prefix: { type: 'string', default: 'flotilla' },
       target: { type: 'string', default: 'local' },
       'service-image': { type: 'string' },
+      'runner-image': { type: 'string' },
       subnets: { type: 'string' },
       'security-group': { type: 'string' },
     },
@@ -50,9 +54,10 @@ if (args.target === 'aws' && !scriptEnv.FLOTILLA_API_TOKEN) {
 }
 const parameters: Record<string, string> = {
   ...(args['service-image'] ? { ServiceImage: args['service-image'] } : {}),
+  ...(args['runner-image'] ? { RunnerImage: args['runner-image'] } : {}),
   ...(args.subnets ? { Subnets: args.subnets } : {}),
   ...(args['security-group'] ? { SecurityGroup: args['security-group'] } : {}),
-  ...(args.target === 'aws' && scriptEnv.FLOTILLA_API_TOKEN ? { ApiToken: scriptEnv.FLOTILLA_API_TOKEN } : {}),
+  ...(scriptEnv.FLOTILLA_API_TOKEN ? { ApiToken: scriptEnv.FLOTILLA_API_TOKEN } : {}),
 };
 
 // On AWS the SDK's own endpoint resolution and credential chain apply; the emulator's only for local.

@@ -4,7 +4,8 @@
 #   flotilla-local/node:24             + the Node binary scripts/bootstrap.sh installed (deploy/images/node.Dockerfile)
 #   flotilla-local/ministack:<pin>     + MiniStack at its pin, from a wheelhouse built on the host (deploy/images/ministack.Dockerfile)
 #   flotilla-local/app:latest          the repo's Dockerfile on the Node layer, with the host's installed node_modules
-#   scripts/images.sh [all|base|node|ministack|app]     (default all; each builds what it stands on)
+#   flotilla-local/runner:latest       + vegeta from scripts/vegeta.sh: the load-test runner (deploy/images/runner.Dockerfile)
+#   scripts/images.sh [all|base|node|ministack|app|runner]     (default all; each builds what it stands on)
 # Each image carries a label with the hash of what it was built from; an image whose label matches
 # is kept ("cached"), so a second run builds nothing. Prints each image and how long it took.
 # Uses the engine scripts/docker-engine.sh finds (start one first with `scripts/docker-engine.sh start`).
@@ -17,7 +18,7 @@ export DOCKER_HOST
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
   || die "no Docker engine answers at $DOCKER_HOST: start one with scripts/docker-engine.sh start"
 
-# BASE_IMAGE, NODE_IMAGE, MINISTACK_IMAGE (at the pin) and APP_IMAGE, named where the TypeScript reads them.
+# BASE_IMAGE, NODE_IMAGE, MINISTACK_IMAGE (at the pin), APP_IMAGE and RUNNER_IMAGE, named where the TypeScript reads them.
 images="$(node packages/platform/src/testing/local-images.ts)" || die "could not read the image names"
 eval "$images"
 KEY_LABEL="flotilla.source-hash"
@@ -80,6 +81,12 @@ build_app() {
     | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$NODE_IMAGE" --build-arg DEPS=context -f Dockerfile -t "$APP_IMAGE" - >/dev/null
 }
 
+VEGETA_BIN=""
+build_runner() {
+  tar -c --dereference -C "$ROOT/deploy/images" runner.Dockerfile -C "$(dirname "$VEGETA_BIN")" vegeta \
+    | docker build --quiet --label "$KEY_LABEL=$1" --build-arg "BASE=$APP_IMAGE" -f runner.Dockerfile -t "$RUNNER_IMAGE" - >/dev/null
+}
+
 # The emulator and the Node layer both stand on the base: `all` checks it once.
 base_ready=0
 base() {
@@ -101,11 +108,20 @@ app() {
   ensure "$APP_IMAGE" "$({ image_id "$NODE_IMAGE"; app_sources | xargs -0 sha256sum; } | hash_of)" build_app
 }
 
+runner() {
+  app
+  # Built once into .tools/ at its pin (about 50 s), then reused; the script prints the binary's path.
+  VEGETA_BIN="$(bash "$ROOT/scripts/vegeta.sh")"
+  ensure "$RUNNER_IMAGE" "$({ image_id "$APP_IMAGE"; sha256sum < "$VEGETA_BIN"; cat deploy/images/runner.Dockerfile; } | hash_of)" build_runner
+}
+
 case "${1:-all}" in
-  all) ministack; app ;;
+  # The runner stands on the app.
+  all) ministack; runner ;;
   base) base ;;
   node) node_layer ;;
   ministack) ministack ;;
   app) app ;;
-  *) die "usage: scripts/images.sh [all|base|node|ministack|app]" ;;
+  runner) runner ;;
+  *) die "usage: scripts/images.sh [all|base|node|ministack|app|runner]" ;;
 esac

@@ -197,16 +197,16 @@ async function start(): Promise<void> {
     if (code !== 0) throw new Error(`scripts/emulator.sh start exited with ${code}`);
   }
 
+  const tokenFile = isAbsolute(scriptEnv.FLOTILLA_API_TOKEN_FILE) ? scriptEnv.FLOTILLA_API_TOKEN_FILE : join(ROOT, scriptEnv.FLOTILLA_API_TOKEN_FILE);
+  const apiToken = scriptEnv.FLOTILLA_API_TOKEN ?? ensureApiToken(tokenFile).token;
   const aws = createAwsClients({ region: env.AWS_REGION, endpoint: env.AWS_ENDPOINT_URL });
   say(`deploying stack '${args.prefix}' (deploy/cloudformation/flotilla.json) to the emulator`);
   try {
-    await unlessInterrupted(deployStack({ clients: aws, prefix: args.prefix, target: 'local' }));
+    // The stack's secret holds the token the build API requires, for the load-test runners it starts.
+    await unlessInterrupted(deployStack({ clients: aws, prefix: args.prefix, target: 'local', parameters: { ApiToken: apiToken } }));
   } finally {
     aws.destroy();
   }
-
-  const tokenFile = isAbsolute(scriptEnv.FLOTILLA_API_TOKEN_FILE) ? scriptEnv.FLOTILLA_API_TOKEN_FILE : join(ROOT, scriptEnv.FLOTILLA_API_TOKEN_FILE);
-  const apiToken = scriptEnv.FLOTILLA_API_TOKEN ?? ensureApiToken(tokenFile).token;
   owned.fleetStart = startFleet({
     prefix: args.prefix,
     env,

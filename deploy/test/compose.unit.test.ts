@@ -40,13 +40,14 @@ describe.each(['bridge', 'host'] as const)('the %s compose file', (mode) => {
     expect(run.status).toBe(0);
   });
 
-  it('refuses to start without FLOTILLA_API_TOKEN, naming it; gives it to the build service only', () => {
+  it('refuses to start without FLOTILLA_API_TOKEN, naming it; gives it to the build service and to the deploy step (the stack\'s secret, for the runners) only', () => {
     const { FLOTILLA_API_TOKEN: _unset, ...without } = process.env;
     const run = spawnSync('docker-compose', ['-f', COMPOSE_PATHS[mode], 'config', '-q'], { encoding: 'utf8', env: without });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain('FLOTILLA_API_TOKEN');
     const services = resolved(mode);
     for (const { name } of fleet.services) expect(services[name]?.environment.FLOTILLA_API_TOKEN, name).toBe(name === 'build' ? TOKEN : undefined);
+    expect(services.deploy?.environment.FLOTILLA_API_TOKEN).toBe(TOKEN);
   }, 20_000); // two docker-compose runs, each a second or more
 
   it(`has every service listen on ${mode === 'bridge' ? "0.0.0.0 inside its container (compose publishes that interface)" : "the host's loopback"}`, () => {

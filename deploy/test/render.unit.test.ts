@@ -1,7 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { chooseRegions, ConfigError, dlqOf, GLOBAL_ORDER_INDEX, MAX_TEMPLATE_BODY_BYTES, names, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, templateBody } from '@flotilla/platform';
-import { dlqId, queueId, queueSuffixes, regionBucketId, renderedText, renderTemplate, tableId, TEMPLATE_PATH } from '../render.ts';
+import {
+  chooseRegions,
+  ConfigError,
+  dlqOf,
+  GLOBAL_ORDER_INDEX,
+  MAX_TEMPLATE_BODY_BYTES,
+  MAX_TEMPLATE_URL_BYTES,
+  names,
+  REGIONS,
+  REDRIVE_MAX_RECEIVE_COUNT,
+  resourceNames,
+  RUNNER_CONTAINER_NAME,
+  RUNNER_SECRETS,
+  runnerSecrets,
+  runnerSuffix,
+  templateBody,
+} from '@flotilla/platform';
+import { LOCAL_IMAGES } from '@flotilla/platform/testing';
+import { dlqId, queueId, queueSuffixes, regionBucketId, renderedText, renderTemplate, runnerId, runnerOutputKey, secretId, tableId, taskRoleId, TEMPLATE_PATH } from '../render.ts';
 
 interface Resource {
   Type: string;
@@ -81,16 +98,16 @@ describe('the rendered template', () => {
     for (const s of subscriptions) expect(JSON.stringify(s.Properties.Endpoint)).not.toContain('Sync');
   });
 
-  it('leaves IAM out of the emulator deploy and keeps ECS in both', () => {
+  it('leaves IAM out of the emulator deploy and keeps ECS in both: the four services and a runner per region', () => {
     for (const r of Object.values(template.Resources).filter((x) => x.Type === 'AWS::IAM::Role')) expect(r.Condition).toBe('IsAws');
-    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::ECS::Service' && !r.Condition)).toHaveLength(4);
+    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::ECS::Service' && !r.Condition)).toHaveLength(4 + REGIONS.length);
   });
 
   // states:SendTask* name no resource (a task token is not an ARN): IAM grants them only on "*".
   // tests/iam checks every action against IAM's own list of such actions.
   it('grants task roles no wildcard action, and a "*" resource only to the task-token answers', () => {
     const roles = Object.entries(template.Resources).filter(([id, r]) => r.Type === 'AWS::IAM::Role' && id.endsWith('TaskRole'));
-    expect(roles).toHaveLength(4);
+    expect(roles).toHaveLength(4 + REGIONS.length);
     for (const [id, role] of roles) {
       for (const statement of role.Properties.Policies?.flatMap((p) => p.PolicyDocument.Statement) ?? []) {
         expect([statement.Action].flat().filter((a) => a.includes('*')), id).toEqual([]);
@@ -106,12 +123,21 @@ describe('the rendered template', () => {
     for (const table of Object.values(names.tables)) expect(keys).toContain(`${tableId(table)}Name`);
     for (const region of REGIONS) expect(keys).toContain(`${regionBucketId(region)}Name`);
     expect(keys).toEqual(expect.arrayContaining(['EventsTableStreamArn', 'HostsTableStreamArn', 'GlobalBucketName', 'ClusterName']));
+    for (const region of REGIONS) expect(template.Outputs[runnerOutputKey(region)]?.Value, region).toEqual({ 'Fn::GetAtt': [`${runnerId(region)}Service`, 'Name'] });
   });
 
-  it('fits CloudFormation\'s inline TemplateBody limit once minified, as deployStack sends it', () => {
-    const { body, outputKeys } = templateBody(renderedText());
-    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(MAX_TEMPLATE_BODY_BYTES);
-    expect(outputKeys).toEqual(Object.keys(template.Outputs));
+  // Over 51,200 bytes CloudFormation takes a template only from S3, up to 1 MB: deployStack uploads
+  // the full template (every region's runner pushed it over) and sends a small render inline.
+  it('is sent through S3 (TemplateURL) within its 1 MB limit, and a two-region render inline, as deployStack decides', () => {
+    const full = templateBody(renderedText());
+    expect(Buffer.byteLength(full.body)).toBeGreaterThan(MAX_TEMPLATE_BODY_BYTES);
+    expect(Buffer.byteLength(full.body)).toBeLessThanOrEqual(MAX_TEMPLATE_URL_BYTES);
+    expect(full.viaS3).toBe(true);
+    expect(full.outputKeys).toEqual(Object.keys(template.Outputs));
+    const small = templateBody(renderedText(['us-east-1', 'eu-west-1']));
+    expect(Buffer.byteLength(small.body)).toBeLessThanOrEqual(MAX_TEMPLATE_BODY_BYTES);
+    expect(small.viaS3).toBe(false);
+    expect(() => templateBody(JSON.stringify({ Description: 'x'.repeat(MAX_TEMPLATE_URL_BYTES) }))).toThrow(/over CloudFormation's 1048576-byte limit for a template in S3/);
   });
 
   it('renders for a subset of the regions: only their queues, buckets, outputs and grants, nothing of the others', () => {
@@ -126,7 +152,9 @@ describe('the rendered template', () => {
       expect(text.includes(`region-${region}`), region).toBe(has);
     }
     // Everything not regional is the same as in the full template.
-    const regional = (id: string) => REGIONS.some((r) => id.includes(queueId(`sync-${r}`).replace(/Queue$/, '')) || id.includes(regionBucketId(r).replace(/Bucket$/, '')));
+    const regional = (id: string) =>
+      REGIONS.some((r) => id.includes(queueId(`sync-${r}`).replace(/Queue$/, '')) || id.includes(regionBucketId(r).replace(/Bucket$/, '')) || id.startsWith(runnerId(r)));
+    for (const region of REGIONS) expect(Object.keys(subset.Resources).includes(`${runnerId(region)}Service`), region).toBe(chosen.includes(region));
     expect(Object.keys(subset.Resources).filter((id) => !regional(id))).toEqual(Object.keys(template.Resources).filter((id) => !regional(id)));
   });
 
@@ -145,15 +173,19 @@ describe('the rendered template', () => {
 /** The V8 bound that keeps region-sync's memory flat at 100,000 hosts (issue 9), wherever it runs. */
 const REGION_SYNC_HEAP_BOUND = ['--max-old-space-size=192', '--max-semi-space-size=4'];
 
+type Container = { Name: string; Image: unknown; Command: string[]; Environment: Array<{ Name: string; Value: unknown }>; Secrets?: Array<{ Name: string; ValueFrom: unknown }>; PortMappings?: unknown };
+const env = (c: Container) => Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
+const isRunner = (id: string) => REGIONS.some((r) => id === `${runnerId(r)}TaskDefinition`);
+const containersOf = (filter: (id: string) => boolean) =>
+  Object.entries(template.Resources)
+    .filter(([id, r]) => r.Type === 'AWS::ECS::TaskDefinition' && filter(id))
+    .flatMap(([, r]) => (r.Properties as unknown as { ContainerDefinitions: Container[] }).ContainerDefinitions);
+
 describe('the ECS task definitions (who may call)', () => {
-  type Container = { Name: string; Command: string[]; Environment: Array<{ Name: string; Value: unknown }> };
-  const containers = Object.values(template.Resources)
-    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
-    .flatMap((r) => (r.Properties as unknown as { ContainerDefinitions: Container[] }).ContainerDefinitions);
-  const env = (c: Container) => Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
+  const containers = containersOf((id) => !isRunner(id));
 
   it('give the build service its API token from a NoEcho parameter that Target=aws must set, and no other service a token', () => {
-    expect(containers.length).toBeGreaterThanOrEqual(4);
+    expect(containers).toHaveLength(4);
     for (const c of containers) expect(env(c).FLOTILLA_API_TOKEN, c.Name).toEqual(c.Name === 'build' ? { Ref: 'ApiToken' } : undefined);
     expect(template.Parameters.ApiToken).toMatchObject({ NoEcho: true, Default: '' });
     expect(JSON.stringify((template as unknown as { Rules: unknown }).Rules)).toContain('Target=aws needs an ApiToken');
@@ -167,5 +199,65 @@ describe('the ECS task definitions (who may call)', () => {
     for (const c of containers) {
       expect(c.Command, c.Name).toEqual(['node', ...(c.Name === 'region-sync' ? REGION_SYNC_HEAP_BOUND : []), `services/${c.Name}/src/main.ts`]);
     }
+  });
+});
+
+describe('the load-test runners (seed 000)', () => {
+  const region = 'eu-west-1';
+  const definition = resource(`${runnerId(region)}TaskDefinition`).Properties as unknown as Record<string, unknown> & { ContainerDefinitions: Container[] };
+  const [container, ...others] = definition.ContainerDefinitions;
+
+  it('are one ECS service per region in the stack\'s cluster, named in resources.ts, at desiredCount 0 until a run scales them', () => {
+    for (const r of REGIONS) {
+      const service = resource(`${runnerId(r)}Service`).Properties as unknown as Record<string, unknown>;
+      expect(service, r).toMatchObject({ ServiceName: { 'Fn::Sub': `\${Prefix}-${runnerSuffix(r)}` }, Cluster: { Ref: 'Cluster' }, TaskDefinition: { Ref: `${runnerId(r)}TaskDefinition` }, DesiredCount: 0 });
+      expect(resourceNames('p').runnerService(r)).toBe(`p-runner-${r}`);
+    }
+    expect(definition.Family).toEqual({ 'Fn::Sub': `\${Prefix}-runner-${region}` });
+  });
+
+  it('run the runner image with the agent, host networking on the emulator (awsvpc on Fargate), and no fixed port', () => {
+    expect(others).toEqual([]);
+    expect(container?.Name).toBe(RUNNER_CONTAINER_NAME);
+    expect(container?.Image).toEqual({ Ref: 'RunnerImage' });
+    expect(template.Parameters.RunnerImage?.Default).toBe(LOCAL_IMAGES.runner);
+    expect(container?.Command).toEqual(['node', 'load-tests/agent.ts']);
+    expect(definition.NetworkMode).toEqual({ 'Fn::If': ['IsAws', 'awsvpc', 'host'] });
+    expect(definition.RequiresCompatibilities).toEqual({ 'Fn::If': ['IsAws', ['FARGATE'], ['EC2']] });
+    expect(container?.PortMappings).toBeUndefined();
+    expect(env(container!)).toEqual({ FLOTILLA_PREFIX: { Ref: 'Prefix' }, FLOTILLA_RUNNER_REGION: region, AWS_REGION: { Ref: 'AWS::Region' }, LOG_LEVEL: 'info' });
+  });
+
+  it('get the API token from Secrets Manager through `secrets`, never plain environment, and only the execution role may read it', () => {
+    const secret = resource(secretId(names.apiTokenSecret));
+    expect(secret.Type).toBe('AWS::SecretsManager::Secret');
+    expect(secret.Properties).toMatchObject({ Name: { 'Fn::Sub': '${Prefix}-api-token' }, SecretString: { Ref: 'ApiToken' } });
+    for (const c of containersOf(isRunner)) {
+      expect(c.Secrets).toEqual([{ Name: 'FLOTILLA_API_TOKEN', ValueFrom: { Ref: secretId(names.apiTokenSecret) } }]);
+      expect(env(c).FLOTILLA_API_TOKEN).toBeUndefined();
+    }
+    expect(Object.keys(RUNNER_SECRETS)).toEqual(['FLOTILLA_API_TOKEN']);
+    expect(definition.ExecutionRoleArn).toEqual({ 'Fn::If': ['IsAws', { 'Fn::GetAtt': ['ExecutionRole', 'Arn'] }, { Ref: 'AWS::NoValue' }] });
+    const statements = resource('ExecutionRole').Properties.Policies?.flatMap((p) => p.PolicyDocument.Statement);
+    expect(statements).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretId(names.apiTokenSecret) } }]);
+    // No task role names the secret: the token reaches a runner only as ECS injects it.
+    const taskRoles = Object.entries(template.Resources).filter(([id]) => id.endsWith('TaskRole'));
+    for (const [id, role] of taskRoles) expect(JSON.stringify(role), id).not.toContain('secretsmanager');
+  });
+
+  it('are given, on the emulator, the same secrets by the deploy workaround as the template names', () => {
+    const secrets = runnerSecrets('p', { partition: 'aws', region: 'us-east-1', accountId: '000000000000' });
+    expect(secrets).toEqual([{ name: 'FLOTILLA_API_TOKEN', valueFrom: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:p-api-token' }]);
+    expect(secrets.map((s) => s.name)).toEqual(container?.Secrets?.map((s) => s.Name));
+  });
+
+  it('each have a task role of their own region: read its test-run objects, publish to intake, nothing else', () => {
+    const role = resource(taskRoleId(runnerSuffix(region)));
+    expect(role.Condition).toBe('IsAws');
+    expect(definition.TaskRoleArn).toEqual({ 'Fn::If': ['IsAws', { 'Fn::GetAtt': [taskRoleId(runnerSuffix(region)), 'Arn'] }, { Ref: 'AWS::NoValue' }] });
+    expect(role.Properties.Policies?.flatMap((p) => p.PolicyDocument.Statement)).toEqual([
+      { Effect: 'Allow', Action: ['s3:GetObject'], Resource: [{ 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-region-${region}/testruns/*` }] },
+      { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: 'IntakeTopic' } },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 /** The template deployed to the emulator, checked through the AWS APIs: every region, as the run command deploys it, and a test's subset. */
 import { DescribeTableCommand, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeClustersCommand, DescribeServicesCommand } from '@aws-sdk/client-ecs';
-import { GetBucketNotificationConfigurationCommand } from '@aws-sdk/client-s3';
+import { GetBucketNotificationConfigurationCommand, GetObjectCommand, ListObjectsV2Command, NoSuchBucket } from '@aws-sdk/client-s3';
 import { DescribeStateMachineCommand } from '@aws-sdk/client-sfn';
 import { GetTopicAttributesCommand } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist } from '@aws-sdk/client-sqs';
@@ -9,7 +9,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteStack, deployStack, dlqOf, GLOBAL_ORDER_INDEX, locate, queuesWithDlq, REGIONS, REDRIVE_MAX_RECEIVE_COUNT, StackDeployError, type Locator } from '@flotilla/platform';
+import {
+  deleteStack,
+  deployStack,
+  dlqOf,
+  GLOBAL_ORDER_INDEX,
+  locate,
+  MAX_TEMPLATE_BODY_BYTES,
+  queuesWithDlq,
+  REGIONS,
+  REDRIVE_MAX_RECEIVE_COUNT,
+  resourceNames,
+  StackDeployError,
+  stackName,
+  type Locator,
+} from '@flotilla/platform';
 import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import fleet from '../services.json' with { type: 'json' };
 
@@ -125,6 +139,32 @@ describe('a stack deployed for two of the regions', () => {
       }
     } finally {
       await small.destroy();
+    }
+  });
+});
+
+describe('a template over the inline limit', () => {
+  const templateKeys = async (prefix: string) => (await aws.s3.send(new ListObjectsV2Command({ Bucket: resourceNames(prefix).templatesBucket }))).Contents?.map((o) => o.Key) ?? [];
+
+  it("goes through the prefix's templates bucket (TemplateURL), which deleting the stack removes; a small one is sent inline", async () => {
+    // The stack of this file has every region: over 51,200 bytes, so it was uploaded.
+    const [key, ...others] = await templateKeys(stack.prefix);
+    expect(others).toEqual([]);
+    expect(key).toMatch(new RegExp(`^${stackName(stack.prefix)}/[0-9a-f]{16}\\.json$`));
+    const uploaded = await (await aws.s3.send(new GetObjectCommand({ Bucket: resourceNames(stack.prefix).templatesBucket, Key: key }))).Body?.transformToString();
+    expect(Buffer.byteLength(uploaded ?? '')).toBeGreaterThan(MAX_TEMPLATE_BODY_BYTES);
+    expect(Object.keys((JSON.parse(uploaded ?? '{}') as { Outputs: object }).Outputs).sort()).toEqual(Object.keys(stack.outputs).sort());
+
+    const big = await deployTestStack(aws, uniquePrefix('stack-big'), { regions: REGIONS });
+    expect(await templateKeys(big.prefix)).toHaveLength(1);
+    await big.destroy();
+    await expect(templateKeys(big.prefix)).rejects.toBeInstanceOf(NoSuchBucket);
+
+    const one = await deployTestStack(aws, uniquePrefix('stack-one'), { regions: ['us-east-1'] });
+    try {
+      await expect(templateKeys(one.prefix)).rejects.toBeInstanceOf(NoSuchBucket);
+    } finally {
+      await one.destroy();
     }
   });
 });

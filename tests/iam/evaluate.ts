@@ -36,6 +36,8 @@ export interface Need {
   resource: string;
   /** Why the call needs it, when that is not obvious from the command. */
   why?: string;
+  /** Condition keys the request carries (ECS names the cluster in `ecs:cluster`). */
+  context?: Record<string, string>;
 }
 
 export interface Verdict {
@@ -282,6 +284,32 @@ export function needsOf(call: RecordedCall, env: Environment = EMULATOR): Need[]
           break;
       }
       break;
+    case 'ECS': {
+      // A cluster or service is named by name or by ARN; IAM sees the ARN, with the cluster as `ecs:cluster`.
+      const ecsArn = (kind: string, rest: string) => `arn:${env.partition}:ecs:${env.region}:${env.accountId}:${kind}/${rest}`;
+      const cluster = typeof input.cluster === 'string' ? input.cluster.replace(/^arn:.*:cluster\//, '') : 'default';
+      const context = { 'ecs:cluster': ecsArn('cluster', cluster) };
+      const named = (kind: string, ref: string) => (ref.startsWith('arn:') ? ref : ecsArn(kind, `${cluster}/${ref}`));
+      const list = (field: string): string[] => {
+        const value = input[field];
+        if (!Array.isArray(value)) throw new Error(`ECS.${call.command} recorded without ${field}`);
+        return value as string[];
+      };
+      switch (call.command) {
+        case 'UpdateService':
+          return [{ action: 'ecs:UpdateService', resource: named('service', str('service')), context }];
+        case 'DescribeServices':
+          return list('services').map((s) => ({ action: 'ecs:DescribeServices', resource: named('service', s), context }));
+        case 'ListTasks':
+          // Authorised on the cluster's container instances, with the cluster as a condition key.
+          return [{ action: 'ecs:ListTasks', resource: ecsArn('container-instance', `${cluster}/*`), context }];
+        case 'DescribeTasks':
+          return list('tasks').map((t) => ({ action: 'ecs:DescribeTasks', resource: named('task', t), context }));
+        default:
+          break;
+      }
+      break;
+    }
     default:
       break;
   }
@@ -312,7 +340,7 @@ async function simulate(env: Environment, call: RecordedCall, policies: Policy[]
       principal: `arn:${env.partition}:iam::${env.accountId}:role/${call.prefix}-${call.service}`,
       action: need.action,
       resource: { resource: need.resource, accountId: env.accountId },
-      contextVariables: {},
+      contextVariables: need.context ?? {},
     },
     identityPolicies: policies.map((policy, i) => ({ name: `${call.service}-${i}`, policy })),
     serviceControlPolicies: [],
@@ -360,7 +388,7 @@ export async function evaluateCalls(calls: RecordedCall[], template: Template, e
       continue;
     }
     for (const need of needs) {
-      const key = JSON.stringify([cacheKey, need.action, need.resource]);
+      const key = JSON.stringify([cacheKey, need.action, need.resource, need.context ?? {}]);
       let decision = decisions.get(key);
       if (!decision) {
         decision = simulate(env, call, policies, need, validated);

@@ -8,8 +8,9 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { RecordedCall } from '../../packages/platform/src/aws-call-recorder.ts';
+import { REGIONS, runnerSuffix } from '../../packages/platform/src/resources.ts';
 import { renderTemplate, taskRoleId } from '../../deploy/render.ts';
-import { describeVerdict, evaluateCalls, needsOf, readRecordings, wildcardProblems } from './evaluate.ts';
+import { describeVerdict, EMULATOR, evaluateCalls, needsOf, readRecordings, rolePolicies, wildcardProblems } from './evaluate.ts';
 
 type Template = Parameters<typeof evaluateCalls>[1];
 const fixture = (name: string) => readRecordings(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)));
@@ -153,6 +154,73 @@ describe('least privilege (review M8, L5)', () => {
       'BuildTaskRole/build-least-privilege: s3:* on "*", but it takes a resource ARN',
       'BuildTaskRole/build-least-privilege: sqs:SendMessage on "*", but it takes a resource ARN',
     ]);
+  });
+});
+
+describe('test runs on ECS (seed 000)', () => {
+  const decide = async (service: string, client: string, command: string, input: Record<string, unknown>, template = current()) =>
+    (await evaluateCalls([call(service, client, command, input)], template)).verdicts.map((v) => v.decision);
+  const cluster = `${P}-cluster`;
+  const runner = (region: string) => `${P}-runner-${region}`;
+  const task = (id: string) => `arn:aws:ecs:us-east-1:000000000000:task/${cluster}/${id}`;
+
+  it('maps the ECS calls to the service, task and container-instance ARNs, with the cluster as ecs:cluster', () => {
+    const context = { 'ecs:cluster': `arn:aws:ecs:us-east-1:000000000000:cluster/${cluster}` };
+    expect(needsOf(call('orchestrator', 'ECS', 'UpdateService', { cluster, service: runner('us-east-1') }))).toEqual([
+      { action: 'ecs:UpdateService', resource: `arn:aws:ecs:us-east-1:000000000000:service/${cluster}/${runner('us-east-1')}`, context },
+    ]);
+    expect(needsOf(call('orchestrator', 'ECS', 'ListTasks', { cluster: context['ecs:cluster'], serviceName: runner('us-east-1') }))).toEqual([
+      { action: 'ecs:ListTasks', resource: `arn:aws:ecs:us-east-1:000000000000:container-instance/${cluster}/*`, context },
+    ]);
+    expect(needsOf(call('orchestrator', 'ECS', 'DescribeTasks', { cluster, tasks: ['abc', task('def')] })).map((n) => n.resource)).toEqual([task('abc'), task('def')]);
+  });
+
+  it('lets the orchestrator scale, describe and list the runner services of its own cluster, and nothing of another', async () => {
+    for (const region of ['us-east-1', 'sa-east-1']) {
+      expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster, service: runner(region) }), region).toEqual(['Allowed']);
+      expect(await decide('orchestrator', 'ECS', 'DescribeServices', { cluster, services: [runner(region)] }), region).toEqual(['Allowed']);
+    }
+    expect(await decide('orchestrator', 'ECS', 'ListTasks', { cluster, serviceName: runner('us-east-1'), desiredStatus: 'RUNNING' })).toEqual(['Allowed']);
+    expect(await decide('orchestrator', 'ECS', 'DescribeTasks', { cluster, tasks: ['0123abcd'] })).toEqual(['Allowed']);
+    // A Flotilla service, or a runner of another stack's cluster, is not the orchestrator's to scale.
+    expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster, service: `${P}-build` })).toEqual(['ImplicitlyDenied']);
+    expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster: 'other-cluster', service: runner('us-east-1') })).toEqual(['ImplicitlyDenied']);
+    expect(await decide('orchestrator', 'ECS', 'ListTasks', { cluster: 'other-cluster' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide('orchestrator', 'ECS', 'DescribeTasks', { cluster: 'other-cluster', tasks: ['0123abcd'] })).toEqual(['ImplicitlyDenied']);
+    // Only the stack's regions: a two-region stack grants no runner of a third.
+    const twoRegions = renderTemplate(['us-east-1', 'eu-west-1']) as unknown as Template;
+    expect(await decide('orchestrator', 'ECS', 'UpdateService', { cluster, service: runner('sa-east-1') }, twoRegions)).toEqual(['ImplicitlyDenied']);
+  });
+
+  it("lets the orchestrator write test-run objects into each region's bucket, and only there", async () => {
+    expect(await decide('orchestrator', 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['Allowed']);
+    expect(await decide('orchestrator', 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/01J00000000000000000000000/script.json' })).toEqual(['Allowed']);
+    expect(await decide('orchestrator', 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'artifacts/a.zip' })).toEqual(['ImplicitlyDenied']);
+  });
+
+  it("lets a region's runner read its own region's test-run objects and publish to intake, and nothing else", async () => {
+    const service = 'runner-eu-west-1';
+    expect(await decide(service, 'S3', 'GetObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['Allowed']);
+    expect(await decide(service, 'SNS', 'Publish', { TopicArn: `arn:aws:sns:us-east-1:000000000000:${P}-intake` })).toEqual(['Allowed']);
+    expect(await decide(service, 'S3', 'GetObject', { Bucket: `${P}-region-us-east-1`, Key: 'testruns/current.json' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'S3', 'GetObject', { Bucket: `${P}-region-eu-west-1`, Key: 'artifacts/a.zip' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'S3', 'PutObject', { Bucket: `${P}-region-eu-west-1`, Key: 'testruns/current.json' })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'SNS', 'Publish', { TopicArn: `arn:aws:sns:us-east-1:000000000000:${P}-events` })).toEqual(['ImplicitlyDenied']);
+    expect(await decide(service, 'ECS', 'UpdateService', { cluster, service: runner('eu-west-1') })).toEqual(['ImplicitlyDenied']);
+  });
+});
+
+describe('the size of the task roles', () => {
+  // IAM caps a role's inline policies at 10,240 characters together (whitespace aside), counted
+  // after CloudFormation resolved them: the orchestrator's grew by a runner per region.
+  it("keeps every role's inline policies under IAM's 10,240-character limit at the longest prefix and every region", () => {
+    const longest = 'p'.repeat(32);
+    const sizes = Object.fromEntries(
+      ['build', 'orchestrator', 'region-sync', 'replication', ...REGIONS.map(runnerSuffix)].map((s) => [s, JSON.stringify(rolePolicies(current(), s, longest, EMULATOR)).length]),
+    );
+    for (const [name, size] of Object.entries(sizes)) expect(size, name).toBeLessThan(10_240);
+    // The largest, and the one a region adds most to: every runner service and test-run bucket prefix.
+    expect(Math.max(...Object.values(sizes))).toBe(sizes.orchestrator);
   });
 });
 

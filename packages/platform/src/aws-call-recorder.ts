@@ -49,6 +49,10 @@ const IDENTIFIER_FIELDS = [
   'StreamArn',
   'cluster',
   'service',
+  // ECS: DescribeServices names services, DescribeTasks tasks, ListTasks a service by name.
+  'services',
+  'tasks',
+  'serviceName',
 ] as const;
 
 /** The part of an SDK v3 client that call watchers use: its middleware stack, at the initialize step. */

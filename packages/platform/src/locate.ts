@@ -11,6 +11,8 @@ import { dlqOf, REGIONS, resourceNames, type ResourceNames } from './resources.t
 export interface Locator {
   names: ResourceNames;
   accountId: string;
+  /** The ARN partition of the caller (aws, aws-cn, ...). */
+  partition: string;
   topicArn(name: string): string;
   stateMachineArn(): string;
   /** URL of a queue by its physical name, cached after the first look-up. */
@@ -64,6 +66,7 @@ export async function locate(clients: AwsClients, prefix: string): Promise<Locat
   return {
     names,
     accountId: Account,
+    partition,
     topicArn: (name) => `arn:${partition}:sns:${region}:${Account}:${name}`,
     stateMachineArn: () => `arn:${partition}:states:${region}:${Account}:stateMachine:${names.stateMachine}`,
     queueUrl,

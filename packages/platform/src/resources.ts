@@ -51,9 +51,18 @@ export const names = {
     hosts: 'hosts',
     fileCopies: 'file-copies',
   },
-  buckets: { global: 'global' },
+  buckets: {
+    global: 'global',
+    /**
+     * Not in the template: deployStack creates it to hand CloudFormation a template too large to
+     * send inline (TemplateURL), and deleteStack removes it with the stack.
+     */
+    templates: 'templates',
+  },
   ecsCluster: 'cluster',
   stateMachine: 'deploy',
+  /** The Secrets Manager secret holding the API token (the ApiToken parameter), read by the runner tasks. */
+  apiTokenSecret: 'api-token',
 } as const;
 
 /** Name of the global secondary index that orders the whole log by (day bucket, event id). */
@@ -87,8 +96,19 @@ export const dlqOf = (queueName: string): string => `${queueName}-dlq`;
 export const REDRIVE_MAX_RECEIVE_COUNT = 10;
 export const syncQueueSuffix = (region: string): string => `sync-${region}`;
 export const regionBucketSuffix = (region: string): string => `region-${region}`;
-/** Each region's load-test runner service (test runs), in the stack's ECS cluster. */
+/**
+ * A region's load-test runner: its ECS service and task definition family (in the stack's one
+ * cluster), and the name its task role goes by. Scaled from 0 by the orchestrator for a test run.
+ */
 export const runnerSuffix = (region: string): string => `runner-${region}`;
+/** The one container of a runner task (DescribeTasks names it; a task-definition override needs it). */
+export const RUNNER_CONTAINER_NAME = 'runner';
+/**
+ * What a runner container gets from Secrets Manager (its task definition's `secrets`, never plain
+ * environment): environment variable -> the secret's name suffix. The template and the emulator
+ * workaround (stack.ts, applyRunnerSecrets) both read it.
+ */
+export const RUNNER_SECRETS: Readonly<Record<string, string>> = { FLOTILLA_API_TOKEN: names.apiTokenSecret };
 
 export type QueueKey = keyof typeof names.queues;
 export type TableKey = keyof typeof names.tables;
@@ -107,9 +127,12 @@ export function resourceNames(prefix: string) {
     globalBucket: join(names.buckets.global),
     syncQueue: (region: string) => join(syncQueueSuffix(region)),
     regionBucket: (region: string) => join(regionBucketSuffix(region)),
+    templatesBucket: join(names.buckets.templates),
     ecsCluster: join(names.ecsCluster),
+    /** The region's runner ECS service, also its task definition family. */
     runnerService: (region: string) => join(runnerSuffix(region)),
     stateMachine: join(names.stateMachine),
+    apiTokenSecret: join(names.apiTokenSecret),
   };
 }
 export type ResourceNames = ReturnType<typeof resourceNames>;

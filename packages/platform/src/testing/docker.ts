@@ -72,7 +72,7 @@ export async function removeContainersLabelled(labels: Readonly<Record<string, s
  * on) unless they are there at the same source hash (a fast no-op then). Its progress lines go to
  * this process's stderr: a first build takes a while and says so.
  */
-export async function ensureLocalImages(target: 'all' | 'ministack'): Promise<void> {
+export async function ensureLocalImages(target: 'all' | 'ministack' | 'runner'): Promise<void> {
   const host = await dockerHost();
   await new Promise<void>((resolve, reject) => {
     const child = spawn('bash', [IMAGES_SCRIPT, target], { env: { ...process.env, DOCKER_HOST: host }, stdio: ['ignore', 'inherit', 'inherit'] });

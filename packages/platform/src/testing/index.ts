@@ -114,14 +114,25 @@ export interface TestStack {
  */
 export const DEFAULT_TEST_REGIONS: readonly string[] = REGIONS.slice(0, 5);
 
+export interface TestStackOptions {
+  /** The stack's regions (default DEFAULT_TEST_REGIONS). */
+  regions?: readonly string[];
+  /**
+   * The API token the stack's secret holds, which its runner tasks get as FLOTILLA_API_TOKEN: the
+   * token of the fleet the runners call (tests/support/test-fleet.ts TEST_API_TOKEN). Unset: empty.
+   */
+  apiToken?: string;
+}
+
 /**
  * Deploys the project's template under `prefix`, as the run command does, for `regions` only
- * (default DEFAULT_TEST_REGIONS; each region adds a queue, its DLQ and a bucket to deploy);
- * `destroy` deletes it.
+ * (default DEFAULT_TEST_REGIONS; each region adds a queue, its DLQ, a bucket and a runner service
+ * to deploy); `destroy` deletes it.
  */
-export async function deployTestStack(clients: AwsClients, prefix: string, options: { regions?: readonly string[] } = {}): Promise<TestStack> {
-  const { regions = DEFAULT_TEST_REGIONS } = options;
-  const outputs = await deployStack({ clients, prefix, target: 'local', regions });
+export async function deployTestStack(clients: AwsClients, prefix: string, options: TestStackOptions = {}): Promise<TestStack> {
+  const { regions = DEFAULT_TEST_REGIONS, apiToken } = options;
+  const parameters: Record<string, string> = apiToken === undefined ? {} : { ApiToken: apiToken };
+  const outputs = await deployStack({ clients, prefix, target: 'local', regions, parameters });
   return { prefix, regions: REGIONS.filter((r) => regions.includes(r)), outputs, destroy: () => deleteStack({ clients, prefix }) };
 }
 

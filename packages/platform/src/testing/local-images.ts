@@ -3,7 +3,7 @@
  * version the project pins (scripts/emulator-requirements.txt): for the Testcontainers module, the
  * conformance check, the compose files and the tests. scripts/images.sh reads the names from here:
  *
- *   node packages/platform/src/testing/local-images.ts   prints BASE_IMAGE=... NODE_IMAGE=... (shell assignments)
+ *   node packages/platform/src/testing/local-images.ts   prints BASE_IMAGE=... NODE_IMAGE=... RUNNER_IMAGE=... (shell assignments)
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +29,11 @@ export const LOCAL_IMAGES = {
   node: 'flotilla-local/node:24',
   /** The repo's Dockerfile on the Node layer: every service, and the compose file's deploy step. */
   app: 'flotilla-local/app:latest',
+  /** The app plus vegeta (deploy/images/runner.Dockerfile): a region's load-test runner, run by the emulator's ECS. */
+  runner: 'flotilla-local/runner:latest',
 } as const;
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const names = { BASE_IMAGE: LOCAL_IMAGES.base, NODE_IMAGE: LOCAL_IMAGES.node, MINISTACK_IMAGE: ministackImage(), APP_IMAGE: LOCAL_IMAGES.app };
+  const names = { BASE_IMAGE: LOCAL_IMAGES.base, NODE_IMAGE: LOCAL_IMAGES.node, MINISTACK_IMAGE: ministackImage(), APP_IMAGE: LOCAL_IMAGES.app, RUNNER_IMAGE: LOCAL_IMAGES.runner };
   console.log(Object.entries(names).map(([name, value]) => `${name}='${value}'`).join('\n'));
 }
