@@ -11,51 +11,41 @@
  * life is the service's, whatever the agent would do without a test run to serve.
  */
 import { randomBytes } from 'node:crypto';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resourceNames, RUNNER_CONTAINER_NAME, type ResourceNames } from '@flotilla/platform';
-import { containersLabelled, deployTestStack, docker, ensureLocalImages, eventually, LOCAL_IMAGES, removeContainersLabelled, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import {
+  containersLabelled,
+  deployedRunnerDefinition,
+  deployTestStack,
+  docker,
+  ensureLocalImages,
+  eventually,
+  LOCAL_IMAGES,
+  removeContainersLabelled,
+  runnerDefinitionWithCommand,
+  runnerLabels as runnerLabelsOf,
+  runnerService,
+  runningRunnerTasks,
+  testAwsClients,
+  uniquePrefix,
+  WAIT_FOR_STOP,
+  type TestStack,
+} from '@flotilla/platform/testing';
 import { runnerOutputKey } from '../render.ts';
 
 const aws = testAwsClients();
 const TOKEN = `runner-test-${randomBytes(16).toString('hex')}`;
 const REGIONS = ['us-east-1', 'eu-west-1'] as const;
-/** Waits for the emulator's stop (SIGTERM); the image's own command would be the agent. */
-const WAIT_FOR_STOP = ['node', '-e', "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 60_000)"];
 const DEADLINE_MS = 30_000;
 
 let stack: TestStack;
 let names: ResourceNames;
 let clusterArn: string;
 
-/** The labels the emulator's ECS puts on each task container of a runner service's family. */
-const runnerLabels = (region: string) => ({ 'com.amazonaws.ecs.cluster': clusterArn, 'com.amazonaws.ecs.task-definition-family': names.runnerService(region) });
-
-async function deployedDefinition(region: string): Promise<TaskDefinition> {
-  const service = (await aws.ecs.send(new DescribeServicesCommand({ cluster: names.ecsCluster, services: [names.runnerService(region)] }))).services?.[0];
-  const definition = (await aws.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service?.taskDefinition ?? '' }))).taskDefinition;
-  if (!definition) throw new Error(`no task definition for ${names.runnerService(region)}`);
-  return definition;
-}
-
-/** The deployed definition again, its container's command the only difference. */
-async function waitingDefinition(region: string): Promise<string> {
-  const deployed = await deployedDefinition(region);
-  const registered = await aws.ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: deployed.family,
-      networkMode: deployed.networkMode,
-      requiresCompatibilities: deployed.requiresCompatibilities,
-      cpu: deployed.cpu,
-      memory: deployed.memory,
-      containerDefinitions: (deployed.containerDefinitions ?? []).map((c) => ({ ...c, command: WAIT_FOR_STOP })),
-    }),
-  );
-  return registered.taskDefinition?.taskDefinitionArn ?? '';
-}
-
-const runningTasks = async (region: string) =>
-  (await aws.ecs.send(new ListTasksCommand({ cluster: names.ecsCluster, serviceName: names.runnerService(region), desiredStatus: 'RUNNING' }))).taskArns ?? [];
+const runnerLabels = (region: string) => runnerLabelsOf(clusterArn, names, region);
+const deployedDefinition = (region: string) => deployedRunnerDefinition(aws, names, region);
+const runningTasks = (region: string) => runningRunnerTasks(aws, names, region);
 
 interface Inspected {
   id: string;
@@ -77,8 +67,7 @@ beforeAll(async () => {
   await ensureLocalImages('runner');
   stack = await deployTestStack(aws, uniquePrefix('runner'), { regions: REGIONS, apiToken: TOKEN });
   names = resourceNames(stack.prefix);
-  const service = (await aws.ecs.send(new DescribeServicesCommand({ cluster: names.ecsCluster, services: [names.runnerService(REGIONS[0])] }))).services?.[0];
-  clusterArn = service?.clusterArn ?? '';
+  clusterArn = (await runnerService(aws, names, REGIONS[0])).clusterArn ?? '';
 });
 
 afterAll(async () => {
@@ -94,8 +83,7 @@ afterAll(async () => {
 describe('the runner services of a deployed stack', () => {
   it('wait at desiredCount 0 with the agent as their command, and keep the token out of the task definition', async () => {
     for (const region of REGIONS) {
-      const service = (await aws.ecs.send(new DescribeServicesCommand({ cluster: names.ecsCluster, services: [names.runnerService(region)] }))).services?.[0];
-      expect(service?.desiredCount, region).toBe(0);
+      expect((await runnerService(aws, names, region)).desiredCount, region).toBe(0);
       expect(stack.outputs[runnerOutputKey(region)], region).toBe(names.runnerService(region));
       expect(await runningTasks(region), region).toEqual([]);
       const deployed = await deployedDefinition(region);
@@ -113,7 +101,7 @@ describe('the runner services of a deployed stack', () => {
 
   it('run one container per region when scaled to 1: the runner image, host networking, its region, and the token from the secret', async () => {
     for (const region of REGIONS) {
-      await aws.ecs.send(new UpdateServiceCommand({ cluster: names.ecsCluster, service: names.runnerService(region), taskDefinition: await waitingDefinition(region), desiredCount: 1 }));
+      await aws.ecs.send(new UpdateServiceCommand({ cluster: names.ecsCluster, service: names.runnerService(region), taskDefinition: await runnerDefinitionWithCommand(aws, names, region, WAIT_FOR_STOP), desiredCount: 1 }));
     }
     for (const region of REGIONS) {
       const running = await eventually(

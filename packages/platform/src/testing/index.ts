@@ -23,6 +23,7 @@ export {
 } from './ministack-container.ts';
 export { LOCAL_IMAGES, ministackImage, pinnedEmulatorVersion } from './local-images.ts';
 export { containersLabelled, docker, dockerHost, DockerEngineMissingError, ensureLocalImages, removeContainersLabelled, type Container } from './docker.ts';
+export { deployedRunnerDefinition, runnerDefinitionWithCommand, runnerLabels, runnerService, runningRunnerTasks, runRunnersWithCommand, WAIT_FOR_STOP } from './runners.ts';
 
 /** Clients for the emulator at AWS_ENDPOINT_URL, or at `endpoint` (a test's own emulator). */
 export function testAwsClients(endpoint: string = testEnv.AWS_ENDPOINT_URL): AwsClients {
