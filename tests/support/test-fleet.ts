@@ -30,7 +30,8 @@ export interface TestFleet {
 
 /** `regions`: the stack's regions (default DEFAULT_TEST_REGIONS); the services learn them from the stack. */
 export async function startTestFleet(aws: AwsClients, label: string, options: { overrides?: FleetOptions['overrides']; regions?: readonly string[] } = {}): Promise<TestFleet> {
-  const stack = await deployTestStack(aws, uniquePrefix(label), options.regions ? { regions: options.regions } : {});
+  // The stack's secret holds the fleet's token: its runner tasks (test runs) call this fleet's API.
+  const stack = await deployTestStack(aws, uniquePrefix(label), { apiToken: TEST_API_TOKEN, ...(options.regions ? { regions: options.regions } : {}) });
   const logs: string[] = [];
   const fleet = await startFleet({
     prefix: stack.prefix,
