@@ -170,7 +170,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentOutcome> {
   if (!signal.aborted) {
     logger.info({ outcome: outcome.outcome, ...state }, 'runner idle until stopped');
     options.onPhase?.({ phase: 'idle', why: outcome.outcome });
+    // A pending promise alone does not keep Node running: a timer does, until the stop.
+    const keepAlive = setInterval(() => undefined, 3_600_000);
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(keepAlive);
   }
   logger.info({ outcome: outcome.outcome, ...state }, 'runner stopped');
   aws.destroy();
