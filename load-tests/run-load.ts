@@ -181,11 +181,12 @@ export async function startFleetFor(apiUrl: string, env: Record<string, string>,
     say('load: stopping the fleet this command started');
     child.kill('SIGTERM');
     const done = exited(child);
-    if ((await Promise.race([done.then(() => true), sleep(120_000).then(() => false)])) === false) child.kill('SIGKILL');
+    if ((await Promise.race([done.then(() => true), sleep(120_000, undefined, { ref: false }).then(() => false)])) === false) child.kill('SIGKILL');
     await done;
   };
   // The first run may install tools and build what is missing before anything listens.
-  const deadline = Date.now() + 15 * 60_000;
+  const began = Date.now();
+  const deadline = began + 15 * 60_000;
   while (!(await apiAnswers(apiUrl))) {
     const tail = () => readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`load: ./scripts/run.sh exited (${child.exitCode ?? child.signalCode}) before the API answered; the end of ${log}:\n${tail()}`);
@@ -195,7 +196,7 @@ export async function startFleetFor(apiUrl: string, env: Record<string, string>,
     }
     await sleep(1_000);
   }
-  say('load: the fleet is up');
+  say(`load: the fleet is up (${Math.round((Date.now() - began) / 1000)} s)`);
   return { child, log, stop };
 }
 

@@ -12,7 +12,7 @@ import { testAwsClients } from '@flotilla/platform/testing';
 import { ROOT } from '../../scripts/fleet.ts';
 import { SEED_BUILDS } from '../../load-tests/load.ts';
 import { PROFILES } from '../../load-tests/profiles.ts';
-import type { LoadRunFigures } from '../../load-tests/run-load.ts';
+import { formatLoad, type LoadRunFigures } from '../../load-tests/run-load.ts';
 import { scheduledRequests, vegetaBinary } from '../../load-tests/vegeta.ts';
 import { startTestFleet, TEST_API_TOKEN, type TestFleet } from '../support/test-fleet.ts';
 
@@ -40,7 +40,7 @@ it('the light profile holds its thresholds and every build it creates ends SUCCE
     throw new Error(`pnpm load exited ${error.code}:\n${error.stderr}\n${error.stdout}`);
   });
   const figures = JSON.parse(stdout) as LoadRunFigures;
-  console.log(stderr);
+  console.log(`${stderr}\n${formatLoad(figures)}`);
 
   // It used the test fleet, which answered, and started none of its own.
   expect(stderr).toContain('using the fleet already answering');
