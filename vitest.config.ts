@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'deploy/test/**/*.unit.test.ts', 'tests/iam/**/*.unit.test.ts', 'tests/supply-chain/**/*.unit.test.ts'],
+          include: ['packages/*/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'deploy/test/**/*.unit.test.ts', 'tests/iam/**/*.unit.test.ts', 'tests/supply-chain/**/*.unit.test.ts', 'load-tests/test/**/*.unit.test.ts'],
           benchmark: { include: ['packages/*/bench/**/*.bench.ts', 'services/*/bench/**/*.bench.ts'] },
           env: testEnv,
         },
@@ -29,6 +29,7 @@ export default defineConfig({
             'packages/*/test/**/*.int.test.ts',
             'services/*/test/**/*.int.test.ts',
             'deploy/test/**/*.int.test.ts',
+            'load-tests/test/**/*.int.test.ts',
             'tests/e2e/**/*.test.ts',
           ],
           env: testEnv,

@@ -2,7 +2,7 @@
  * The chaos run and the AWS outage run (issue 8, items 2 and 3).
  *
  * A stack of its own in the emulator, every service as a child process (scripts/fleet.ts), builds
- * submitted at a constant rate (builds-load.ts). Meanwhile every service is killed with SIGKILL:
+ * submitted at a constant rate (load.ts, a submit-only script). Meanwhile every service is killed with SIGKILL:
  * most kills by the services themselves at named fault points (FLOTILLA_FAULTS, faults.ts), the
  * rest by this harness, and every dead service is started again. With `outage`, the services'
  * AWS endpoint is a loopback proxy (outage-proxy.ts) that is cut for `cutMs` in the middle of the
@@ -22,11 +22,13 @@ import { ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-s
 import { DeleteQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { buildStream, duplicateFacts } from '@flotilla/events';
-import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, forEachLimited, listDeadLetterQueues, locate, readBuildEvents, type Locator } from '@flotilla/platform';
+import { CHECK_TIMEOUT_MS, createAwsClients, dlqOf, EventStore, listDeadLetterQueues, locate, readBuildEvents, type Locator } from '@flotilla/platform';
 import { DEFAULT_TEST_REGIONS, deployTestStack, subscribeTestQueue, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, SERVICES, startFleet, waitHealthy, type Fleet, type ServiceName } from '../scripts/fleet.ts';
-import { runBuildsLoad, vegetaBinary, type BuildsLoadResult } from './builds-load.ts';
+import { awaitBuilds, isTerminalView } from './await-builds.ts';
+import { runScript, submitOnlyScript, type ScriptRun } from './load.ts';
 import { startOutageProxy, type CutMode, type OutageProxy } from './outage-proxy.ts';
+import { vegetaBinary } from './vegeta.ts';
 
 export interface ChaosOptions {
   endpoint: string;
@@ -79,7 +81,8 @@ export interface ServiceKills {
 export interface ChaosFigures {
   mode: 'chaos' | CutMode;
   prefix: string;
-  load: Omit<BuildsLoadResult, 'accepted'> & { accepted: number };
+  /** Requests the load made, by HTTP status (0: no answer), and how many the API accepted (202). */
+  load: { requests: number; codes: Record<string, number>; accepted: number };
   submitted: number;
   terminal: number;
   succeeded: number;
@@ -109,7 +112,6 @@ export interface ChaosFigures {
   replaySeconds: number;
 }
 
-const TERMINAL = new Set(['SUCCESS', 'FAILED']);
 /** The await after the load never runs longer than this, progress or not. */
 const SETTLE_CAP_MS = 30 * 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -284,9 +286,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     }, 5_000);
 
     say(`${mode}: ${options.rate} builds/s for ${options.durationS} s`);
-    let load: BuildsLoadResult;
+    let load: ScriptRun;
     try {
-      load = await runBuildsLoad({ vegeta, apiUrl: running.url('build'), token, rate: options.rate, durationS: options.durationS, repo: stack.prefix, regions: options.regions, hostsPerRegion: options.hostsPerRegion, onSpawn: (child) => children.push(child) });
+      load = await runScript(submitOnlyScript(mode, options.rate, options.durationS, { regions: options.regions, hostsPerRegion: options.hostsPerRegion }), {
+        target: running.url('build'),
+        token,
+        vegeta,
+        repo: stack.prefix,
+        onSpawn: (child) => children.push(child),
+      });
     } finally {
       writeFileSync(faultsStopFile, '');
       clearInterval(killer);
@@ -294,7 +302,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       await outage;
     }
     const loadEnded = Date.now();
-    say(`${mode}: load done (${load.requests} requests, ${load.accepted.length} accepted); awaiting every build`);
+    say(`${mode}: load done (${load.summary.requests} requests, ${load.buildIds.length} accepted); awaiting every build`);
     // Everything dead is up again before the awaiting starts.
     const upDeadline = Date.now() + 60_000;
     while (restarting.size > 0 && Date.now() < upDeadline) await sleep(250);
@@ -323,34 +331,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
       cursor = body.nextCursor;
       if (!cursor) break;
     }
-    const all = [...new Set([...load.accepted, ...listed])];
-    const views = new Map<string, { status: string; reason?: string }>();
-    const awaitCap = Date.now() + SETTLE_CAP_MS;
-    let lastSaid = 0;
-    let lastEnded = Date.now();
-    let endedSoFar = 0;
-    const openBuilds = () => all.filter((id) => !TERMINAL.has(views.get(id)?.status ?? ''));
-    for (;;) {
-      // A pass over every open build, 16 requests at a time: one by one, a pass over hundreds of
-      // builds on a loaded machine outlasted the whole no-progress window.
-      await forEachLimited(openBuilds(), 16, async (id) => {
-        const res = await api(`/builds/${id}`).catch(() => undefined);
-        if (res?.status === 200) views.set(id, (await res.json()) as { status: string; reason?: string });
-      });
-      const open = openBuilds();
-      if (all.length - open.length > endedSoFar) {
-        endedSoFar = all.length - open.length;
-        lastEnded = Date.now();
-      }
-      if (open.length === 0 || Date.now() - lastEnded >= options.settleMs || Date.now() >= awaitCap) break;
-      if (Date.now() - lastSaid > 5_000) {
-        say(`${mode}: ${endedSoFar} of ${all.length} builds ended`);
-        lastSaid = Date.now();
-      }
-      await sleep(1_000);
-    }
-    const lost = all.filter((id) => !TERMINAL.has(views.get(id)?.status ?? ''));
-    const ended = all.filter((id) => TERMINAL.has(views.get(id)?.status ?? ''));
+    const all = [...new Set([...load.buildIds, ...listed])];
+    const { views, open: lost, lastEndSeenAt: lastEnded } = await awaitBuilds({
+      apiUrl: running.url('build'),
+      token,
+      ids: all,
+      settleMs: options.settleMs,
+      capMs: SETTLE_CAP_MS,
+      progress: (ended, total) => say(`${mode}: ${ended} of ${total} builds ended`),
+    });
+    const ended = all.filter((id) => isTerminalView(views.get(id)));
     const lostDetail = await Promise.all(lost.slice(0, 10).map(async (id) => `${id}: ${(await readBuildEvents(store, buildStream(id)).catch(() => [])).map((e) => e.type).join(' → ') || '(no stream)'}`));
 
     say(`${mode}: counting duplicates`);
@@ -382,7 +372,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     return {
       mode,
       prefix: stack.prefix,
-      load: { ...load, accepted: load.accepted.length },
+      load: { requests: load.summary.requests, codes: load.summary.statuses, accepted: load.buildIds.length },
       submitted: all.length,
       terminal: ended.length,
       succeeded: ended.filter((id) => views.get(id)?.status === 'SUCCESS').length,

@@ -1,6 +1,6 @@
 /**
  * The sustained-throughput run (issue 9, item 4): a stack of its own, the fleet as child processes
- * (scripts/fleet.ts), builds submitted at a constant rate (builds-load.ts, vegeta), every build
+ * (scripts/fleet.ts), builds submitted at a constant rate (load.ts, vegeta), every build
  * awaited, then per-stage latencies read from the log itself.
  *
  * What it reports:
@@ -33,7 +33,9 @@ import { buildStream, idBoundAt, type BuildEvent } from '@flotilla/events';
 import { createAwsClients, EventStore, locate, readBuildEvents, REGIONS } from '@flotilla/platform';
 import { deployTestStack, uniquePrefix } from '@flotilla/platform/testing';
 import { ROOT, startFleet, waitHealthy, type Fleet } from '../scripts/fleet.ts';
-import { runBuildsLoad, vegetaBinary } from './builds-load.ts';
+import { percentile } from './bench-measure.ts';
+import { runScript, submitOnlyScript } from './load.ts';
+import { vegetaBinary } from './vegeta.ts';
 
 export interface ThroughputOptions {
   endpoint: string;
@@ -89,8 +91,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
-  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
+  const at = (p: number) => (sorted.length === 0 ? Number.NaN : percentile(sorted, p));
+  return { n: sorted.length, p50: at(50), p99: at(99), max: sorted.at(-1) ?? Number.NaN };
 }
 
 const time = (event: BuildEvent | undefined) => (event ? Date.parse(event.occurredAt) : undefined);
@@ -221,16 +223,13 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const progress = setInterval(() => say(`throughput: ${Math.round((Date.now() - loadStarted) / 1000)} s; ${ended.size} ended`), 5_000);
     let load;
     try {
-      load = await runBuildsLoad({
-        vegeta,
-        apiUrl: fleet.url('build'),
+      const run = await runScript(submitOnlyScript('throughput', options.rate, options.durationS, { regions: options.regions, hostsPerRegion: options.hostsPerRegion }), {
+        target: fleet.url('build'),
         token,
-        rate: options.rate,
-        durationS: options.durationS,
+        vegeta,
         repo: stack.prefix,
-        regions: options.regions,
-        hostsPerRegion: options.hostsPerRegion,
       });
+      load = { requests: run.summary.requests, codes: run.summary.statuses, accepted: run.buildIds };
       const loadEnded = Date.now();
       say(`throughput: load done (${load.requests} requests, ${load.accepted.length} accepted, ${JSON.stringify(load.codes)}); awaiting every build`);
       let lastCount = -1;

@@ -1,4 +1,4 @@
-/** S3 objects: digests computed by streaming (never buffering a whole artifact), puts, copies, heads. */
+/** S3 objects: digests computed by streaming (never buffering a whole artifact), puts, copies, heads, small reads. */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, NotFound, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -30,6 +30,17 @@ export async function objectDigest(s3: S3Client, bucket: string, key: string): P
     size += bytes.length;
   }
   return { sha256: hash.digest('hex'), size, eTag: (out.ETag ?? '').replaceAll('"', '') };
+}
+
+/** An object's body as UTF-8 text, or undefined when the key does not exist (a small object: it is read whole). */
+export async function readObjectText(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return (await out.Body?.transformToString('utf8')) ?? '';
+  } catch (error) {
+    if (error instanceof NoSuchKey || (error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
 }
 
 export async function putObject(s3: S3Client, bucket: string, key: string, body: Uint8Array, metadata: Record<string, string> = {}): Promise<void> {
