@@ -35,7 +35,7 @@ import {
   type LoadSummary,
   type RunnerAssignment,
   type RunnerReport,
-  type TestRunStatus,
+  testRunViewSchema,
 } from '@flotilla/events';
 import { apiTokenEnvShape, backoff, createAwsClients, createLogger, locate, parseEnv, prefixSchema, publish, readObjectText, REGIONS, resourceNames, type AwsClients, type Logger } from '@flotilla/platform';
 import { runScript } from './load.ts';
@@ -58,14 +58,7 @@ export type AgentConfig = z.infer<z.ZodObject<typeof agentEnvShape>>;
  * What the runner reads of GET /testruns/:id, nothing more: the status, the start time, the regions
  * the barrier opened for, and per region the task ids that reported ready and completed.
  */
-export const runViewSchema = z.object({
-  runId: z.string(),
-  status: z.enum(['REQUESTED', 'SCHEDULED', 'COMPLETED', 'ABORTED', 'CANCELLED'] satisfies TestRunStatus[]),
-  startAt: z.iso.datetime().optional(),
-  participants: z.array(z.string()).optional(),
-  regions: z.record(z.string(), z.object({ ready: z.array(z.string()), completed: z.array(z.string()), tornDown: z.boolean() })),
-  finished: z.boolean(),
-});
+export const runViewSchema = testRunViewSchema.pick({ runId: true, status: true, startAt: true, participants: true, regions: true, finished: true });
 export type RunView = z.infer<typeof runViewSchema>;
 
 export const runEnded = (view: RunView): boolean => view.finished || isTestRunEnded(view.status);

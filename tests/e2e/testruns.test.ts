@@ -139,6 +139,7 @@ describe('test runs on ECS', () => {
       expect(result?.containers, region).toBe(1);
       expect(result?.requests, region).toBeGreaterThan(0);
       const first = Date.parse(result?.firstRequestAt ?? '');
+      console.info(`test run ${region}: first request ${first - startAt} ms from startAt, ${result?.requests} requests, p95 ${result?.p95Ms} ms, failed ${result?.failedRate}, ${result?.passed ? 'passed' : 'failed'}`);
       expect(Math.abs(first - startAt), `${region}: first request ${result?.firstRequestAt} vs startAt ${done.startAt}`).toBeLessThanOrEqual(1_000);
       expect(done.regions[region]?.tornDown, region).toBe(true);
       expect(await nothingLeft(region), region).toEqual({ tasks: [], containers: [] });

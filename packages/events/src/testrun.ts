@@ -407,9 +407,9 @@ export const testRunViewSchema = z
   .object({
     runId: z.string(),
     status: testRunStatusSchema,
-    requestedAt: z.string(),
+    requestedAt: z.iso.datetime(),
     request: requestedSchema.omit({ runId: true }),
-    startAt: z.string().optional(),
+    startAt: z.iso.datetime().optional(),
     participants: z.array(z.string()).optional(),
     regions: z.record(
       z.string(),
@@ -417,7 +417,7 @@ export const testRunViewSchema = z
     ),
     verdict: z.enum(['passed', 'failed']).optional(),
     reason: z.string().optional(),
-    endedAt: z.string().optional(),
+    endedAt: z.iso.datetime().optional(),
     finished: z.boolean(),
     lastVersion: z.number().int(),
   })
