@@ -104,6 +104,16 @@ export interface ScenarioRecords {
 
 const acceptedBody = z.object({ buildId: z.string().min(1) });
 
+/** The build id a 202's body (base64, as vegeta records it) names; undefined for a body that names none. */
+function acceptedId(base64Body: string): string | undefined {
+  try {
+    const body = acceptedBody.safeParse(JSON.parse(Buffer.from(base64Body, 'base64').toString('utf8')));
+    return body.success ? body.data.buildId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The summary of a run from its per-request records (pure). p95 is nearest-rank over every request
  * of every scenario; failed rate is over every request sent; dropped is what each scenario's
@@ -256,8 +266,8 @@ export async function runScript(script: LoadScript, options: RunScriptOptions): 
       onResult: (result) => {
         own.requests.push(recordOf(result));
         if (onAccepted && result.code === 202 && result.body) {
-          const body = acceptedBody.safeParse(JSON.parse(Buffer.from(result.body, 'base64').toString('utf8')));
-          if (body.success) onAccepted(body.data.buildId);
+          const id = acceptedId(result.body);
+          if (id !== undefined) onAccepted(id);
         }
       },
     });

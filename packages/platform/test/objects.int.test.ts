@@ -5,12 +5,12 @@
  */
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyObject, headObject, objectDigest, putObject } from '../src/objects.ts';
+import { copyObject, headObject, objectDigest, putObject, readObjectText } from '../src/objects.ts';
 import { testAwsClients, uniquePrefix } from '../src/testing/index.ts';
 
 const aws = testAwsClients();
 const bucket = `${uniquePrefix('objects')}-global`;
-const keys = ['incoming/a/prod/1.zip', 'artifacts/a/prod/1/x.zip'];
+const keys = ['incoming/a/prod/1.zip', 'artifacts/a/prod/1/x.zip', 'testruns/current.json'];
 
 beforeAll(async () => {
   await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -34,5 +34,14 @@ describe('copyObject with the checked ETag', () => {
     await putObject(aws.s3, bucket, upload, new TextEncoder().encode('replaced after the check'));
     await expect(copyObject(aws.s3, { bucket, key: upload }, { bucket, key: artifact }, { ifMatch: checked.eTag })).rejects.toMatchObject({ name: 'PreconditionFailed' });
     expect((await objectDigest(aws.s3, bucket, artifact)).sha256).toBe(checked.sha256);
+  });
+});
+
+describe('readObjectText', () => {
+  it("reads a small object's body as text, and a missing key as undefined", async () => {
+    const key = keys[2] ?? '';
+    expect(await readObjectText(aws.s3, bucket, key)).toBeUndefined();
+    await putObject(aws.s3, bucket, key, new TextEncoder().encode('{"runId":"é"}'));
+    expect(await readObjectText(aws.s3, bucket, key)).toBe('{"runId":"é"}');
   });
 });
