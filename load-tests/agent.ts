@@ -190,7 +190,8 @@ async function work(ctx: WorkContext): Promise<AgentOutcome> {
   const bucket = resourceNames(config.FLOTILLA_PREFIX).regionBucket(region);
   const task = await resolveTaskId(config.ECS_CONTAINER_METADATA_URI_V4, ctx.fetch, ctx.logger, signal);
   ctx.state.task = task;
-  let logger = ctx.logger.child({ task });
+  // Every line from here on names the task, and the run once it is known (pollUntil logs through ctx).
+  let logger = (ctx.logger = ctx.logger.child({ task }));
   logger.info({ bucket, key: RUNNER_ASSIGNMENT_KEY }, 'runner started: waiting for an assignment');
 
   const assignment = await pollUntil(ctx, 'the assignment', async () => {
@@ -199,7 +200,7 @@ async function work(ctx: WorkContext): Promise<AgentOutcome> {
     return runnerAssignmentSchema.parse(JSON.parse(text));
   });
   ctx.state.runId = assignment.runId;
-  logger = logger.child({ runId: assignment.runId });
+  logger = ctx.logger = logger.child({ runId: assignment.runId });
   ctx.onPhase({ phase: 'assigned', assignment, task });
   // The orchestrator stores the script before it writes the assignment: one missing, or one that is
   // not a valid script, is a problem to log (once) and wait out, never to run.
