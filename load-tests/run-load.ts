@@ -14,17 +14,12 @@
  *
  * `runLoad()` is the part after the fleet is up, which tests/e2e/load.test.ts runs too.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { LoadScript, LoadSummary } from '@flotilla/events';
-import { ensureApiToken } from '../scripts/api-token.ts';
 import { scriptEnv } from '../scripts/config.ts';
-import { DEFAULT_PORT_BASE, ROOT, SERVICES } from '../scripts/fleet.ts';
 import { awaitBuilds } from './await-builds.ts';
+import { DEFAULT_API_URL, useOrStartFleet, type StartedFleet } from './fleet-for.ts';
 import { runScript, SCENARIOS, type ScenarioFigures, type ScenarioName } from './load.ts';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles.ts';
 import { assertLoopback, vegetaBinary } from './vegeta.ts';
@@ -133,80 +128,13 @@ export function formatLoad(f: LoadRunFigures): string {
   return lines.join('\n');
 }
 
-const healthSchema = z.object({ service: z.literal('build') });
-
-/** Whether Flotilla's build service answers at `apiUrl` (its GET /health, which needs no token). */
-export async function apiAnswers(apiUrl: string): Promise<boolean> {
-  try {
-    const res = await fetch(new URL('/health', apiUrl), { signal: AbortSignal.timeout(2_000) });
-    return res.ok && healthSchema.safeParse(await res.json()).success;
-  } catch {
-    return false;
-  }
-}
-
-/** The port base ./scripts/run.sh needs for the build service to listen on `apiUrl`'s port. */
-export function portBaseFor(apiUrl: string): number {
-  const url = new URL(apiUrl);
-  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
-  const buildOffset = (SERVICES.find((s) => s.name === 'build')?.port ?? DEFAULT_PORT_BASE) - DEFAULT_PORT_BASE;
-  const base = port - buildOffset;
-  if (base < 1024) throw new Error(`load: the API's port ${port} puts the fleet's ports below 1024; pick another --api-url`);
-  return base;
-}
-
-export interface StartedFleet {
-  child: ChildProcess;
-  log: string;
-  stop(): Promise<void>;
-}
-
-const exited = (child: ChildProcess) =>
-  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
-/**
- * ./scripts/run.sh in its own process group (a Ctrl-C in the terminal reaches this command, which
- * stops it once, with SIGTERM: it then stops what it started), until the API answers at `apiUrl`.
- */
-export async function startFleetFor(apiUrl: string, env: Record<string, string>, say: (line: string) => void, signal?: AbortSignal): Promise<StartedFleet> {
-  const log = join(ROOT, '.reports', 'load-fleet.log');
-  mkdirSync(join(ROOT, '.reports'), { recursive: true });
-  const out = openSync(log, 'w');
-  const base = portBaseFor(apiUrl);
-  say(`load: nothing answers at ${apiUrl}; starting the fleet: ./scripts/run.sh --port-base ${base} (output in ${log})`);
-  const child = spawn('bash', [join(ROOT, 'scripts/run.sh'), '--port-base', String(base)], { cwd: ROOT, detached: true, stdio: ['ignore', out, out], env: { ...process.env, ...env } });
-  closeSync(out);
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    say('load: stopping the fleet this command started');
-    child.kill('SIGTERM');
-    const done = exited(child);
-    if ((await Promise.race([done.then(() => true), sleep(120_000, undefined, { ref: false }).then(() => false)])) === false) child.kill('SIGKILL');
-    await done;
-  };
-  // The first run may install tools and build what is missing before anything listens.
-  const began = Date.now();
-  const deadline = began + 15 * 60_000;
-  while (!(await apiAnswers(apiUrl))) {
-    const tail = () => readFileSync(log, 'utf8').split('\n').slice(-15).join('\n');
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`load: ./scripts/run.sh exited (${child.exitCode ?? child.signalCode}) before the API answered; the end of ${log}:\n${tail()}`);
-    if (Date.now() > deadline || signal?.aborted) {
-      await stop();
-      throw signal?.aborted ? (signal.reason as Error) : new Error(`load: the API did not answer at ${apiUrl} within 15 min; the end of ${log}:\n${tail()}`);
-    }
-    await sleep(1_000);
-  }
-  say(`load: the fleet is up (${Math.round((Date.now() - began) / 1000)} s)`);
-  return { child, log, stop };
-}
-
 const totalRate = (script: LoadScript) => SCENARIOS.reduce((sum, s) => sum + script.scenarios[s], 0);
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       profile: { type: 'string', default: 'light' },
-      'api-url': { type: 'string', default: `http://127.0.0.1:${SERVICES.find((s) => s.name === 'build')?.port ?? DEFAULT_PORT_BASE}` },
+      'api-url': { type: 'string', default: DEFAULT_API_URL },
       settle: { type: 'string', default: '120' },
       'max-wait': { type: 'string', default: '900' },
       json: { type: 'boolean', default: false },
@@ -240,25 +168,12 @@ The token: FLOTILLA_API_TOKEN, else the run command's ${scriptEnv.FLOTILLA_API_T
   const onSignal = () => interrupt.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const tokenFile = isAbsolute(scriptEnv.FLOTILLA_API_TOKEN_FILE) ? scriptEnv.FLOTILLA_API_TOKEN_FILE : join(ROOT, scriptEnv.FLOTILLA_API_TOKEN_FILE);
   let fleet: StartedFleet | undefined;
-  let token = scriptEnv.FLOTILLA_API_TOKEN;
   try {
-    if (!(await apiAnswers(apiUrl))) {
-      // The fleet run.sh starts takes the token from the same place this command reads it.
-      token ??= ensureApiToken(tokenFile).token;
-      // One address sends all of the load: the per-client limit must not be what is measured.
-      fleet = await startFleetFor(apiUrl, { API_RATE_LIMIT: String(Math.max(6_000, Math.ceil(totalRate(script) * 60 * 2))) }, say, interrupt.signal);
-    } else {
-      say(`load: using the fleet already answering at ${apiUrl}`);
-      if (token === undefined) {
-        try {
-          token = readFileSync(tokenFile, 'utf8').trim();
-        } catch {
-          throw new Error(`load: no API token: set FLOTILLA_API_TOKEN to the running fleet's token (no ${tokenFile} either)`);
-        }
-      }
-    }
+    // One address sends all of the load: the per-client limit must not be what is measured.
+    const found = await useOrStartFleet(apiUrl, { API_RATE_LIMIT: String(Math.max(6_000, Math.ceil(totalRate(script) * 60 * 2))) }, 'load', say, interrupt.signal);
+    fleet = found.fleet;
+    const { token } = found;
     const figures = await runLoad({
       apiUrl,
       token,

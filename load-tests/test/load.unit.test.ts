@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { loadScriptSchema, loadSummarySchema, type LoadScript } from '@flotilla/events';
 import { recordOf, summarize, type RequestRecord } from '../load.ts';
 import { PROFILE_NAMES, PROFILES } from '../profiles.ts';
-import { formatLoad, portBaseFor, type LoadRunFigures } from '../run-load.ts';
+import { portBaseFor } from '../fleet-for.ts';
+import { formatLoad, type LoadRunFigures } from '../run-load.ts';
 import { firstRequestDelayMs, isLoopbackUrl, scheduledRequests, vegetaRate } from '../vegeta.ts';
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');

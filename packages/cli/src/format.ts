@@ -131,3 +131,10 @@ export function testRunText(run: TestRun): string {
   ]);
   return [...head, '', table(['REGION', 'READY', 'DONE', 'REQUESTS', 'P95', 'FAILED', 'THRESHOLDS', 'TORN DOWN'], rows)].join('\n');
 }
+
+/** One line of where a test run is: its status, its start, and per region how far it has come. */
+export function testRunProgressLine(run: TestRun): string {
+  const want = run.request.containersPerRegion;
+  const regions = Object.entries(run.regions).map(([name, r]) => `${name} ${r.tornDown ? 'torn down' : r.completed.length >= want ? 'completed' : r.ready.length >= want ? 'ready' : `${r.ready.length}/${want} ready`}`);
+  return `${run.status}${run.startAt ? ` (start ${run.startAt})` : ''}: ${regions.join(', ')}`;
+}

@@ -2,17 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { defineCommand } from 'citty';
 import { BuildApi, type TestRun } from '../../api.ts';
 import { ExitError } from '../../errors.ts';
-import { testRunText } from '../../format.ts';
+import { testRunProgressLine, testRunText } from '../../format.ts';
 import { note, print, printJson } from '../../output.ts';
 import { parseInterval } from '../../query.ts';
 import { apiArgs, settingsOf } from '../_shared.ts';
-
-/** One line of what changed: the status and, per region, ready/completed/torn down. */
-function progressLine(run: TestRun): string {
-  const want = run.request.containersPerRegion;
-  const regions = Object.entries(run.regions).map(([name, r]) => `${name} ${r.tornDown ? 'down' : r.completed.length >= want ? 'done' : r.ready.length >= want ? 'ready' : `${r.ready.length}/${want}`}`);
-  return `${run.status}${run.startAt ? ` start ${run.startAt}` : ''}: ${regions.join(', ')}`;
-}
 
 export default defineCommand({
   meta: {
@@ -33,7 +26,7 @@ export default defineCommand({
     let run: TestRun;
     try {
       run = await api.testRun(args.id);
-      let last = progressLine(run);
+      let last = testRunProgressLine(run);
       if (!args.json) note(last);
       while (!run.finished) {
         try {
@@ -44,7 +37,7 @@ export default defineCommand({
           note(`stopped watching test run ${args.id}; it goes on (${run.status})`);
           throw new ExitError(130);
         }
-        const line = progressLine(run);
+        const line = testRunProgressLine(run);
         if (line !== last && !args.json) note(line);
         last = line;
       }
