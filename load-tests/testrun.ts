@@ -40,6 +40,8 @@ export interface TestRunOptions {
   vusPerRegion?: number | undefined;
   startBufferMs?: number | undefined;
   progress: (line: string) => void;
+  /** Told the run's id as soon as it is requested. */
+  onRequested?: (runId: string) => void;
   signal?: AbortSignal | undefined;
 }
 
@@ -84,6 +86,7 @@ export async function runTestRun(options: TestRunOptions): Promise<TestRunFigure
   const res = await fetch(`${options.apiUrl}/testruns`, { method: 'POST', headers: { ...headers, 'idempotency-key': randomUUID() }, body: JSON.stringify(body), signal: options.signal ?? null });
   if (res.status !== 202) throw new Error(`testrun: POST /testruns answered ${res.status}: ${await res.text()}`);
   const { runId } = z.object({ runId: z.string() }).parse(await res.json());
+  options.onRequested?.(runId);
   options.progress(`testrun: run ${runId} requested from ${options.regions.join(', ')} with the ${options.profile} profile`);
   let last = '';
   for (;;) {
