@@ -22,6 +22,7 @@ import { awaitBuilds } from './await-builds.ts';
 import { DEFAULT_API_URL, useOrStartFleet, type StartedFleet } from './fleet-for.ts';
 import { runScript, SCENARIOS, type ScenarioFigures, type ScenarioName } from './load.ts';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles.ts';
+import { runCommand, say } from './command.ts';
 import { assertLoopback, vegetaBinary } from './vegeta.ts';
 
 export interface LoadRunOptions {
@@ -130,7 +131,7 @@ export function formatLoad(f: LoadRunFigures): string {
 
 const totalRate = (script: LoadScript) => SCENARIOS.reduce((sum, s) => sum + script.scenarios[s], 0);
 
-async function main(): Promise<number> {
+async function main(signal: AbortSignal): Promise<number> {
   const { values } = parseArgs({
     options: {
       profile: { type: 'string', default: 'light' },
@@ -162,16 +163,11 @@ The token: FLOTILLA_API_TOKEN, else the run command's ${scriptEnv.FLOTILLA_API_T
   const apiUrl = values['api-url'].replace(/\/+$/, '');
   assertLoopback(apiUrl);
   const script = PROFILES[profile.data satisfies ProfileName];
-  const say = (line: string) => process.stderr.write(`${line}\n`);
 
-  const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   let fleet: StartedFleet | undefined;
   try {
     // One address sends all of the load: the per-client limit must not be what is measured.
-    const found = await useOrStartFleet(apiUrl, { API_RATE_LIMIT: String(Math.max(6_000, Math.ceil(totalRate(script) * 60 * 2))) }, 'load', say, interrupt.signal);
+    const found = await useOrStartFleet(apiUrl, { API_RATE_LIMIT: String(Math.max(6_000, Math.ceil(totalRate(script) * 60 * 2))) }, 'load', say, signal);
     fleet = found.fleet;
     const { token } = found;
     const figures = await runLoad({
@@ -182,27 +178,13 @@ The token: FLOTILLA_API_TOKEN, else the run command's ${scriptEnv.FLOTILLA_API_T
       settleMs: seconds('settle', values.settle),
       capMs: seconds('max-wait', values['max-wait']),
       progress: say,
-      signal: interrupt.signal,
+      signal,
     });
     console.log(values.json ? JSON.stringify(figures, null, 2) : formatLoad(figures));
     return figures.passed ? 0 : 1;
-  } catch (error) {
-    if (interrupt.signal.aborted) {
-      say('load: interrupted');
-      return 130;
-    }
-    throw error;
   } finally {
     await fleet?.stop();
   }
 }
 
-if (import.meta.main) {
-  main().then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (import.meta.main) runCommand('load', main);

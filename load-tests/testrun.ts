@@ -25,6 +25,7 @@ import { testRunProgressLine, testRunText } from '../packages/cli/src/format.ts'
 import { ROOT } from '../scripts/fleet.ts';
 import { DEFAULT_API_URL, useOrStartFleet, type StartedFleet } from './fleet-for.ts';
 import { PROFILE_NAMES, PROFILES } from './profiles.ts';
+import { runCommand, say } from './command.ts';
 import { assertLoopback } from './vegeta.ts';
 
 const exec = promisify(execFile);
@@ -118,7 +119,7 @@ export function formatTestRun(f: TestRunFigures): string {
   ].join('\n');
 }
 
-async function main(): Promise<number> {
+async function main(signal: AbortSignal): Promise<number> {
   const { values } = parseArgs({
     options: {
       regions: { type: 'string', default: DEFAULT_REGIONS.join(',') },
@@ -147,11 +148,6 @@ first-request offsets from the start; exits 0 when the run completed and passed.
   };
   const apiUrl = values['api-url'].replace(/\/+$/, '');
   assertLoopback(apiUrl);
-  const say = (line: string) => process.stderr.write(`${line}\n`);
-  const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
 
   const engineAnswered = await exec('bash', ['scripts/docker-engine.sh', 'status'], { cwd: ROOT }).then(
     () => true,
@@ -165,7 +161,7 @@ first-request offsets from the start; exits 0 when the run completed and passed.
     }
     say('testrun: the runner image (scripts/images.sh runner; cached when its sources have not changed)');
     await exec('bash', ['scripts/images.sh', 'runner'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
-    const found = await useOrStartFleet(apiUrl, {}, 'testrun', say, interrupt.signal);
+    const found = await useOrStartFleet(apiUrl, {}, 'testrun', say, signal);
     fleet = found.fleet;
     const figures = await runTestRun({
       apiUrl,
@@ -175,28 +171,14 @@ first-request offsets from the start; exits 0 when the run completed and passed.
       vusPerRegion: whole('vus', values.vus),
       startBufferMs: whole('buffer', values.buffer),
       progress: say,
-      signal: interrupt.signal,
+      signal,
     });
     console.log(values.json ? JSON.stringify(figures, null, 2) : formatTestRun(figures));
     return figures.passed ? 0 : 1;
-  } catch (error) {
-    if (interrupt.signal.aborted) {
-      say('testrun: interrupted (a run already started goes on until its deadline; flotilla testruns cancel <id> stops it)');
-      return 130;
-    }
-    throw error;
   } finally {
     await fleet?.stop();
     if (!engineAnswered) await exec('bash', ['scripts/docker-engine.sh', 'stop'], { cwd: ROOT }).catch(() => undefined);
   }
 }
 
-if (import.meta.main) {
-  main().then(
-    (code) => (process.exitCode = code),
-    (error: unknown) => {
-      console.error(error instanceof Error ? error.message : error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (import.meta.main) runCommand('testrun', main, 'a run already started goes on until its deadline; flotilla testruns cancel <id> stops it');
