@@ -9,7 +9,8 @@
  *   completes with the merged results; no task runs and no container is left.
  * - Two regions, one whose runner never reports (its command swapped for one that only waits for
  *   its stop): the run aborts at its deadline, naming that region, and both are torn down.
- * The two runs go on at once (their regions differ, so their leases do not meet).
+ * - One region, cancelled once its runner is ready: CANCELLED, torn down, nothing left.
+ * The runs go on at once (their regions differ, so their leases do not meet).
  */
 import { PublishBatchCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,7 @@ const aws = testAwsClients();
 const THREE = ['us-east-1', 'us-west-2', 'eu-west-1'];
 const HUNG_PAIR = ['eu-central-1', 'ap-southeast-2'];
 const HUNG = 'ap-southeast-2';
+const CANCELLED = 'us-east-2';
 /** Copies of each runner's ready message the test publishes at once, on top of the runner's own. */
 const READY_COPIES = 12;
 const START_BUFFER_MS = 4_000;
@@ -102,7 +104,7 @@ async function floodReady(runId: string, regions: string[]): Promise<number> {
 beforeAll(async () => {
   // scripts/images.sh runner: cached by its source hash, so a no-op when the test command built it.
   await ensureLocalImages('runner');
-  running = await startTestFleet(aws, 'testruns', { regions: [...THREE, ...HUNG_PAIR] });
+  running = await startTestFleet(aws, 'testruns', { regions: [...THREE, ...HUNG_PAIR, CANCELLED] });
   names = resourceNames(running.stack.prefix);
   where = await locate(aws, running.stack.prefix);
   store = new EventStore(aws.dynamodb, names.tables.events);
@@ -112,7 +114,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Whatever a failed test left running: the test command fails on a leftover container.
-  for (const region of [...THREE, ...HUNG_PAIR]) {
+  for (const region of [...THREE, ...HUNG_PAIR, CANCELLED]) {
     if (names && clusterArn) await removeContainersLabelled(runnerLabels(clusterArn, names, region));
   }
   await running?.stop();
@@ -167,7 +169,7 @@ describe('test runs on ECS', () => {
 
   it.concurrent('a region that never reports: aborted at the deadline, naming it, and every region torn down', async () => {
     const script = PROFILES['self-test'];
-    const deadline = new Date(Date.now() + START_BUFFER_MS + script.durationSeconds * 1_000 + 25_000);
+    const deadline = new Date(Date.now() + START_BUFFER_MS + script.durationSeconds * 1_000 + 15_000);
     const runId = await startRun(HUNG_PAIR, { deadline: deadline.toISOString() });
     const done = await finished(runId, 120_000);
     expect(done.status).toBe('ABORTED');
@@ -178,5 +180,16 @@ describe('test runs on ECS', () => {
       expect(done.regions[region]?.tornDown, region).toBe(true);
       expect(await nothingLeft(region), region).toEqual({ tasks: [], containers: [] });
     }
+  });
+
+  it.concurrent('cancelled once its runner is ready: CANCELLED, its region torn down, nothing left running', async () => {
+    const runId = await startRun([CANCELLED], { startBufferMs: 60_000 });
+    await eventually(async () => ((await view(runId)).regions[CANCELLED]?.ready.length ?? 0) > 0 || undefined, { timeoutMs: 60_000, intervalMs: 250, description: `the runner of ${CANCELLED} ready` });
+    const cancelled = await api(`/testruns/${runId}/cancel`, { method: 'POST' });
+    expect(cancelled.status).toBe(202);
+    const done = await finished(runId, 60_000);
+    expect(done.status).toBe('CANCELLED');
+    expect(done.regions[CANCELLED]?.tornDown).toBe(true);
+    expect(await nothingLeft(CANCELLED)).toEqual({ tasks: [], containers: [] });
   });
 });
