@@ -5,7 +5,7 @@
  * raced for the same region go to one run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventId, decideTestRun, foldTestRun, testRunStream, type TestRunRequest } from '@flotilla/events';
+import { createEventId, decideTestRun, foldTestRun, testRunStream } from '@flotilla/events';
 import {
   claimTestRunLeases,
   ConcurrencyError,
@@ -18,7 +18,7 @@ import {
   resourceNames,
   testRunAggregate,
 } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, sampleTestRunRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -26,19 +26,7 @@ let store: EventStore;
 let leases: Records;
 
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1'];
-const request: TestRunRequest = {
-  script: {
-    name: 'barrier',
-    durationSeconds: 5,
-    scenarios: { submit: 1, read: 0, follow: 0 },
-    build: { regions: ['us-east-1'], hostsPerRegion: 1 },
-    thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
-  },
-  regions: REGIONS,
-  startBufferMs: 2_000,
-  vusPerRegion: 10,
-  target: 'http://127.0.0.1:8080',
-};
+const request = sampleTestRunRequest(REGIONS, { startBufferMs: 2_000 });
 
 async function requestedRun(): Promise<string> {
   const runId = createEventId();

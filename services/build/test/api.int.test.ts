@@ -9,7 +9,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, MAX_CONCURRENT_TEST_RUNS, newEvent, testRunStream, type PendingEvent, type TestRunView } from '@flotilla/events';
 import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, REGIONS, releaseTestRunLeases, requestBuild, resourceNames } from '@flotilla/platform';
-import { deployTestStack, eventually, sampleBuildRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, eventually, sampleBuildRequest, sampleTestRunRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { buildApi } from '../src/http/index.ts';
 
 const aws = testAwsClients();
@@ -480,13 +480,7 @@ describe('POST /builds/:id/cancel', () => {
 });
 
 describe('/testruns', () => {
-  const script = {
-    name: 'api-test',
-    durationSeconds: 5,
-    scenarios: { submit: 1, read: 1, follow: 0 },
-    build: { regions: ['us-east-1'], hostsPerRegion: 1 },
-    thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
-  };
+  const { script } = sampleTestRunRequest(['us-east-1']);
   const body = (regions: string[], extra: Record<string, unknown> = {}) => ({ script, regions, target: 'http://127.0.0.1:8080', ...extra });
   const start = (key: string, payload: unknown) =>
     inject({ method: 'POST', url: '/testruns', headers: { 'content-type': 'application/json', 'idempotency-key': key }, payload: JSON.stringify(payload) });

@@ -5,9 +5,9 @@
  * the leases of a run that never reached the log once they are old, not before.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventId, decideTestRun, foldTestRun, testRunStream, type TestRunRequest } from '@flotilla/events';
+import { createEventId, decideTestRun, foldTestRun, testRunStream } from '@flotilla/events';
 import { claimTestRunLeases, createLogger, InvalidMessageError, leasedTestRuns, loadAggregate, releaseTestRunLeases, testRunAggregate, type ReceivedMessage } from '@flotilla/platform';
-import { deployTestStack, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, sampleTestRunRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import type { OrchestratorDeps } from '../src/handlers/deps.ts';
 import { intakeHandler } from '../src/handlers/intake.ts';
 import { ORPHAN_LEASE_MS, superviseTestRun } from '../src/handlers/testruns.ts';
@@ -18,19 +18,7 @@ let stack: TestStack;
 let deps: OrchestratorDeps;
 const REGIONS = ['us-east-1', 'us-west-2'];
 
-const request: TestRunRequest = {
-  script: {
-    name: 'handlers',
-    durationSeconds: 5,
-    scenarios: { submit: 1, read: 0, follow: 0 },
-    build: { regions: ['us-east-1'], hostsPerRegion: 1 },
-    thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
-  },
-  regions: REGIONS,
-  startBufferMs: 1_000,
-  vusPerRegion: 10,
-  target: 'http://127.0.0.1:8080',
-};
+const request = sampleTestRunRequest(REGIONS);
 
 const received = (body: unknown): ReceivedMessage => ({
   message: {},

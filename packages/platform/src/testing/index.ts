@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { createEventId } from '@flotilla/events';
+import { createEventId, type TestRunRequest } from '@flotilla/events';
 import type { WithMiddleware } from '../aws-call-recorder.ts';
 import { createAwsClients, type AwsClients } from '../aws.ts';
 import { REGIONS } from '../resources.ts';
@@ -146,6 +146,24 @@ export type SampleBuildRequest = Record<string, unknown> & {
   regions: string[];
   hostsPerRegion: number;
 };
+
+/** A valid test-run request for `regions`: a small script of one submission a second, for 5 s. */
+export function sampleTestRunRequest(regions: string[], overrides: Partial<TestRunRequest> = {}): TestRunRequest {
+  return {
+    script: {
+      name: 'sample',
+      durationSeconds: 5,
+      scenarios: { submit: 1, read: 0, follow: 0 },
+      build: { regions: ['us-east-1'], hostsPerRegion: 1 },
+      thresholds: { p95Ms: 500, failedRate: 0.01, droppedIterations: 0 },
+    },
+    regions,
+    startBufferMs: 1_000,
+    vusPerRegion: 10,
+    target: 'http://127.0.0.1:8080',
+    ...overrides,
+  };
+}
 
 /** A valid build request body (a fresh version each call), with `overrides` applied (they may be invalid on purpose). */
 export function sampleBuildRequest(overrides: Record<string, unknown> = {}): SampleBuildRequest {
