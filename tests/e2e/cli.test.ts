@@ -6,21 +6,20 @@
  *
  * `flotilla replay` runs at size in replay.test.ts.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locate, type Locator } from '@flotilla/platform';
 import { eventually, testAwsClients, type TestStack } from '@flotilla/platform/testing';
 import { ROOT, type Fleet } from '../../scripts/fleet.ts';
-import { apiFetch, awsEnv, startTestFleet, TEST_API_TOKEN, type TestFleet } from '../support/test-fleet.ts';
+import { apiFetch, CLI, fleetCliEnv, runCli, startTestFleet, TEST_API_TOKEN, type TestFleet } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
 const FAILING_REGION = 'eu-central-1';
 const REGIONS = ['us-east-1', 'eu-west-1'];
 const HOSTS = 50;
 const REPO = `cli-${Date.now().toString(36)}`;
-const CLI = ['packages/cli/src/index.ts'];
 
 let stack: TestStack;
 let fleet: Fleet;
@@ -40,30 +39,10 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------- helpers
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-const cliEnv = (extra: Record<string, string> = {}) => ({
-  ...process.env,
-  ...awsEnv,
-  FLOTILLA_API_URL: fleet.url('build'),
-  FLOTILLA_API_TOKEN: TEST_API_TOKEN,
-  FLOTILLA_PREFIX: stack.prefix,
-  ...extra,
-});
+const cliEnv = (extra: Record<string, string> = {}) => fleetCliEnv(fleet, stack.prefix, extra);
 
 /** `node packages/cli/src/index.ts <args>` from the repo root (what `pnpm flotilla <args>` runs). */
-function flotilla(args: string[], env: Record<string, string> = {}, command: { file: string; prefix: string[] } = { file: process.execPath, prefix: CLI }): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(command.file, [...command.prefix, ...args], { cwd: ROOT, env: cliEnv(env), timeout: 110_000, maxBuffer: 10 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const flotilla = (args: string[], env: Record<string, string> = {}, command?: { file: string; prefix: string[] }) => runCli(args, cliEnv(env), command);
 
 async function json<T = Record<string, unknown>>(args: string[], env?: Record<string, string>): Promise<T> {
   const run = await flotilla([...args, '--json'], env);

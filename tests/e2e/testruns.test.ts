@@ -9,9 +9,13 @@
  *   completes with the merged results; no task runs and no container is left.
  * - Two regions, one whose runner never reports (its command swapped for one that only waits for
  *   its stop): the run aborts at its deadline, naming that region, and both are torn down.
- * - One region, cancelled once its runner is ready: CANCELLED, torn down, nothing left.
+ * - One region through the CLI (start, cancel once its runner is ready, watch, get): CANCELLED,
+ *   torn down, nothing left.
  * The runs go on at once (their regions differ, so their leases do not meet).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PublishBatchCommand } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRunStream, type TestRunView } from '@flotilla/events';
@@ -30,7 +34,7 @@ import {
 } from '@flotilla/platform/testing';
 import { PROFILES } from '../../load-tests/profiles.ts';
 import { runTestRun } from '../../load-tests/testrun.ts';
-import { apiFetch, startTestFleet, TEST_API_TOKEN, type TestFleet } from '../support/test-fleet.ts';
+import { apiFetch, fleetCliEnv, runCli, startTestFleet, TEST_API_TOKEN, type TestFleet } from '../support/test-fleet.ts';
 
 const aws = testAwsClients();
 const THREE = ['us-east-1', 'us-west-2', 'eu-west-1'];
@@ -46,6 +50,9 @@ let names: ResourceNames;
 let where: Locator;
 let store: EventStore;
 let clusterArn: string;
+
+/** `pnpm flotilla <args>` against this fleet, configured through the environment as the README shows. */
+const flotilla = (args: string[]) => runCli(args, fleetCliEnv(running.fleet, running.stack.prefix));
 
 const api = (path: string, init?: RequestInit) => apiFetch(`${running.fleet.url('build')}${path}`, init);
 
@@ -182,14 +189,22 @@ describe('test runs on ECS', () => {
     }
   });
 
-  it.concurrent('cancelled once its runner is ready: CANCELLED, its region torn down, nothing left running', async () => {
-    const runId = await startRun([CANCELLED], { startBufferMs: 60_000 });
+  it.concurrent('through the CLI: started, cancelled once its runner is ready, watched to CANCELLED with its region torn down, nothing left running', async () => {
+    const scriptFile = join(mkdtempSync(join(tmpdir(), 'testrun-')), 'script.json');
+    writeFileSync(scriptFile, JSON.stringify(PROFILES['self-test']));
+    const started = await flotilla(['testruns', 'start', '--script', scriptFile, '--regions', CANCELLED, '--buffer', '60000', '--json']);
+    expect(started.code, started.stderr).toBe(0);
+    const { runId } = JSON.parse(started.stdout) as { runId: string };
     await eventually(async () => ((await view(runId)).regions[CANCELLED]?.ready.length ?? 0) > 0 || undefined, { timeoutMs: 60_000, intervalMs: 250, description: `the runner of ${CANCELLED} ready` });
-    const cancelled = await api(`/testruns/${runId}/cancel`, { method: 'POST' });
-    expect(cancelled.status).toBe(202);
-    const done = await finished(runId, 60_000);
-    expect(done.status).toBe('CANCELLED');
-    expect(done.regions[CANCELLED]?.tornDown).toBe(true);
+    const cancelled = await flotilla(['testruns', 'cancel', runId]);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toContain(`test run ${runId}: CANCELLED`);
+    // watch follows it until every region is torn down, and exits 1: it did not complete and pass.
+    const watched = await flotilla(['testruns', 'watch', runId, '--interval', '250', '--json']);
+    expect(watched.code, watched.stderr).toBe(1);
+    expect(JSON.parse(watched.stdout)).toMatchObject({ runId, status: 'CANCELLED', finished: true, regions: { [CANCELLED]: { tornDown: true } } });
+    const got = await flotilla(['testruns', 'get', runId]);
+    expect(got.stdout).toMatch(new RegExp(`${CANCELLED}\\s+1/1\\s+0/1(\\s+-){4}\\s+yes`));
     expect(await nothingLeft(CANCELLED)).toEqual({ tasks: [], containers: [] });
   });
 });

@@ -3,6 +3,7 @@
  * service started as the run command starts it (deploy/services.ts) on ephemeral ports, their logs kept and
  * written to .reports/e2e-<prefix>.log at the end, for reading after a failure.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,3 +56,35 @@ export async function startTestFleet(aws: AwsClients, label: string, options: { 
     },
   };
 }
+
+/** `node packages/cli/src/index.ts` (what `pnpm flotilla` runs), from the repo root. */
+export const CLI = ['packages/cli/src/index.ts'];
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI (or `command`) with `env` as its whole environment, as the README configures it
+ * (FLOTILLA_API_URL, FLOTILLA_API_TOKEN, FLOTILLA_PREFIX, the AWS endpoint); resolves with its exit
+ * code and output, whatever the code.
+ */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, command: { file: string; prefix: string[] } = { file: process.execPath, prefix: CLI }): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(command.file, [...command.prefix, ...args], { cwd: ROOT, env, timeout: 110_000, maxBuffer: 10 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The environment the CLI gets against a test fleet. */
+export const fleetCliEnv = (fleet: Fleet, prefix: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
+  ...process.env,
+  ...awsEnv,
+  FLOTILLA_API_URL: fleet.url('build'),
+  FLOTILLA_API_TOKEN: TEST_API_TOKEN,
+  FLOTILLA_PREFIX: prefix,
+  ...extra,
+});

@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { defineCommand } from 'citty';
 import { BuildApi, type BuildView } from '../../api.ts';
 import { ExitError } from '../../errors.ts';
 import { outcomeLine } from '../../format.ts';
+import { pollUntil } from '../../poll.ts';
 import { note, print, printJson, stdoutIsTty } from '../../output.ts';
 import { barsDisplay, linesDisplay, silentDisplay } from '../../progress.ts';
 import { parseInterval } from '../../query.ts';
@@ -24,28 +24,20 @@ export default defineCommand({
     const api = new BuildApi(settingsOf(args).api);
     const interval = parseInterval('interval', args.interval);
     const display = args.json ? silentDisplay() : stdoutIsTty() ? barsDisplay() : linesDisplay();
-    const interrupted = new AbortController();
-    const onSigint = () => interrupted.abort();
-    process.once('SIGINT', onSigint);
     let view: BuildView;
     try {
-      view = await api.get(args.id);
-      display.update(view);
-      while (!isTerminal(view)) {
-        try {
-          await sleep(interval, undefined, { signal: interrupted.signal });
-          view = await api.get(args.id, undefined, interrupted.signal);
-        } catch (error) {
-          if (!interrupted.signal.aborted) throw error;
+      view = await pollUntil({
+        read: (signal) => api.get(args.id, undefined, signal),
+        done: isTerminal,
+        intervalMs: interval,
+        onValue: (v) => display.update(v),
+        onStop: (last) => {
           display.stop();
-          note(`stopped watching build ${args.id}; it goes on (${view.status})`);
-          throw new ExitError(130);
-        }
-        display.update(view);
-      }
+          note(`stopped watching build ${args.id}; it goes on (${last.status})`);
+        },
+      });
     } finally {
       display.stop();
-      process.off('SIGINT', onSigint);
     }
     if (args.json) printJson(view);
     else print(outcomeLine(view));

@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { defineCommand } from 'citty';
-import { BuildApi, type TestRun } from '../../api.ts';
+import { BuildApi } from '../../api.ts';
 import { ExitError } from '../../errors.ts';
 import { testRunProgressLine, testRunText } from '../../format.ts';
+import { pollUntil } from '../../poll.ts';
 import { note, print, printJson } from '../../output.ts';
 import { parseInterval } from '../../query.ts';
 import { apiArgs, settingsOf } from '../_shared.ts';
@@ -20,30 +20,18 @@ export default defineCommand({
   async run({ args }) {
     const api = new BuildApi(settingsOf(args).api);
     const interval = parseInterval('interval', args.interval);
-    const interrupted = new AbortController();
-    const onSigint = () => interrupted.abort();
-    process.once('SIGINT', onSigint);
-    let run: TestRun;
-    try {
-      run = await api.testRun(args.id);
-      let last = testRunProgressLine(run);
-      if (!args.json) note(last);
-      while (!run.finished) {
-        try {
-          await sleep(interval, undefined, { signal: interrupted.signal });
-          run = await api.testRun(args.id, interrupted.signal);
-        } catch (error) {
-          if (!interrupted.signal.aborted) throw error;
-          note(`stopped watching test run ${args.id}; it goes on (${run.status})`);
-          throw new ExitError(130);
-        }
-        const line = testRunProgressLine(run);
+    let last = '';
+    const run = await pollUntil({
+      read: (signal) => api.testRun(args.id, signal),
+      done: (r) => r.finished,
+      intervalMs: interval,
+      onValue: (r) => {
+        const line = testRunProgressLine(r);
         if (line !== last && !args.json) note(line);
         last = line;
-      }
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
+      },
+      onStop: (r) => note(`stopped watching test run ${args.id}; it goes on (${r.status})`),
+    });
     if (args.json) printJson(run);
     else print(testRunText(run));
     if (run.status !== 'COMPLETED' || run.verdict !== 'passed') throw new ExitError(1);
