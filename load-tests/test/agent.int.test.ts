@@ -18,7 +18,7 @@ import { DeleteQueueCommand, DeleteMessageCommand, ReceiveMessageCommand } from 
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createEventId, loadSummarySchema, RUNNER_ASSIGNMENT_KEY, runnerReportSchema, scriptKeyOf, type LoadScript, type RunnerReport } from '@flotilla/events';
 import { createLogger, locate, resourceNames } from '@flotilla/platform';
-import { deployTestStack, subscribeTestQueue, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { deployTestStack, eventually, subscribeTestQueue, testAwsClients, testEnv, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
 import { ROOT } from '../../scripts/fleet.ts';
 import { runAgent, type RunView } from '../agent.ts';
 import { vegetaBinary } from '../vegeta.ts';
@@ -157,6 +157,7 @@ it('reports ready until the view shows it, starts at startAt, reports its summar
 
     // Once its summary is shown it publishes no more and sends no more load, and does not exit.
     const requestsAfter = apiRequests;
+    // An absence over a window (the behaviour under test): ten of its 200 ms polls, over six of its 300 ms republish backoffs.
     await sleep(2_000);
     expect(await receiveReports()).toEqual([]);
     expect(apiRequests).toBe(requestsAfter);
@@ -179,10 +180,8 @@ it('SIGTERM in the middle of the load stops vegeta and exits 0', async () => {
   const agent = startAgent();
   try {
     const before = apiRequests;
-    while (apiRequests - before < 5) {
-      expect(agent.child.exitCode).toBeNull();
-      await sleep(100);
-    }
+    await eventually(() => Promise.resolve(apiRequests - before >= 5 || agent.child.exitCode !== null ? true : undefined), { timeoutMs: 30_000, description: 'the load under way' });
+    expect(agent.child.exitCode).toBeNull();
     const vegetaPids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(agent.child.pid)], { encoding: 'utf8' })
       .split('\n')
       .map((l) => Number(l.trim()))
@@ -213,7 +212,7 @@ it('in-process (runAgent): a run that ended before it started sends no load, idl
     logger: createLogger('test', 'silent'),
     onPhase: (p) => phases.push(p.phase === 'idle' ? `idle:${p.why}` : p.phase),
   });
-  while (!phases.some((p) => p.startsWith('idle'))) await sleep(50);
+  await eventually(() => Promise.resolve(phases.some((p) => p.startsWith('idle')) ? true : undefined), { timeoutMs: 30_000, intervalMs: 50, description: 'the agent idle' });
   expect(phases).toEqual(['assigned', 'idle:ended']);
   expect(apiRequests).toBe(before);
   stop.abort();

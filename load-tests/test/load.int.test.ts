@@ -7,9 +7,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { LoadScript } from '@flotilla/events';
+import { eventually } from '@flotilla/platform/testing';
 import { runScript, SEED_BUILDS } from '../load.ts';
 import { vegetaBinary } from '../vegeta.ts';
 
@@ -103,7 +103,7 @@ it('an abort stops the attacks and their vegeta processes, and rejects', async (
   const stop = new AbortController();
   const children: ChildProcess[] = [];
   const running = runScript(script({ durationSeconds: 30 }), { target, token: TOKEN, vegeta, signal: stop.signal, onSpawn: (c) => children.push(c) });
-  while (seen.filter((r) => r.method === 'GET').length < 2) await sleep(50);
+  await eventually(() => Promise.resolve(seen.filter((r) => r.method === 'GET').length >= 2 ? true : undefined), { timeoutMs: 30_000, intervalMs: 50, description: 'two reads under way' });
   const abortedAt = Date.now();
   stop.abort(new Error('stop now'));
   await expect(running).rejects.toThrow('stop now');
