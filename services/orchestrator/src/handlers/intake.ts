@@ -5,33 +5,38 @@
  * with the reason (the consumer dead-letters it with that reason attached) and never reaches the log.
  */
 import { z } from 'zod';
-import { buildRequestSchema, describeIssues } from '@flotilla/events';
+import { buildRequestSchema, describeIssues, runnerReportSchema, type BuildRequest, type RunnerReport } from '@flotilla/events';
 import { InvalidMessageError, parseMessage, requestBuild, type ReceivedMessage } from '@flotilla/platform';
 import type { OrchestratorDeps } from './deps.ts';
-import { handleRunnerReport, isRunnerReport } from './testruns.ts';
+import { handleRunnerReport } from './testruns.ts';
 
-const envelopeSchema = z
+const buildEnvelopeSchema = z
   .object({
     type: z.literal('build.requested'),
     requestId: z.string().min(1).max(256),
   })
   .loose();
 
-/** `regions` are the stack's: a message naming another region is refused, never started. */
-export function parseIntakeMessage(body: string, regions: readonly string[], defaults: OrchestratorDeps['defaults']) {
-  const { requestId, ...fields } = parseMessage(body, envelopeSchema, 'intake message');
+/** Every message the intake topic carries, told apart by `type`: a build request, or a runner's report. */
+const intakeMessageSchema = z.discriminatedUnion('type', [buildEnvelopeSchema, ...runnerReportSchema.options]);
+
+export type IntakeMessage = { kind: 'build'; requestId: string; request: BuildRequest } | { kind: 'runner-report'; report: RunnerReport };
+
+/** Parsed once, whatever it is. `regions` are the stack's: a build naming another region is refused, never started. */
+export function parseIntakeMessage(body: string, regions: readonly string[], defaults: OrchestratorDeps['defaults']): IntakeMessage {
+  const message = parseMessage(body, intakeMessageSchema, 'intake message');
+  if (message.type !== 'build.requested') return { kind: 'runner-report', report: message };
+  const { requestId, ...fields } = message;
   const request = buildRequestSchema(regions).strip().safeParse({ regions: defaults.regions, hostsPerRegion: defaults.hostsPerRegion, ...fields });
   if (!request.success) throw new InvalidMessageError(`invalid build.requested ${requestId}: ${describeIssues(request.error.issues).join('; ')}`);
-  return { requestId, request: request.data };
+  return { kind: 'build', requestId, request: request.data };
 }
-
-/** Only the type, to route the message: each kind is then parsed by its own schema. */
-const typeOnly = z.object({ type: z.string().min(1) }).loose();
 
 export function intakeHandler(deps: OrchestratorDeps) {
   return async (received: ReceivedMessage): Promise<void> => {
-    if (isRunnerReport(parseMessage(received.body, typeOnly, 'intake message').type)) return handleRunnerReport(deps, received);
-    const { requestId, request } = parseIntakeMessage(received.body, deps.regions, deps.defaults);
+    const message = parseIntakeMessage(received.body, deps.regions, deps.defaults);
+    if (message.kind === 'runner-report') return handleRunnerReport(deps, message.report, received.logger);
+    const { requestId, request } = message;
     const { buildId, duplicate } = await requestBuild(deps, { door: 'sns', key: requestId, request });
     received.logger.info({ requestId, buildId, duplicate }, duplicate ? 'intake repeat: same build' : 'build requested');
   };

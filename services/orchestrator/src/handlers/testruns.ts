@@ -21,7 +21,6 @@ import {
   regionsToTearDown,
   RUNNER_ASSIGNMENT_KEY,
   runnerAssignmentSchema,
-  runnerReportSchema,
   scriptKeyOf,
   TestRunRefusedError,
   testRunStream,
@@ -34,11 +33,10 @@ import {
   InvalidMessageError,
   leasedTestRuns,
   loadAggregate,
-  parseMessage,
   putObject,
   releaseTestRunLeases,
   testRunAggregate,
-  type ReceivedMessage,
+  type Logger,
 } from '@flotilla/platform';
 import type { OrchestratorDeps } from './deps.ts';
 import { startPeriodic } from './periodic.ts';
@@ -98,22 +96,18 @@ export async function provisionTestRun(deps: OrchestratorDeps, state: TestRunSta
   deps.logger.info({ runId, regions: request.regions, containersPerRegion: request.containersPerRegion }, 'test run provisioned: runners scaled up');
 }
 
-/** Whether an intake message is a runner's report (its type is a test-run event's). */
-export const isRunnerReport = (type: string): boolean => type.startsWith('testrun.');
-
 /**
- * A runner's report from intake, decided on its run's stream. A report for a run or region that
- * does not exist is refused with the reason (dead-lettered); a repeat decides nothing.
+ * A runner's report from intake (parsed there), decided on its run's stream. A report for a run or
+ * region that does not exist is refused with the reason (dead-lettered); a repeat decides nothing.
  */
-export async function handleRunnerReport(deps: OrchestratorDeps, received: ReceivedMessage): Promise<void> {
-  const report: RunnerReport = parseMessage(received.body, runnerReportSchema, 'runner report');
+export async function handleRunnerReport(deps: OrchestratorDeps, report: RunnerReport, logger: Logger): Promise<void> {
   const command: TestRunCommand =
     report.type === 'testrun.region_ready'
       ? { kind: 'report-ready', region: report.region, task: report.task }
       : { kind: 'report-completed', region: report.region, task: report.task, summary: report.summary };
   try {
     const { appended } = await decideOnRun(deps, report.runId, command, `runner:${report.task}:${report.type}`);
-    received.logger.info({ runId: report.runId, region: report.region, task: report.task, type: report.type, appended: appended.map((e) => e.type) }, 'runner report');
+    logger.info({ runId: report.runId, region: report.region, task: report.task, type: report.type, appended: appended.map((e) => e.type) }, 'runner report');
   } catch (error) {
     if (error instanceof TestRunRefusedError) throw new InvalidMessageError(`runner report refused: ${error.message}`, { runId: report.runId, region: report.region });
     throw error;
