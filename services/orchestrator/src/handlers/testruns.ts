@@ -47,8 +47,8 @@ export const ORPHAN_LEASE_MS = 60_000;
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
 /** Decides `command` on the run's stream and appends what it decides (nothing for a repeat). */
-function decideOnRun(deps: OrchestratorDeps, runId: string, command: TestRunCommand, causationId: string) {
-  return decideAndAppendTo(deps.store, testRunStream(runId), testRunAggregate, (state) => decideTestRun(state, command, { correlationId: runId, causationId, now: Date.now() }));
+function decideOnRun(deps: OrchestratorDeps, runId: string, command: TestRunCommand, causationId: string, now = Date.now()) {
+  return decideAndAppendTo(deps.store, testRunStream(runId), testRunAggregate, (state) => decideTestRun(state, command, { correlationId: runId, causationId, now }));
 }
 
 async function scaleRunners(deps: OrchestratorDeps, region: string, desiredCount: number): Promise<void> {
@@ -125,17 +125,22 @@ export async function superviseTestRun(deps: OrchestratorDeps, runId: string, le
     }
     return state;
   }
-  if (!isTestRunEnded(state.status) && state.request && now >= Date.parse(state.request.deadline)) {
-    await decideOnRun(deps, runId, { kind: 'tick' }, 'supervisor:deadline');
-    ({ state } = await loadAggregate(deps.store, stream, testRunAggregate));
+  const reload = async () => void ({ state } = await loadAggregate(deps.store, stream, testRunAggregate));
+  // The deadline, decided on the run as read here; appended only once it has passed (decided again there).
+  if (decideTestRun(state, { kind: 'tick' }, { correlationId: runId, causationId: 'supervisor:deadline', now }).length > 0) {
+    await decideOnRun(deps, runId, { kind: 'tick' }, 'supervisor:deadline', now);
+    await reload();
   }
+  let tornDown = false;
   for (const region of regionsToTearDown(state)) {
     await scaleRunners(deps, region, 0);
     if (!(await runnersStopped(deps, region))) continue;
-    await decideOnRun(deps, runId, { kind: 'observe-torn-down', region }, 'supervisor:teardown');
+    const { appended } = await decideOnRun(deps, runId, { kind: 'observe-torn-down', region }, 'supervisor:teardown', now);
+    tornDown ||= appended.length > 0;
     deps.logger.info({ runId, region }, 'test run region torn down');
   }
-  ({ state } = await loadAggregate(deps.store, stream, testRunAggregate));
+  // Read again only when this pass changed the run: a run that is waiting costs one read a pass.
+  if (tornDown) await reload();
   if (isTestRunFinished(state)) {
     await releaseTestRunLeases(deps.leases, runId);
     deps.logger.info({ runId, status: state.status }, 'test run finished: leases given back');
