@@ -21,16 +21,19 @@ export const testRunAggregate: Aggregate<TestRunState, TestRunEvent> = { parse: 
 export type Decision<TState, TEvent> = (state: TState, history: readonly TEvent[]) => PendingEvent[];
 export type BuildDecision = Decision<BuildState, BuildEvent>;
 
-/** A stream's history after `afterVersion`, parsed and upcast, in version order, and its folded state. */
+/** An aggregate's stream's events after `afterVersion`, parsed and upcast, in version order. */
+export async function readEvents<TEvent>(store: EventStore, stream: string, aggregate: Pick<Aggregate<{ lastVersion: number }, TEvent>, 'parse'>, afterVersion = 0): Promise<TEvent[]> {
+  return (await store.readStream(stream, afterVersion)).map((e) => aggregate.parse(e));
+}
+
+/** A stream's whole history, parsed and upcast, in version order, and its folded state. */
 export async function loadAggregate<TState extends { lastVersion: number }, TEvent>(store: EventStore, stream: string, aggregate: Aggregate<TState, TEvent>): Promise<{ history: TEvent[]; state: TState }> {
-  const history = (await store.readStream(stream)).map((e) => aggregate.parse(e));
+  const history = await readEvents(store, stream, aggregate);
   return { history, state: aggregate.fold(history) };
 }
 
 /** A build stream's events after `afterVersion`, parsed and upcast, in version order. */
-export async function readBuildEvents(store: EventStore, stream: string, afterVersion = 0): Promise<BuildEvent[]> {
-  return (await store.readStream(stream, afterVersion)).map((e) => parseBuildEvent(e));
-}
+export const readBuildEvents = (store: EventStore, stream: string, afterVersion = 0): Promise<BuildEvent[]> => readEvents(store, stream, buildAggregate, afterVersion);
 
 /** The build's history, parsed and upcast, and its folded state. */
 export const loadBuild = (store: EventStore, stream: string): Promise<{ history: BuildEvent[]; state: BuildState }> => loadAggregate(store, stream, buildAggregate);

@@ -10,7 +10,6 @@ import {
   decideTestRun,
   foldTestRun,
   isTestRunFinished,
-  parseTestRunEvent,
   testRunIdSchema,
   testRunRequestSchema,
   TestRunRefusedError,
@@ -28,6 +27,7 @@ import {
   HttpError,
   loadAggregate,
   notFound,
+  readEvents,
   releaseTestRunLeases,
   testRunAggregate,
   type HttpRoutes,
@@ -51,7 +51,7 @@ const fingerprint = (request: TestRunRequest) => hashKey(JSON.stringify({ ...req
 
 export function testRunsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
   return (app) => {
-    const read = async (runId: string, afterVersion = 0) => (await deps.store.readStream(testRunStream(runId), afterVersion)).map((e) => parseTestRunEvent(e));
+    const read = (runId: string, afterVersion = 0) => readEvents(deps.store, testRunStream(runId), testRunAggregate, afterVersion);
 
     app.post(
       '/testruns',
