@@ -20,7 +20,16 @@ import {
   UpdateStackCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type ContainerDefinition, type Secret } from '@aws-sdk/client-ecs';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  RegisterTaskDefinitionCommand,
+  UpdateServiceCommand,
+  type ContainerDefinition,
+  type Secret,
+  type Service,
+  type TaskDefinition,
+} from '@aws-sdk/client-ecs';
 import {
   BucketAlreadyOwnedByYou,
   CreateBucketCommand,
@@ -265,6 +274,39 @@ export function runnerSecrets(prefix: string, account: { partition: string; regi
 const sameSecrets = (a: readonly Secret[] | undefined, b: readonly Secret[]) =>
   JSON.stringify((a ?? []).map((s) => [s.name, s.valueFrom]).sort()) === JSON.stringify(b.map((s) => [s.name, s.valueFrom]).sort());
 
+/** A region's runner service, the task definition it runs, and that definition's runner container. */
+export async function runnerDefinition(clients: AwsClients, prefix: string, region: string): Promise<{ service: Service; definition: TaskDefinition; runner: ContainerDefinition }> {
+  const names = resourceNames(prefix);
+  const cluster = names.ecsCluster;
+  const serviceName = names.runnerService(region);
+  const service = (await clients.ecs.send(new DescribeServicesCommand({ cluster, services: [serviceName] }))).services?.[0];
+  if (!service?.taskDefinition) throw new StackDeployError(`stack ${stackName(prefix)} has no runner service ${serviceName} in ${cluster}`, { service: serviceName, cluster });
+  const definition = (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition }))).taskDefinition;
+  const runner = definition?.containerDefinitions?.find((c) => c.name === RUNNER_CONTAINER_NAME);
+  if (!definition || !runner) throw new StackDeployError(`runner task definition ${service.taskDefinition} has no container ${RUNNER_CONTAINER_NAME}`, { taskDefinition: service.taskDefinition });
+  return { service, definition, runner };
+}
+
+/** Registers `definition` again with its runner container changed by `change` (the rest as it was); returns the new revision's ARN. */
+export async function reviseRunnerDefinition(clients: AwsClients, definition: TaskDefinition, change: (runner: ContainerDefinition) => ContainerDefinition): Promise<string> {
+  const containerDefinitions = (definition.containerDefinitions ?? []).map((c) => (c.name === RUNNER_CONTAINER_NAME ? change(c) : c));
+  const registered = await clients.ecs.send(
+    new RegisterTaskDefinitionCommand({
+      family: definition.family,
+      containerDefinitions,
+      ...(definition.networkMode ? { networkMode: definition.networkMode } : {}),
+      ...(definition.requiresCompatibilities ? { requiresCompatibilities: definition.requiresCompatibilities } : {}),
+      ...(definition.cpu ? { cpu: definition.cpu } : {}),
+      ...(definition.memory ? { memory: definition.memory } : {}),
+      ...(definition.taskRoleArn ? { taskRoleArn: definition.taskRoleArn } : {}),
+      ...(definition.executionRoleArn ? { executionRoleArn: definition.executionRoleArn } : {}),
+    }),
+  );
+  const arn = registered.taskDefinition?.taskDefinitionArn;
+  if (!arn) throw new StackDeployError(`registering ${definition.family} again returned no ARN`, { family: definition.family });
+  return arn;
+}
+
 /**
  * Emulator only, a workaround for a MiniStack gap (docs/local-aws.md, "ECS secrets from
  * CloudFormation"): its CloudFormation camel-cases a container definition's keys (`Environment` to
@@ -281,33 +323,12 @@ export async function applyRunnerSecrets(clients: AwsClients, prefix: string, re
   const locator = await locate(clients, prefix);
   const names = resourceNames(prefix);
   const secrets = runnerSecrets(prefix, { partition: locator.partition, region: clients.settings.region, accountId: locator.accountId });
-  const cluster = names.ecsCluster;
   await Promise.all(
     regions.map(async (region) => {
-      const service = names.runnerService(region);
-      const current = (await clients.ecs.send(new DescribeServicesCommand({ cluster, services: [service] }))).services?.[0]?.taskDefinition;
-      if (!current) throw new StackDeployError(`stack ${stackName(prefix)} has no runner service ${service} in ${cluster}`, { service, cluster });
-      const definition = (await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: current }))).taskDefinition;
-      const containers = definition?.containerDefinitions ?? [];
-      const runner = containers.find((c) => c.name === RUNNER_CONTAINER_NAME);
-      if (!definition || !runner) throw new StackDeployError(`runner task definition ${current} has no container ${RUNNER_CONTAINER_NAME}`, { taskDefinition: current });
+      const { definition, runner } = await runnerDefinition(clients, prefix, region);
       if (sameSecrets(runner.secrets, secrets)) return;
-      const containerDefinitions: ContainerDefinition[] = containers.map((c) => (c === runner ? { ...c, secrets } : c));
-      const registered = await clients.ecs.send(
-        new RegisterTaskDefinitionCommand({
-          family: definition.family,
-          containerDefinitions,
-          ...(definition.networkMode ? { networkMode: definition.networkMode } : {}),
-          ...(definition.requiresCompatibilities ? { requiresCompatibilities: definition.requiresCompatibilities } : {}),
-          ...(definition.cpu ? { cpu: definition.cpu } : {}),
-          ...(definition.memory ? { memory: definition.memory } : {}),
-          ...(definition.taskRoleArn ? { taskRoleArn: definition.taskRoleArn } : {}),
-          ...(definition.executionRoleArn ? { executionRoleArn: definition.executionRoleArn } : {}),
-        }),
-      );
-      const taskDefinition = registered.taskDefinition?.taskDefinitionArn;
-      if (!taskDefinition) throw new StackDeployError(`registering ${definition.family} again returned no ARN`, { family: definition.family });
-      await clients.ecs.send(new UpdateServiceCommand({ cluster, service, taskDefinition }));
+      const taskDefinition = await reviseRunnerDefinition(clients, definition, (c) => ({ ...c, secrets }));
+      await clients.ecs.send(new UpdateServiceCommand({ cluster: names.ecsCluster, service: names.runnerService(region), taskDefinition }));
     }),
   );
 }

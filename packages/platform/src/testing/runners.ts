@@ -4,40 +4,21 @@
  * never reports, standing in for a region that hangs), its RUNNING tasks, and the labels the
  * emulator's ECS puts on each task's container.
  */
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListTasksCommand, RegisterTaskDefinitionCommand, UpdateServiceCommand, type TaskDefinition } from '@aws-sdk/client-ecs';
+import { ListTasksCommand, UpdateServiceCommand, type Service, type TaskDefinition } from '@aws-sdk/client-ecs';
 import type { AwsClients } from '../aws.ts';
 import type { ResourceNames } from '../resources.ts';
+import { reviseRunnerDefinition, runnerDefinition } from '../stack.ts';
 
 /** Waits for the emulator's stop (SIGTERM) and does nothing else; the image's own command would be the agent. */
 export const WAIT_FOR_STOP = ['node', '-e', "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 60_000)"];
 
-export async function runnerService(aws: AwsClients, names: ResourceNames, region: string) {
-  const service = (await aws.ecs.send(new DescribeServicesCommand({ cluster: names.ecsCluster, services: [names.runnerService(region)] }))).services?.[0];
-  if (!service) throw new Error(`no service ${names.runnerService(region)}`);
-  return service;
-}
+export const runnerService = async (aws: AwsClients, names: ResourceNames, region: string): Promise<Service> => (await runnerDefinition(aws, names.prefix, region)).service;
 
-export async function deployedRunnerDefinition(aws: AwsClients, names: ResourceNames, region: string): Promise<TaskDefinition> {
-  const service = await runnerService(aws, names, region);
-  const definition = (await aws.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition ?? '' }))).taskDefinition;
-  if (!definition) throw new Error(`no task definition for ${names.runnerService(region)}`);
-  return definition;
-}
+export const deployedRunnerDefinition = async (aws: AwsClients, names: ResourceNames, region: string): Promise<TaskDefinition> => (await runnerDefinition(aws, names.prefix, region)).definition;
 
-/** Registers the deployed definition again, its container's command the only difference; returns its ARN. */
+/** Registers the deployed definition again, its runner container's command the only difference; returns its ARN. */
 export async function runnerDefinitionWithCommand(aws: AwsClients, names: ResourceNames, region: string, command: string[]): Promise<string> {
-  const deployed = await deployedRunnerDefinition(aws, names, region);
-  const registered = await aws.ecs.send(
-    new RegisterTaskDefinitionCommand({
-      family: deployed.family,
-      networkMode: deployed.networkMode,
-      requiresCompatibilities: deployed.requiresCompatibilities,
-      cpu: deployed.cpu,
-      memory: deployed.memory,
-      containerDefinitions: (deployed.containerDefinitions ?? []).map((c) => ({ ...c, command })),
-    }),
-  );
-  return registered.taskDefinition?.taskDefinitionArn ?? '';
+  return reviseRunnerDefinition(aws, await deployedRunnerDefinition(aws, names, region), (c) => ({ ...c, command }));
 }
 
 /** Points the region's runner service at a definition whose container runs `command` (its desired count unchanged). */
