@@ -27,7 +27,8 @@ const regionListSchema = z.array(z.string().min(1)).min(1).refine(uniqueRegions,
 
 export const artifactLocationSchema = z.object({ bucket: z.string().min(1), key: z.string().min(1), sha256: sha256Schema });
 
-export const doorSchema = z.enum(['http', 'sns', 's3']);
+/** Where a build came from: a caller's door, or `onboarding`, a new service's first build. */
+export const doorSchema = z.enum(['http', 'sns', 's3', 'onboarding']);
 export type Door = z.infer<typeof doorSchema>;
 
 /**

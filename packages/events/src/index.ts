@@ -10,3 +10,4 @@ export * from './projection.ts';
 export * from './cancel.ts';
 export * from './facts.ts';
 export * from './testrun.ts';
+export * from './onboarding.ts';

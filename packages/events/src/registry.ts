@@ -6,13 +6,14 @@
  */
 import { z } from 'zod';
 import { buildEvents } from './build.ts';
+import { onboardingEvents } from './onboarding.ts';
 import { testRunEvents } from './testrun.ts';
 import { createEventId, envelopeSchema, type EventEnvelope, type PendingEvent } from './envelope.ts';
 import { describeIssues, InvalidEventError, UnknownEventTypeError } from './errors.ts';
 import { runUpcasters } from './upcasters.ts';
 import type { EventDefinition } from './registry-types.ts';
 
-export const registry = { ...buildEvents, ...testRunEvents } as const satisfies Record<string, EventDefinition>;
+export const registry = { ...buildEvents, ...testRunEvents, ...onboardingEvents } as const satisfies Record<string, EventDefinition>;
 
 export type EventType = keyof typeof registry;
 export type EventData<T extends EventType> = z.infer<(typeof registry)[T]['schema']>;
@@ -24,6 +25,9 @@ export type BuildEvent = { [T in BuildEventType]: EventEnvelope<T, EventData<T>>
 
 export type TestRunEventType = keyof typeof testRunEvents;
 export type TestRunEvent = { [T in TestRunEventType]: EventEnvelope<T, EventData<T>> }[TestRunEventType];
+
+export type OnboardingEventType = keyof typeof onboardingEvents;
+export type OnboardingEvent = { [T in OnboardingEventType]: EventEnvelope<T, EventData<T>> }[OnboardingEventType];
 
 export const isEventType = (type: string): type is EventType => Object.hasOwn(registry, type);
 
@@ -56,6 +60,7 @@ export function parseEvent(raw: unknown): DomainEvent {
 /** Whether a parsed event belongs to the build aggregate (its type is one of buildEvents). */
 export const isBuildEvent = (event: DomainEvent): event is BuildEvent => Object.hasOwn(buildEvents, event.type);
 export const isTestRunEvent = (event: DomainEvent): event is TestRunEvent => Object.hasOwn(testRunEvents, event.type);
+export const isOnboardingEvent = (event: DomainEvent): event is OnboardingEvent => Object.hasOwn(onboardingEvents, event.type);
 
 /** Parses an event read from a build stream: one of another aggregate's types there is invalid. */
 export function parseBuildEvent(raw: unknown): BuildEvent {
@@ -65,6 +70,11 @@ export function parseBuildEvent(raw: unknown): BuildEvent {
 /** Parses an event read from a test-run stream. */
 export function parseTestRunEvent(raw: unknown): TestRunEvent {
   return parseOf(raw, isTestRunEvent, 'test-run');
+}
+
+/** Parses an event read from a service (onboarding) stream. */
+export function parseOnboardingEvent(raw: unknown): OnboardingEvent {
+  return parseOf(raw, isOnboardingEvent, 'onboarding');
 }
 
 function parseOf<E extends DomainEvent>(raw: unknown, belongs: (event: DomainEvent) => event is E, aggregate: string): E {

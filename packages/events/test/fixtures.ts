@@ -2,12 +2,15 @@
 import {
   buildStream,
   newEvent,
+  serviceStream,
   testRunStream,
   type BuildEvent,
   type BuildEventType,
   type EventData,
   type LoadScript,
   type LoadSummary,
+  type OnboardingEvent,
+  type OnboardingEventType,
   type TestRunEvent,
   type TestRunEventType,
   type TestRunRequest,
@@ -88,3 +91,26 @@ export const summary = (overrides: Partial<LoadSummary> = {}): LoadSummary => ({
 });
 
 export const requestedRunData: EventData<'testrun.requested'> = { runId: RUN_ID, ...testRunRequest, deadline: RUN_DEADLINE, quorum: 3, containersPerRegion: 1 };
+
+export const SERVICE_NAME = 'payments-api';
+export const SERVICE_AT = Date.parse('2026-11-22T10:00:00Z');
+
+/** A service creation's event as the store returns it. */
+export function storedService<T extends OnboardingEventType>(type: T, data: EventData<T>, version: number, at = SERVICE_AT + version * 1000): OnboardingEvent {
+  const pending = newEvent({ type, data, correlationId: SERVICE_NAME, causationId: 'cause', now: at });
+  return { ...pending, stream: serviceStream(SERVICE_NAME), version } as OnboardingEvent;
+}
+
+export const serviceRequestedData: EventData<'service.requested'> = {
+  name: SERVICE_NAME,
+  team: 'payments',
+  template: 'node-service',
+  environments: ['dev', 'prod'],
+  stepDeadlineMs: 600_000,
+};
+
+/** The pull request GitHub gave a step: numbers and shas told apart by the step. */
+export function raisedPullRequest(step: 'infra' | 'app-config' | 'proxy-upstreams' | 'service-definition', number: number): EventData<'pull_request.raised'> {
+  const repo = step === 'service-definition' ? 'service-definitions' : step;
+  return { step, repo, number, nodeId: `PR_${repo}_${number}`, url: `https://github.test/flotilla-org/${repo}/pull/${number}`, ref: `onboard/${SERVICE_NAME}`, sha: String(number).repeat(40).slice(0, 40) };
+}

@@ -18,7 +18,7 @@ import {
   type EventDefinition,
   type EventType,
 } from '../src/index.ts';
-import { BUILD_ID, requestedData, requestedRunData, summary } from './fixtures.ts';
+import { BUILD_ID, raisedPullRequest, requestedData, requestedRunData, serviceRequestedData, summary } from './fixtures.ts';
 
 /** One valid payload per registered type: adding a type without a sample is a compile error. */
 const samples: { [T in EventType]: EventData<T> } = {
@@ -39,6 +39,17 @@ const samples: { [T in EventType]: EventData<T> } = {
   'testrun.completed': { verdict: 'passed', regions: { 'us-east-1': { containers: 1, requests: 5, failed: 0, failedRate: 0, dropped: 0, p95Ms: 3, firstRequestAt: null, passed: true } } },
   'testrun.aborted': { reason: 'deadline passed' },
   'testrun.cancelled': {},
+  'service.requested': serviceRequestedData,
+  'pull_request.raised': raisedPullRequest('infra', 1),
+  'pull_request.auto_merge_enabled': { step: 'infra', number: 1 },
+  'pull_request.merged': { step: 'infra', number: 1, mergedSha: 'b'.repeat(40) },
+  'pull_request.closed': { step: 'app-config', number: 2, reason: 'closed without being merged' },
+  'workflow_run.dispatched': { step: 'boilerplate', repo: 'boilerplate', workflow: 'create-service.yml', runId: 7, url: 'https://github.test/runs/7' },
+  'workflow_run.completed': { step: 'infra', repo: 'infra', workflow: 'apply.yml', runId: 6, url: 'https://github.test/runs/6', headSha: 'b'.repeat(40), conclusion: 'success' },
+  'service.build_requested': { buildId: BUILD_ID },
+  'service.build_finished': { buildId: BUILD_ID, status: 'SUCCESS' },
+  'service.created': { buildId: BUILD_ID },
+  'service.onboarding_failed': { step: 'infra', reason: 'the infra workflow run failed' },
 };
 const eventTypes = Object.keys(registry) as EventType[];
 

@@ -4,7 +4,22 @@
  * jittered backoff until the deadline, never a small fixed number of tries. Within one process,
  * the writers to one stream take turns (KeyedTurns), so only other processes' writes race.
  */
-import { factKey, foldBuild, foldTestRun, parseBuildEvent, parseTestRunEvent, type BuildEvent, type BuildState, type PendingEvent, type TestRunEvent, type TestRunState } from '@flotilla/events';
+import {
+  factKey,
+  foldBuild,
+  foldOnboarding,
+  foldTestRun,
+  parseBuildEvent,
+  parseOnboardingEvent,
+  parseTestRunEvent,
+  type BuildEvent,
+  type BuildState,
+  type OnboardingEvent,
+  type OnboardingState,
+  type PendingEvent,
+  type TestRunEvent,
+  type TestRunState,
+} from '@flotilla/events';
 import type { AppendResult, EventStore } from './event-store.ts';
 import { KeyedTurns } from './concurrency.ts';
 import { withRetry } from './retry.ts';
@@ -17,6 +32,7 @@ export interface Aggregate<TState extends { lastVersion: number }, TEvent> {
 
 export const buildAggregate: Aggregate<BuildState, BuildEvent> = { parse: parseBuildEvent, fold: foldBuild };
 export const testRunAggregate: Aggregate<TestRunState, TestRunEvent> = { parse: parseTestRunEvent, fold: foldTestRun };
+export const onboardingAggregate: Aggregate<OnboardingState, OnboardingEvent> = { parse: parseOnboardingEvent, fold: foldOnboarding };
 
 export type Decision<TState, TEvent> = (state: TState, history: readonly TEvent[]) => PendingEvent[];
 export type BuildDecision = Decision<BuildState, BuildEvent>;
