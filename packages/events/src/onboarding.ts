@@ -254,7 +254,9 @@ export type OnboardingCommand =
   | { kind: 'dispatched'; runId: number; url: string }
   | { kind: 'workflow-run'; observed: WorkflowRunObservation }
   | { kind: 'build-requested'; buildId: string }
-  | { kind: 'build-finished'; buildId: string; status: 'SUCCESS' | 'FAILED'; reason?: string };
+  | { kind: 'build-finished'; buildId: string; status: 'SUCCESS' | 'FAILED'; reason?: string }
+  /** GitHub refused an action outright (a 4xx that no retry changes): the creation cannot go on. */
+  | { kind: 'refused'; step: string; reason: string };
 
 export interface OnboardingMeta {
   correlationId: string;
@@ -354,6 +356,9 @@ export function decideOnboarding(state: OnboardingState, command: OnboardingComm
       facts.push(event('service.build_requested', { buildId: command.buildId }));
       break;
     }
+    case 'refused':
+      failure = { step: command.step, reason: command.reason };
+      break;
     case 'build-finished': {
       if (state.build?.buildId !== command.buildId || state.build.status) break;
       facts.push(event('service.build_finished', { buildId: command.buildId, status: command.status, ...(command.reason ? { reason: command.reason } : {}) }));
@@ -398,6 +403,20 @@ export type OnboardingAction =
   | { kind: 'request-build' }
   | { kind: 'observe-build' }
   | { kind: 'close'; step: PullRequestStep };
+
+/** The step an action serves: what a refusal of it fails. */
+export function onboardingActionStep(action: OnboardingAction): string {
+  if ('step' in action) return action.step;
+  switch (action.kind) {
+    case 'poll-infra-run':
+      return 'infra';
+    case 'dispatch-boilerplate':
+    case 'poll-boilerplate-run':
+      return 'boilerplate';
+    default:
+      return 'first-build';
+  }
+}
 
 /** What a creation waits on, since when: what a stuck creation is reported with. */
 export interface OnboardingWait {

@@ -58,6 +58,16 @@ export const apiTokenEnvShape = {
     .describe('Bearer token every API route but /health, /ready, /openapi.json, the console and the GitHub webhook requires'),
 } as const;
 
+/** What every door that starts a service creation (POST /services, the SNS form) decides with. */
+export const onboardingEnvShape = {
+  ONBOARDING_STEP_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .default(30 * 60_000)
+    .describe('How long a service creation may wait on one step (a merge, a workflow run, its first build) before its status and `flotilla why` report it stuck'),
+} as const;
+
 /** Defaults for intake doors that may leave regions or hosts out (S3 uploads without metadata, HTTP). */
 export const intakeEnvShape = {
   DEFAULT_REGIONS: z

@@ -30,3 +30,4 @@ export * from './projections/build-projections.ts';
 export * from './projections/build-list.ts';
 export * from './projections/host-counters.ts';
 export * from './projections/replay.ts';
+export * from './onboarding.ts';

@@ -1,12 +1,18 @@
 /** This service's environment, parsed once at start; process.env is read nowhere else. */
 import { z } from 'zod';
-import { apiTokenEnvShape, intakeEnvShape, parseEnv, platformEnvShape } from '@flotilla/platform';
+import { apiTokenEnvShape, intakeEnvShape, onboardingEnvShape, parseEnv, platformEnvShape } from '@flotilla/platform';
 
 export const config = parseEnv(
   {
     ...platformEnvShape,
     ...intakeEnvShape,
     ...apiTokenEnvShape,
+    ...onboardingEnvShape,
+    GITHUB_WEBHOOK_SECRET: z
+      .string()
+      .min(16, 'at least 16 characters')
+      .optional()
+      .describe("The secret GitHub signs webhooks with (X-Hub-Signature-256); without it POST /webhooks/github answers 503. ./scripts/run.sh makes one for the local simulator"),
     BUILD_CONCURRENCY: z.coerce
       .number()
       .int()

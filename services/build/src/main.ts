@@ -21,6 +21,8 @@ await startService({
       logger,
       regions,
       defaults: intakeDefaults(config, regions),
+      intakeTopicArn: locator.topicArn(locator.names.topics.intake),
+      onboarding: { stepDeadlineMs: config.ONBOARDING_STEP_DEADLINE_MS, webhookSecret: config.GITHUB_WEBHOOK_SECRET },
       sse: { pollMs: config.SSE_POLL_MS, maxPollMs: config.SSE_POLL_MAX_MS, maxStreams: config.SSE_MAX_STREAMS, maxStreamsPerClient: config.SSE_MAX_STREAMS_PER_CLIENT },
       backlog: new IntakeBacklog(
         async (cap) => {

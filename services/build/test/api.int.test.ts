@@ -49,6 +49,8 @@ beforeAll(async () => {
       regions: await (await locate(aws, stack.prefix)).regions(),
       defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
       sse: SSE,
+      intakeTopicArn: (await locate(aws, stack.prefix)).topicArn(names.topics.intake),
+      onboarding: { stepDeadlineMs: 60_000 },
     }),
     auth: { token: TOKEN },
   });

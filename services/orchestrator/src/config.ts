@@ -1,11 +1,12 @@
 /** This service's environment, parsed once at start; process.env is read nowhere else. */
 import { z } from 'zod';
-import { intakeEnvShape, parseEnv, platformEnvShape } from '@flotilla/platform';
+import { intakeEnvShape, onboardingEnvShape, parseEnv, platformEnvShape } from '@flotilla/platform';
 
 export const config = parseEnv(
   {
     ...platformEnvShape,
     ...intakeEnvShape,
+    ...onboardingEnvShape,
     RELAY_CONCURRENCY: z.coerce
       .number()
       .int()
@@ -26,6 +27,20 @@ export const config = parseEnv(
       .min(100)
       .default(1_000)
       .describe("How often the test-run supervisor looks at each open run: the deadline, and teardown of each region that is done (a region's teardown is seen within about this)"),
+    GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.github.com').describe("GitHub's API for onboarding (REST, and GraphQL at <url>/graphql); ./scripts/run.sh points it at the local simulator"),
+    GITHUB_TOKEN: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Token the onboarding driver calls GitHub with (pull requests, auto-merge, workflow dispatch); without it creations are recorded but wait, and are reported stuck'),
+    GITHUB_OWNER: z.string().regex(/^[A-Za-z0-9-]{1,39}$/).default('flotilla-org').describe('The GitHub organisation whose repositories onboarding changes (infra, app-config, proxy-upstreams, service-definitions, boilerplate)'),
+    ONBOARDING_POLL_MS: z.coerce
+      .number()
+      .int()
+      .min(100)
+      .default(60_000)
+      .describe("How long a service creation waits for GitHub's webhook before it polls GitHub for the state it waits on (then once per this interval)"),
+    ONBOARDING_DRIVE_MS: z.coerce.number().int().min(100).default(1_000).describe('How often the onboarding driver looks at every open creation (the relay also wakes it on each event of one)'),
   },
   process.env,
 );

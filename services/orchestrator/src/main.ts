@@ -1,10 +1,11 @@
-/** Wiring only: the stream relay, the intake doors, deploy.finished, the reconciler, the test-run supervisor, and health. */
-import { intakeDefaults, Records, startConsumer, startService, startStreamReader } from '@flotilla/platform';
+/** Wiring only: the stream relay, the intake doors, deploy.finished, the reconciler, the test-run supervisor, the onboarding driver, and health. */
+import { createGitHub, intakeDefaults, Records, startConsumer, startService, startStreamReader } from '@flotilla/platform';
 import { config } from './config.ts';
 import type { OrchestratorDeps } from './handlers/deps.ts';
 import { catchUpFromLog } from './handlers/catch-up.ts';
 import { deployFinishedHandler } from './handlers/deploy-finished.ts';
 import { intakeHandler } from './handlers/intake.ts';
+import { startOnboardingDriver } from './handlers/onboarding/driver.ts';
 import { startReconciler } from './handlers/reconcile.ts';
 import { relayHandler } from './handlers/relay.ts';
 import { startTestRunSupervisor } from './handlers/testruns.ts';
@@ -18,6 +19,7 @@ await startService({
     const regions = await locator.regions();
     const syncQueueUrls = Object.fromEntries(await Promise.all(regions.map(async (r) => [r, await locator.queueUrl(resources.syncQueue(r))] as const)));
     const checkpoints = new Records(aws.dynamodb, resources.tables.checkpoints);
+    let driver: ReturnType<typeof startOnboardingDriver> | undefined;
     const deps: OrchestratorDeps = {
       aws,
       store,
@@ -30,7 +32,13 @@ await startService({
       regions,
       syncQueueUrls,
       defaults: intakeDefaults(config, regions),
+      onboarding: { stepDeadlineMs: config.ONBOARDING_STEP_DEADLINE_MS, wake: () => driver?.wake() },
     };
+    const github = config.GITHUB_TOKEN
+      ? createGitHub({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, owner: config.GITHUB_OWNER, logger: logger.child({ part: 'github' }) })
+      : undefined;
+    if (github) driver = startOnboardingDriver(deps, github, config.ONBOARDING_DRIVE_MS, { pollAfterMs: config.ONBOARDING_POLL_MS });
+    else logger.warn('onboarding driver off: no GITHUB_TOKEN; service creations are recorded but wait, and are reported stuck');
     return [
       await startConsumer(ctx, resources.queues.intake, intakeHandler(deps)),
       await startConsumer(ctx, resources.queues.uploads, uploadHandler(deps)),
@@ -43,6 +51,7 @@ await startService({
       }),
       startReconciler(deps, config.RECONCILE_INTERVAL_MS, config.RECONCILE_GRACE_MS),
       startTestRunSupervisor(deps, config.TESTRUN_SUPERVISE_MS),
+      ...(driver ? [driver] : []),
     ];
   },
 });

@@ -18,6 +18,7 @@ export async function orchestratorTestDeps(aws: AwsClients, stack: TestStack, ov
     regions: stack.regions,
     syncQueueUrls: {},
     defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
+    onboarding: { stepDeadlineMs: 60_000, wake: () => undefined },
     ...overrides,
   };
 }

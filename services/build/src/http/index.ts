@@ -1,5 +1,6 @@
 /**
- * The build service's API: one plugin per resource (/builds, /events, /testruns), registered together. A new
+ * The build service's API: one plugin per resource (/builds, /events, /testruns, /services,
+ * /webhooks/github), registered together. A new
  * route goes into its resource's plugin; a new resource gets its own file here.
  */
 import type { HttpRoutes } from '@flotilla/platform';
@@ -7,7 +8,9 @@ import { buildsRoutes } from './builds.ts';
 import { eventsRoutes } from './events.ts';
 import type { ApiDeps } from './queries.ts';
 import { streamDoor } from './stream.ts';
+import { servicesRoutes } from './services.ts';
 import { testRunsRoutes } from './testruns.ts';
+import { webhookRoutes } from './webhooks.ts';
 
 export type { ApiDeps } from './queries.ts';
 
@@ -22,5 +25,7 @@ export function buildApi(deps: ApiDeps): HttpRoutes {
     await app.register(buildsRoutes(deps, streams));
     await app.register(eventsRoutes(deps));
     await app.register(testRunsRoutes(deps, streams));
+    await app.register(servicesRoutes(deps));
+    await app.register(webhookRoutes(deps));
   };
 }

@@ -23,6 +23,14 @@ export interface ApiDeps {
   sse: SseLimits;
   /** Intake back-pressure: POST /builds answers 503 while it refuses (none: never refuses). */
   backlog?: IntakeBacklog | undefined;
+  /** Where GitHub's webhooks go on to (the intake topic). */
+  intakeTopicArn: string;
+  onboarding: {
+    /** How long a creation may wait on one step before it is reported stuck (ONBOARDING_STEP_DEADLINE_MS). */
+    stepDeadlineMs: number;
+    /** GitHub's webhook secret (GITHUB_WEBHOOK_SECRET); without it POST /webhooks/github answers 503. */
+    webhookSecret?: string | undefined;
+  };
 }
 
 export async function history(store: EventStore, buildId: string, afterVersion = 0): Promise<BuildEvent[]> {

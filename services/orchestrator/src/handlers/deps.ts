@@ -15,6 +15,12 @@ export interface OrchestratorDeps {
   regions: readonly string[];
   syncQueueUrls: Record<string, string>;
   defaults: { regions: string[]; hostsPerRegion: number };
+  onboarding: {
+    /** The step deadline a creation asked for over SNS gets (ONBOARDING_STEP_DEADLINE_MS). */
+    stepDeadlineMs: number;
+    /** Runs the onboarding driver now: the relay read an event of a creation. */
+    wake: () => void;
+  };
 }
 
 export const IN_FLIGHT_PK = 'in-flight';

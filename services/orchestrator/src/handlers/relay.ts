@@ -2,8 +2,10 @@
  * The log's stream is the outbox: every new event is published to the events topic (type, stream
  * and region as message attributes, for subscription filters), then the orchestrator acts on it:
  * build.requested -> append build.started; build.started -> StartExecution; build.failed -> one
- * alert; testrun.requested -> the run's scripts stored and its runners scaled up. Each effect is idempotent (an append at a fixed expected version, a named execution, an
- * alert keyed on the event id), so a batch read twice acts once.
+ * alert; testrun.requested -> the run's scripts stored and its runners scaled up; service.requested
+ * -> the creation opened for the onboarding driver, which every event of a creation wakes. Each
+ * effect is idempotent (an append at a fixed expected version, a named execution, an alert keyed
+ * on the event id, a row put by key), so a batch read twice acts once.
  *
  * What goes wrong is sorted by whose fault it is (reviews M2, M3):
  * - the event's own (invalid, or refused by the decider): its build fails with the reason, and the
@@ -19,7 +21,9 @@ import {
   buildIdOfStream,
   InvalidEventError,
   parseBuildEvent,
+  parseOnboardingEvent,
   parseTestRunEvent,
+  serviceNameOfStream,
   testRunIdOfStream,
   UnknownEventTypeError,
   UnsupportedSchemaVersionError,
@@ -37,6 +41,7 @@ import {
   isRetryable,
   loadAggregate,
   loadBuild,
+  openCreation,
   publish,
   publishAll,
   ReaderTooOldError,
@@ -115,6 +120,13 @@ export async function relayOne(deps: OrchestratorDeps, envelope: EventEnvelope, 
   if (testRunIdOfStream(envelope.stream)) {
     // The run's runners go up on its request; the rest of a run is the supervisor's (testruns.ts).
     if (parseTestRunEvent(envelope).type === 'testrun.requested') await provisionTestRun(deps, (await loadAggregate(deps.store, envelope.stream, testRunAggregate)).state);
+    return;
+  }
+  if (serviceNameOfStream(envelope.stream)) {
+    // A creation is the driver's from its request on; each of its events wakes the driver to take the next step.
+    const event = parseOnboardingEvent(envelope);
+    if (event.type === 'service.requested') await openCreation(deps.inFlight, event.data.name);
+    deps.onboarding.wake();
     return;
   }
   if (!buildIdOfStream(envelope.stream)) return;
