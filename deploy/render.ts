@@ -336,6 +336,8 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
         globalObjects(['artifacts/'], ['s3:GetObject', ...copyTo]),
         answerTasks,
         findRegions,
+        // GitHub's webhooks, once verified, go on to the orchestrator through the intake topic.
+        { Effect: 'Allow', Action: 'sns:Publish', Resource: ref(`${pascal(names.topics.intake)}Topic`) },
       ];
     case 'replication':
       return [
@@ -544,7 +546,19 @@ function ecs(resources: Resources, regions: readonly string[]): void {
               // Other tasks in the VPC reach it through the task's own interface, not loopback.
               { Name: 'HOST', Value: '0.0.0.0' },
               { Name: 'LOG_LEVEL', Value: 'info' },
-              ...(name === 'build' ? [{ Name: 'FLOTILLA_API_TOKEN', Value: ref('ApiToken') }] : []),
+              ...(name === 'build'
+                ? [
+                    { Name: 'FLOTILLA_API_TOKEN', Value: ref('ApiToken') },
+                    { Name: 'GITHUB_WEBHOOK_SECRET', Value: ref('GitHubWebhookSecret') },
+                  ]
+                : []),
+              ...(name === 'orchestrator'
+                ? [
+                    { Name: 'GITHUB_API_URL', Value: ref('GitHubApiUrl') },
+                    { Name: 'GITHUB_OWNER', Value: ref('GitHubOwner') },
+                    { Name: 'GITHUB_TOKEN', Value: ref('GitHubToken') },
+                  ]
+                : []),
             ],
             HealthCheck: { Command: ['CMD-SHELL', `node -e "fetch('http://127.0.0.1:${port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"`], Interval: 15, Retries: 3, Timeout: 5 },
             StopTimeout: 30,
@@ -613,6 +627,16 @@ export function renderTemplate(regions: readonly string[] = REGIONS): Record<str
         Default: '',
         AllowedPattern: '^(|\\S{16,})$',
         Description: 'Bearer token the build API requires, also stored in Secrets Manager for the load-test runners (Target=aws; at least 16 characters without whitespace)',
+      },
+      GitHubApiUrl: { Type: 'String', Default: 'https://api.github.com', Description: "GitHub's API for onboarding (GraphQL at <url>/graphql)" },
+      GitHubOwner: { Type: 'String', Default: 'flotilla-org', AllowedPattern: '^[A-Za-z0-9-]{1,39}$', Description: 'The organisation whose repositories onboarding changes' },
+      GitHubToken: { Type: 'String', NoEcho: true, Default: '', Description: 'Token the orchestrator calls GitHub with for onboarding; empty: creations are recorded but wait' },
+      GitHubWebhookSecret: {
+        Type: 'String',
+        NoEcho: true,
+        Default: '',
+        AllowedPattern: '^(|\\S{16,})$',
+        Description: "The secret GitHub signs onboarding's webhooks with (POST /webhooks/github); empty: the route answers 503",
       },
     },
     Conditions: { IsAws: { 'Fn::Equals': [ref('Target'), 'aws'] } },

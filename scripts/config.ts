@@ -19,6 +19,12 @@ export const scriptEnv = parseEnv(
     EMULATOR_STATE_DIR: z.string().min(1).optional().describe('Where that state lives (default .run/emulator-<port>/state)'),
     FLOTILLA_API_TOKEN: z.string().min(16).regex(/^\S+$/).optional().describe('The API token the services require; unset: the one in FLOTILLA_API_TOKEN_FILE, made when missing'),
     FLOTILLA_API_TOKEN_FILE: z.string().min(1).default('.run/api-token').describe('Where the run command keeps the local API token (relative to the checkout), mode 0600'),
+    GITHUB_API_URL: z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("A GitHub for onboarding instead of the local simulator (e.g. https://api.github.com), with GITHUB_TOKEN and GITHUB_WEBHOOK_SECRET; unset: the run command starts packages/github-sim"),
+    GITHUB_TOKEN: z.string().min(1).optional().describe('Token for GITHUB_API_URL'),
+    GITHUB_WEBHOOK_SECRET: z.string().min(16).optional().describe("The secret GITHUB_API_URL's webhooks are signed with"),
     HOST: z
       .union([z.ipv4(), z.ipv6()])
       .default('127.0.0.1')

@@ -1,10 +1,12 @@
 /**
  * `scripts/run.sh` ends here, once tools are installed:
  *
- *   node scripts/run.ts [--prefix flotilla] [--port-base 8080] [--fresh]
+ *   node scripts/run.ts [--prefix flotilla] [--port-base 8080] [--github-port 8090] [--fresh]
  *
  * Checks every port it would listen on, then makes sure the emulator answers (starting it, with
- * its state persisted under .run/, when nothing does), deploys the stack, starts every service
+ * its state persisted under .run/, when nothing does), deploys the stack, starts the local GitHub
+ * simulator for onboarding (packages/github-sim: webhooks signed with a fresh secret to the build
+ * API; unless GITHUB_API_URL names a GitHub to use instead), starts every service
  * (on loopback, with the API token from .run/api-token, made when missing) and prints where to
  * look and how to call the API. This command owns what it starts at every moment: the signal handlers are
  * installed before anything starts, each process is tracked from the moment it is spawned, and a
@@ -12,10 +14,12 @@
  * started it (which saves its state first), and exits non-zero (130 after Ctrl-C).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { isAbsolute, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { startGitHubSim, type GitHubSim } from '@flotilla/github-sim';
 import { createAwsClients, deployStack, FlotillaError, prefixSchema } from '@flotilla/platform';
 import { ensureApiToken } from './api-token.ts';
 import { scriptEnv } from './config.ts';
@@ -45,6 +49,7 @@ const argsSchema = z.object({
     .min(1024)
     .max(65535 - SERVICES.length)
     .describe(`First service port; each service keeps its offset from ${DEFAULT_PORT_BASE} in deploy/services.json`),
+  'github-port': z.coerce.number().int().min(1024).max(65535).describe('Port of the local GitHub simulator (onboarding)'),
 });
 const parsedArgs = argsSchema.safeParse(
   parseArgs({
@@ -52,6 +57,7 @@ const parsedArgs = argsSchema.safeParse(
       prefix: { type: 'string', default: 'flotilla' },
       fresh: { type: 'boolean', default: false },
       'port-base': { type: 'string', default: String(DEFAULT_PORT_BASE) },
+      'github-port': { type: 'string', default: '8090' },
     },
   }).values,
 );
@@ -88,7 +94,7 @@ process.on('SIGTERM', () => onSignal('SIGTERM', 143));
 process.on('SIGHUP', () => onSignal('SIGHUP', 129));
 
 /** Everything this command started, so the stop at the end stops exactly that. */
-const owned: { emulator: boolean; emulatorScript?: ChildProcess; fleetStart?: Promise<Fleet>; fleet?: Fleet } = { emulator: false };
+const owned: { emulator: boolean; emulatorScript?: ChildProcess; github?: GitHubSim; fleetStart?: Promise<Fleet>; fleet?: Fleet } = { emulator: false };
 
 /** Rejects as soon as the run is interrupted; the work itself is stopped by the owner, not here. */
 function unlessInterrupted<T>(work: Promise<T>): Promise<T> {
@@ -150,6 +156,9 @@ async function checkPorts(startsEmulator: boolean): Promise<void> {
     who: `the ${name} service`,
     setting: `--port-base <n> (the services use n..n+${SERVICES.length - 1}; now ${args['port-base']})`,
   }));
+  if (!scriptEnv.GITHUB_API_URL) {
+    wanted.push({ port: args['github-port'], host: '127.0.0.1', who: 'the local GitHub simulator', setting: `--github-port <n> (now ${args['github-port']})` });
+  }
   if (startsEmulator) {
     wanted.push({
       port: emulatorPort,
@@ -163,6 +172,26 @@ async function checkPorts(startsEmulator: boolean): Promise<void> {
   if (taken.length === 0) return;
   const lines = taken.map((t) => `port ${t.port} is in use; ${t.who} needs it. Free it, or move it with ${t.setting}`);
   throw new StartRefusedError(`nothing was started:\n  ${lines.join('\n  ')}`, { ports: taken.map((t) => t.port) });
+}
+
+/**
+ * The GitHub onboarding talks to: the one GITHUB_API_URL names, or the local simulator, started
+ * here on loopback with a fresh token and webhook secret, its webhooks going to the build API.
+ */
+async function githubForOnboarding(): Promise<{ orchestrator: Record<string, string>; build: Record<string, string> }> {
+  if (scriptEnv.GITHUB_API_URL) {
+    say(`onboarding uses the GitHub at ${scriptEnv.GITHUB_API_URL}`);
+    return {
+      orchestrator: { GITHUB_API_URL: scriptEnv.GITHUB_API_URL, ...(scriptEnv.GITHUB_TOKEN ? { GITHUB_TOKEN: scriptEnv.GITHUB_TOKEN } : {}) },
+      build: scriptEnv.GITHUB_WEBHOOK_SECRET ? { GITHUB_WEBHOOK_SECRET: scriptEnv.GITHUB_WEBHOOK_SECRET } : {},
+    };
+  }
+  const token = randomBytes(24).toString('hex');
+  const secret = randomBytes(24).toString('hex');
+  const build = servicePorts(args['port-base']).find((s) => s.name === 'build');
+  owned.github = await startGitHubSim({ port: args['github-port'], token, webhook: { url: `http://127.0.0.1:${build?.port ?? 0}/webhooks/github`, secret } });
+  say(`local GitHub simulator for onboarding at ${owned.github.url} (its request log: ${owned.github.url}/_sim/requests)`);
+  return { orchestrator: { GITHUB_API_URL: owned.github.url, GITHUB_TOKEN: token }, build: { GITHUB_WEBHOOK_SECRET: secret } };
 }
 
 /** One short line per structured log record, so the terminal stays readable. */
@@ -207,10 +236,12 @@ async function start(): Promise<void> {
   } finally {
     aws.destroy();
   }
+  const github = await unlessInterrupted(githubForOnboarding());
   owned.fleetStart = startFleet({
     prefix: args.prefix,
     env,
     apiToken,
+    overrides: { orchestrator: github.orchestrator, build: github.build },
     ports: { base: args['port-base'] },
     onLog: show,
     onSpawn: (name, child) => say(`spawned ${name} (pid ${child.pid ?? '?'}), waiting for it to listen`),
@@ -226,6 +257,7 @@ async function start(): Promise<void> {
   say('Flotilla is up:');
   for (const s of fleet.services) say(`  ${s.name.padEnd(13)} ${s.url}/health`);
   say(`  local AWS     ${env.AWS_ENDPOINT_URL} (try: .tools/venv/bin/awslocal sns list-topics)`);
+  if (owned.github) say(`  GitHub (sim)  ${owned.github.url}/_sim/state (onboarding: pnpm flotilla services create <name> --team <team> --template node-service)`);
   const build = fleet.services.find((s) => s.name === 'build');
   if (scriptEnv.FLOTILLA_API_TOKEN) say('  the API wants the token in FLOTILLA_API_TOKEN: send Authorization: Bearer $FLOTILLA_API_TOKEN');
   else {
@@ -252,6 +284,7 @@ async function stopOwned(): Promise<void> {
     say('stopping the services that had started');
     await owned.fleetStart.catch(() => undefined);
   }
+  await owned.github?.close();
   if (owned.emulator) {
     const script = owned.emulatorScript;
     // Still starting: it stops the emulator it spawned on SIGTERM, once its pid is recorded.

@@ -9,9 +9,10 @@ export const config = parseEnv(
     ...apiTokenEnvShape,
     ...onboardingEnvShape,
     GITHUB_WEBHOOK_SECRET: z
-      .string()
-      .min(16, 'at least 16 characters')
+      .union([z.literal(''), z.string().min(16, 'at least 16 characters')])
       .optional()
+      // The template passes its GitHubWebhookSecret parameter on as it is: empty means none.
+      .transform((secret) => secret || undefined)
       .describe("The secret GitHub signs webhooks with (X-Hub-Signature-256); without it POST /webhooks/github answers 503. ./scripts/run.sh makes one for the local simulator"),
     BUILD_CONCURRENCY: z.coerce
       .number()

@@ -30,8 +30,9 @@ export const config = parseEnv(
     GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.github.com').describe("GitHub's API for onboarding (REST, and GraphQL at <url>/graphql); ./scripts/run.sh points it at the local simulator"),
     GITHUB_TOKEN: z
       .string()
-      .min(1)
       .optional()
+      // The template passes its GitHubToken parameter on as it is: empty means none.
+      .transform((token) => token || undefined)
       .describe('Token the onboarding driver calls GitHub with (pull requests, auto-merge, workflow dispatch); without it creations are recorded but wait, and are reported stuck'),
     GITHUB_OWNER: z.string().regex(/^[A-Za-z0-9-]{1,39}$/).default('flotilla-org').describe('The GitHub organisation whose repositories onboarding changes (infra, app-config, proxy-upstreams, service-definitions, boilerplate)'),
     ONBOARDING_POLL_MS: z.coerce

@@ -43,6 +43,7 @@ import {
   routeSha,
   type GitHubPort,
   type Logger,
+  type PullRequestInfo,
 } from '@flotilla/platform';
 import type { OrchestratorDeps } from '../deps.ts';
 import { startPeriodic } from '../periodic.ts';
@@ -70,6 +71,9 @@ function changeDescription(state: OnboardingState, step: PullRequestStep): strin
   return [`Onboarding of the service \`${request.name}\` (step ${step}), raised by Flotilla.`, '', ...lines[step]].join('\n');
 }
 
+/** What GitHub's answer about a pull request tells the creation. */
+const observed = (pr: PullRequestInfo): OnboardingCommand => ({ kind: 'pull-request', observed: { repo: pr.repo, number: pr.number, state: pr.state, merged: pr.merged, mergedSha: pr.mergedSha } });
+
 /**
  * Carries out one action and returns the observation it makes, or undefined when there is nothing
  * to report yet (a poll that found GitHub still busy). A GitHub refusal (4xx) is returned as the
@@ -92,7 +96,7 @@ async function carryOut(deps: OrchestratorDeps, github: GitHubPort, state: Onboa
       return [{ kind: 'auto-merge-enabled', step: action.step }];
     case 'poll-pull-request': {
       const pr = await github.getPullRequest(ONBOARDING_REPOS[action.step], pullRequestOf(action.step).number);
-      return [{ kind: 'pull-request', observed: { repo: pr.repo, number: pr.number, state: pr.state, merged: pr.merged, mergedSha: pr.mergedSha } }];
+      return [observed(pr)];
     }
     case 'poll-infra-run': {
       const sha = state.pullRequests.infra.mergedSha ?? '';
@@ -129,7 +133,9 @@ async function carryOut(deps: OrchestratorDeps, github: GitHubPort, state: Onboa
       return [{ kind: 'build-finished', buildId, status: build.status, ...(build.status === 'FAILED' && build.failure ? { reason: build.failure.reason } : {}) }];
     }
     case 'close': {
-      const pr = pullRequestOf(action.step);
+      // One that GitHub merged meanwhile is recorded merged, not closed.
+      const pr = await github.getPullRequest(ONBOARDING_REPOS[action.step], pullRequestOf(action.step).number);
+      if (pr.merged) return [observed(pr)];
       await github.closePullRequest(pr.repo, pr.number, `Closed by Flotilla: the onboarding of \`${name}\` failed. ${state.failure?.reason ?? ''}`.trim());
       return [{ kind: 'closed-by-onboarding', step: action.step }];
     }
