@@ -2,8 +2,12 @@
  * The build API as the service serves it (the platform's Fastify app with the build routes),
  * driven with inject() against a stack of its own in the emulator: intake and its idempotency,
  * every error answer, the view now and as it was, the live stream, the global log, test runs (their
- * start, leases, view, stream and cancel), and the OpenAPI document.
+ * start, leases, view, stream and cancel), service creations (/services) and GitHub's webhook door
+ * (signatures checked over the raw body, relevant deliveries forwarded to the intake queue), and the
+ * OpenAPI document.
  */
+import { createHmac } from 'node:crypto';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { hostname } from 'node:os';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +29,7 @@ const TOKEN = 'build-api-int-test-token-0123456789';
 type InjectOptions = { method: 'GET' | 'POST'; url: string; headers?: Record<string, string>; payload?: string };
 const inject = (options: InjectOptions) => app.inject({ ...options, headers: { authorization: `Bearer ${TOKEN}`, ...options.headers } });
 const SSE = { pollMs: 50, maxPollMs: 400, maxStreams: 3, maxStreamsPerClient: 2 };
+const WEBHOOK_SECRET = 'webhook-secret-of-the-api-test';
 
 beforeAll(async () => {
   stack = await deployTestStack(aws, uniquePrefix('build-api'));
@@ -50,7 +55,7 @@ beforeAll(async () => {
       defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
       sse: SSE,
       intakeTopicArn: (await locate(aws, stack.prefix)).topicArn(names.topics.intake),
-      onboarding: { stepDeadlineMs: 60_000 },
+      onboarding: { stepDeadlineMs: 60_000, webhookSecret: WEBHOOK_SECRET },
     }),
     auth: { token: TOKEN },
   });
@@ -579,6 +584,125 @@ describe('/testruns', () => {
   });
 });
 
+describe('/services', () => {
+  const service = (name: string, extra: Record<string, unknown> = {}) => ({ name, team: 'payments', template: 'node-service', ...extra });
+  const postService = (body: unknown) => inject({ method: 'POST', url: '/services', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+
+  it('POST starts a creation once: the same request finds it, another for the name is 409; GET answers its status document', async () => {
+    const name = `svc-${Date.now().toString(36)}`;
+    const first = await postService(service(name));
+    expect(first.statusCode, first.body).toBe(202);
+    expect(first.json()).toEqual({ name, status: 'IN_PROGRESS', duplicate: false, links: { self: `/services/${name}`, events: `/services/${name}/events` } });
+    expect((await postService(service(name))).json()).toMatchObject({ duplicate: true });
+    const taken = await postService(service(name, { template: 'go-service' }));
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json<ErrorBody>()).toMatchObject({ error: 'service_exists' });
+    const view = (await inject({ method: 'GET', url: `/services/${name}` })).json<{ status: string; environments: string[]; steps: Array<{ step: string; status: string }> }>();
+    expect(view.status).toBe('IN_PROGRESS');
+    expect(view.environments).toEqual(['dev', 'staging', 'prod']);
+    expect(view.steps.map((s) => `${s.step}:${s.status}`)).toEqual([
+      'infra:not-requested',
+      'app-config:not-requested',
+      'proxy-upstreams:not-requested',
+      'service-definition:not-requested',
+      'boilerplate:not-requested',
+      'first-build:not-requested',
+    ]);
+    expect((await inject({ method: 'GET', url: `/services/${name}/events` })).json<{ events: Array<{ type: string }> }>().events.map((e) => e.type)).toEqual(['service.requested']);
+  });
+
+  it('answers 400 naming each bad field, 404 for a service that does not exist', async () => {
+    const bad = await postService({ name: 'Not A Name', team: 'payments', template: 'cobol' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<ErrorBody>().fields?.map((f) => f.split(':')[0])).toEqual(['name', 'template']);
+    expect((await inject({ method: 'GET', url: '/services/no-such-service' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/services/no-such-service/events' })).statusCode).toBe(404);
+  });
+});
+
+describe('POST /webhooks/github', () => {
+  const sign = (body: string, secret = WEBHOOK_SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  const deliver = (event: string, deliveryId: string, body: string, signature: string | undefined) =>
+    app.inject({
+      method: 'POST',
+      url: '/webhooks/github',
+      // No bearer token: the signature is the credential.
+      headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': deliveryId, ...(signature ? { 'x-hub-signature-256': signature } : {}) },
+      payload: body,
+    });
+  const merged = (name: string) =>
+    // Spacing and key order as GitHub sends them, not as JSON.stringify would: the signature is over these bytes.
+    `{ "action": "closed", "repository": { "name": "infra" }, "pull_request": { "number": 7, "state": "closed", "merged": true, "merge_commit_sha": "${'ab'.repeat(20)}", "head": { "ref": "onboard/${name}" } } }`;
+
+  it('answers 401 for a missing or wrong signature, and for a body changed after signing', async () => {
+    const body = merged('sig-test');
+    for (const signature of [undefined, sign(body, 'another-secret-entirely'), sign(`${body} `)]) {
+      const res = await deliver('pull_request', 'd-401', body, signature);
+      expect(res.statusCode).toBe(401);
+      expect(res.json<ErrorBody>().error).toBe('bad_signature');
+    }
+  });
+
+  it('forwards a delivery onboarding acts on to the intake queue, cut to what it reads, and acknowledges others', async () => {
+    const name = `hook-${Date.now().toString(36)}`;
+    const body = merged(name);
+    const forwarded = await deliver('pull_request', `d-${name}`, body, sign(body));
+    expect(forwarded.statusCode, forwarded.body).toBe(202);
+    expect(forwarded.json()).toEqual({ deliveryId: `d-${name}`, outcome: 'forwarded' });
+    const ping = '{"zen":"Keep it logically awesome.","hook_id":1}';
+    expect((await deliver('ping', 'd-ping', ping, sign(ping))).json()).toEqual({ deliveryId: 'd-ping', outcome: 'ignored' });
+    const opened = body.replace('"closed"', '"opened"');
+    expect((await deliver('pull_request', 'd-opened', opened, sign(opened))).json()).toMatchObject({ outcome: 'ignored' });
+    const broken = '{"action":"closed","repository":{"name":"infra"}}';
+    expect((await deliver('pull_request', 'd-broken', broken, sign(broken))).statusCode).toBe(400);
+
+    const where = await locate(aws, stack.prefix);
+    const intake = await where.queueUrl(where.names.queues.intake);
+    const message = await eventually(
+      async () => {
+        const { Messages = [] } = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: intake, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        return Messages.map((m) => JSON.parse(m.Body ?? '{}') as { deliveryId?: string }).find((m) => m.deliveryId === `d-${name}`);
+      },
+      { timeoutMs: 15_000, description: 'the forwarded delivery on the intake queue' },
+    );
+    expect(message).toEqual({
+      type: 'github.pull_request',
+      deliveryId: `d-${name}`,
+      action: 'closed',
+      service: name,
+      pullRequest: { repo: 'infra', number: 7, state: 'closed', merged: true, mergedSha: 'ab'.repeat(20) },
+    });
+  });
+
+  it('answers 503 where no webhook secret is configured', async () => {
+    const bare = await buildHttpApp({
+      logger: createLogger('build', 'silent'),
+      service: 'build',
+      routes: buildApi({
+        aws,
+        store,
+        idempotency,
+        projections,
+        leases,
+        logger: createLogger('build', 'silent'),
+        regions: stack.regions,
+        defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
+        sse: SSE,
+        intakeTopicArn: 'arn:aws:sns:us-east-1:000000000000:none',
+        onboarding: { stepDeadlineMs: 60_000 },
+      }),
+    });
+    try {
+      const body = merged('unconfigured');
+      const res = await bare.inject({ method: 'POST', url: '/webhooks/github', headers: { 'content-type': 'application/json', 'x-github-event': 'pull_request', 'x-github-delivery': 'd' }, payload: body });
+      expect(res.statusCode).toBe(503);
+      expect(res.json<ErrorBody>().error).toBe('not_configured');
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
 describe('GET /openapi.json and /health', () => {
   it('is a valid OpenAPI 3 document listing every route and the allowed regions', async () => {
     const res = await inject({ method: 'GET', url: '/openapi.json' });
@@ -591,7 +715,25 @@ describe('GET /openapi.json and /health', () => {
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
     expect(doc.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.paths).sort()).toEqual(['/builds', '/builds/{id}', '/builds/{id}/cancel', '/builds/{id}/events', '/builds/{id}/stream', '/events', '/health', '/ready', '/testruns', '/testruns/{id}', '/testruns/{id}/cancel', '/testruns/{id}/events', '/testruns/{id}/stream']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/builds',
+      '/builds/{id}',
+      '/builds/{id}/cancel',
+      '/builds/{id}/events',
+      '/builds/{id}/stream',
+      '/events',
+      '/health',
+      '/ready',
+      '/services',
+      '/services/{name}',
+      '/services/{name}/events',
+      '/testruns',
+      '/testruns/{id}',
+      '/testruns/{id}/cancel',
+      '/testruns/{id}/events',
+      '/testruns/{id}/stream',
+      '/webhooks/github',
+    ]);
     const regions = doc.paths['/builds']?.post?.requestBody?.content['application/json']?.schema.properties.regions;
     expect(regions?.items?.enum).toEqual([...stack.regions]);
   });
