@@ -78,7 +78,7 @@ export function decodeCursor(cursor: string, index: string, filter: BuildListFil
 /** Which index answers `filter`, the value of its partition, and which filters remain. */
 export function planListQuery(filter: BuildListFilter): { index: BuildListIndexKey; partition: string; rest: Partial<Record<'repo' | 'env' | 'status' | 'door', string>> } {
   if (filter.key !== undefined && filter.door === undefined) {
-    throw new InvalidListFilterError('key needs door: a key is looked up within its door (http, sns or s3)', { key: filter.key });
+    throw new InvalidListFilterError('key needs door: a key is looked up within its door (http, sns, s3 or onboarding)', { key: filter.key });
   }
   if (filter.since && filter.until && filter.since > filter.until) {
     throw new InvalidListFilterError('since is after until', { since: filter.since.toISOString(), until: filter.until.toISOString() });

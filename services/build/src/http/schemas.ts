@@ -129,7 +129,7 @@ export const listQuery = z.object({
     .min(1)
     .max(1024)
     .optional()
-    .describe("The door's key, with `door`: http = the Idempotency-Key; sns = the requestId; s3 = `<bucket>/<key>#<eTag>`"),
+    .describe("The door's key, with `door`: http = the Idempotency-Key; sns = the requestId; s3 = `<bucket>/<key>#<eTag>`; onboarding = the service name"),
   since: isoTime.optional().describe('Only builds requested at or after this time'),
   until: isoTime.optional().describe('Only builds requested at or before this time'),
   limit: z.coerce.number().int().min(1).max(MAX_LIST_LIMIT).default(20).describe(`Builds per page, 1-${MAX_LIST_LIMIT}`),
