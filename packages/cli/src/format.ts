@@ -162,7 +162,7 @@ const serviceLabel = (view: Service) => `service ${view.name} (team ${view.team}
 /** The wait of a creation in progress: what, since when; and past its deadline, a line of its own. */
 function waitLines(view: Service, now: number): string[] {
   const wait = view.waitingOn;
-  if (!wait) return view.status === 'IN_PROGRESS' ? ['not waiting on GitHub: the orchestrator takes the next step'] : [];
+  if (!wait) return view.status === 'IN_PROGRESS' ? ['not waiting on GitHub: the orchestrator takes its next step'] : [];
   return [
     `waiting on ${wait.step}: ${wait.waitingFor} since ${wait.since} (${ago(wait.since, now)}), deadline ${wait.deadline}`,
     ...(wait.stuck ? [`STUCK: waiting on ${wait.step} past its deadline ${wait.deadline} (${ago(wait.deadline, now)})`] : []),

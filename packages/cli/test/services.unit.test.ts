@@ -137,6 +137,16 @@ describe('a creation waiting on GitHub', () => {
   });
 });
 
+describe('a creation between two waits', () => {
+  it('says the orchestrator owes the next step, not GitHub', () => {
+    const view = viewAt(log([requested]), T0 + MINUTE);
+    expect(view.waitingOn).toBeUndefined();
+    expect(serviceText(view, T0 + MINUTE)).toContain('not waiting on GitHub: the orchestrator takes its next step');
+    expect(serviceProgressLine(view)).toBe('IN_PROGRESS  no step taken yet');
+    expect(serviceWhyText(serviceWhy(view, log([requested]), T0 + MINUTE)).split('\n')[0]).toBe(`service ${NAME} is IN_PROGRESS, not waiting on GitHub: the orchestrator takes its next step`);
+  });
+});
+
 describe('a failed creation', () => {
   const failedLog = log([...raisedFirst, merged('infra'), infraRun('failure')]);
   const now = T0 + 30 * MINUTE;
