@@ -4,13 +4,14 @@
  * become "cannot reach the build API at ..."; error answers become their `message`.
  */
 import { z } from 'zod';
-import { envelopeSchema, testRunViewSchema, type TestRunRequestInput } from '@flotilla/events';
+import { doorSchema, envelopeSchema, serviceViewSchema, testRunViewSchema, type ServiceRequestInput, type TestRunRequestInput } from '@flotilla/events';
 import type { ApiSettings } from './config.ts';
 import { ApiError, isConnectionFailure, UnauthorizedError, UnreachableError, UserError } from './errors.ts';
 
 export const statusSchema = z.enum(['PENDING', 'IN_PROGRESS', 'SUCCESS', 'FAILED']);
 export type Status = z.infer<typeof statusSchema>;
-export const doorSchema = z.enum(['http', 'sns', 's3']);
+/** The events package's doors (http, sns, s3 and onboarding): a build of any door parses, and `--door` takes each. */
+export { doorSchema };
 
 const errorBodySchema = z.object({ error: z.string(), message: z.string(), fields: z.array(z.string()).optional() });
 
@@ -92,6 +93,21 @@ export type TestRunStarted = z.infer<typeof testRunStartedSchema>;
 export const testRunSchema = testRunViewSchema.loose();
 export type TestRun = z.infer<typeof testRunSchema>;
 export const testRunCancelledSchema = z.looseObject({ runId: z.string(), status: z.string() });
+
+export const serviceStatusSchema = z.enum(['IN_PROGRESS', 'CREATED', 'FAILED']);
+export const serviceCreatedSchema = z.looseObject({
+  name: z.string(),
+  status: serviceStatusSchema,
+  duplicate: z.boolean(),
+  links: z.looseObject({ self: z.string(), events: z.string() }),
+});
+export type ServiceCreated = z.infer<typeof serviceCreatedSchema>;
+/** A service creation's status document; loose, as the other answers. */
+export const serviceSchema = serviceViewSchema.loose();
+export type Service = z.infer<typeof serviceSchema>;
+export const serviceEventsSchema = z.looseObject({ name: z.string(), events: z.array(eventSchema) });
+/** What `services create` sends: the template goes as given, and the API names a bad one. */
+export type ServiceRequestBody = Omit<ServiceRequestInput, 'template'> & { template: string };
 
 export interface SubmitRequest {
   repo: string;
@@ -203,6 +219,18 @@ export class BuildApi {
 
   cancelTestRun(runId: string): Promise<z.infer<typeof testRunCancelledSchema>> {
     return this.request('POST', `/testruns/${encodeURIComponent(runId)}/cancel`, testRunCancelledSchema, { body: {} });
+  }
+
+  createService(request: ServiceRequestBody): Promise<ServiceCreated> {
+    return this.request('POST', '/services', serviceCreatedSchema, { body: request });
+  }
+
+  service(name: string, signal?: AbortSignal): Promise<Service> {
+    return this.request('GET', `/services/${encodeURIComponent(name)}`, serviceSchema, { signal });
+  }
+
+  serviceEvents(name: string): Promise<z.infer<typeof serviceEventsSchema>> {
+    return this.request('GET', `/services/${encodeURIComponent(name)}/events`, serviceEventsSchema);
   }
 
   globalEvents(query: URLSearchParams, signal?: AbortSignal): Promise<GlobalEvents> {

@@ -1,6 +1,7 @@
 /** Human output: tables, durations, progress and outcome lines. Pure, so it is unit-tested. */
 import { buildIdOfStream } from '@flotilla/events';
-import type { BuildSummary, BuildView, Event, TestRun } from './api.ts';
+import type { BuildSummary, BuildView, Event, Service, TestRun } from './api.ts';
+import { openPullRequests, type ServiceStep, type ServiceWhy } from './onboarding.ts';
 
 /** Columns padded to their widest cell; the last column is not padded (no trailing spaces). */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -137,4 +138,103 @@ export function testRunProgressLine(run: TestRun): string {
   const want = run.request.containersPerRegion;
   const regions = Object.entries(run.regions).map(([name, r]) => `${name} ${r.tornDown ? 'torn down' : r.completed.length >= want ? 'completed' : r.ready.length >= want ? 'ready' : `${r.ready.length}/${want} ready`}`);
   return `${run.status}${run.startAt ? ` (start ${run.startAt})` : ''}: ${regions.join(', ')}`;
+}
+
+const shortSha = (sha: string) => sha.slice(0, 7);
+
+/** What a step has to show for itself: its pull request, its workflow run, its build. */
+function stepDetail(step: ServiceStep): string {
+  const parts: string[] = [];
+  const pr = step.pullRequest;
+  if (pr) {
+    const flags = [...(pr.autoMerge ? ['auto-merge'] : []), ...(pr.mergedSha ? [`merged ${shortSha(pr.mergedSha)}`] : []), ...(pr.closed ? [`closed: ${pr.closed}`] : [])];
+    parts.push(`${pr.repo} #${pr.number} ${pr.url}${flags.length ? ` (${flags.join(', ')})` : ''}`);
+  }
+  const run = step.workflowRun;
+  if (run) parts.push(`${run.workflow} run ${run.runId} ${run.conclusion ?? 'running'}${run.headSha ? ` on ${shortSha(run.headSha)}` : ''} ${run.url}`);
+  const build = step.build;
+  if (build) parts.push(`build ${build.buildId} ${build.status ?? 'running'}${build.reason ? `: ${build.reason}` : ''}`);
+  return parts.length ? parts.join('; ') : '-';
+}
+
+const serviceLabel = (view: Service) => `service ${view.name} (team ${view.team}, template ${view.template})`;
+
+/** The wait of a creation in progress: what, since when; and past its deadline, a line of its own. */
+function waitLines(view: Service, now: number): string[] {
+  const wait = view.waitingOn;
+  if (!wait) return view.status === 'IN_PROGRESS' ? ['not waiting on GitHub: the orchestrator takes its next step'] : [];
+  return [
+    `waiting on ${wait.step}: ${wait.waitingFor} since ${wait.since} (${ago(wait.since, now)}), deadline ${wait.deadline}`,
+    ...(wait.stuck ? [`STUCK: waiting on ${wait.step} past its deadline ${wait.deadline} (${ago(wait.deadline, now)})`] : []),
+  ];
+}
+
+/** `services get`: the creation for people, a header, a row per step in order, what it waits on or how it ended. */
+export function serviceText(view: Service, now: number): string {
+  const took = view.endedAt ? ` (${formatDuration(Date.parse(view.endedAt) - Date.parse(view.requestedAt))})` : '';
+  const closing = openPullRequests(view);
+  const head = [
+    `${serviceLabel(view)}: ${view.status}`,
+    `  environments: ${view.environments.join(', ')}`,
+    `  requested: ${view.requestedAt}`,
+    ...(view.endedAt ? [`  ended:     ${view.endedAt}${took}`] : []),
+  ];
+  const rows = view.steps.map((s) => [s.step, s.status, s.done ? 'yes' : 'no', stepDetail(s)]);
+  const tail = [
+    ...waitLines(view, now),
+    ...(view.status === 'FAILED' ? [`FAILED at step ${view.failedStep ?? '?'}: ${view.reason ?? 'no reason recorded'}`] : []),
+    ...(view.status === 'FAILED' && closing.length > 0 ? [`closing the pull requests it left open: ${closing.map((s) => `${s.step} #${s.pullRequest?.number ?? '?'}`).join(', ')}`] : []),
+  ];
+  return [...head, '', table(['STEP', 'STATUS', 'DONE', 'DETAIL'], rows), ...(tail.length ? ['', ...tail] : [])].join('\n');
+}
+
+/**
+ * One line of where a creation is, for `services watch`: its status, each step that has moved, and
+ * what it waits on. Nothing in it changes with the clock, so a new line means a new fact.
+ */
+export function serviceProgressLine(view: Service): string {
+  const moved = view.steps.filter((s) => s.status !== 'not-requested').map((s) => `${s.step}: ${s.done ? 'done' : s.pullRequest?.closed ? 'closed' : s.status}`);
+  const wait = view.waitingOn;
+  const closing = view.status === 'FAILED' ? openPullRequests(view) : [];
+  return [
+    `${view.status}  ${moved.length ? moved.join(', ') : 'no step taken yet'}`,
+    ...(wait ? [`waiting on ${wait.step}: ${wait.waitingFor}${wait.stuck ? ` (STUCK past its deadline ${wait.deadline})` : ''}`] : []),
+    ...(view.status === 'FAILED' ? [`failed at ${view.failedStep ?? '?'}: ${view.reason ?? 'no reason recorded'}`] : []),
+    ...(closing.length ? [`closing ${closing.map((s) => `${s.step} #${s.pullRequest?.number ?? '?'}`).join(', ')}`] : []),
+  ].join('; ');
+}
+
+/** `why <name>`, for people: what the creation waits on and since when (stuck or not), or how it ended; then its last event. */
+export function serviceWhyText(why: ServiceWhy): string {
+  const lines: string[] = [];
+  const wait = why.waitingOn;
+  const endedIn = why.endedAt ? ` at ${why.endedAt}` : '';
+  switch (why.status) {
+    case 'IN_PROGRESS':
+      if (!wait) lines.push(`service ${why.service} is IN_PROGRESS, not waiting on GitHub: the orchestrator takes its next step`);
+      else {
+        lines.push(`service ${why.service} is IN_PROGRESS, waiting on ${wait.step}: ${wait.waitingFor}, since ${wait.since} (${formatDuration(wait.waitedMs)} ago)`);
+        const allowedMs = Date.parse(wait.deadline) - Date.parse(wait.since);
+        lines.push(
+          wait.stuck
+            ? `STUCK: past its step deadline ${wait.deadline} (by ${formatDuration(wait.waitedMs - allowedMs)})`
+            : `deadline: ${wait.deadline} (in ${formatDuration(allowedMs - wait.waitedMs)}); stuck after that`,
+        );
+      }
+      break;
+    case 'CREATED':
+      lines.push(`service ${why.service} is CREATED${endedIn}${why.firstBuild ? `; its first build ${why.firstBuild.buildId} ${why.firstBuild.status ?? 'running'}` : ''}`);
+      break;
+    case 'FAILED':
+      lines.push(`service ${why.service} is FAILED${endedIn}, at step ${why.failedStep ?? '?'}: ${why.reason ?? 'no reason recorded'}`);
+      if (why.closing) lines.push(`closing the pull requests it left open: ${why.closing.join(', ')}`);
+      break;
+    default: {
+      const _never: never = why.status;
+      return String(_never);
+    }
+  }
+  const last = why.lastEvent;
+  if (last) lines.push(`last event: ${last.type} (v${last.version}) at ${last.occurredAt}, ${formatDuration(last.ageMs)} ago`);
+  return lines.join('\n');
 }

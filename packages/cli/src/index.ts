@@ -11,7 +11,7 @@ import { note } from './output.ts';
 type AnyCommand = SubCommandsDef[string] extends Resolvable<infer C> ? C : never;
 
 const root = defineCommand({
-  meta: { name: 'flotilla', version: '0.1.0', description: 'Submit, follow and explain Flotilla builds; run regional load tests; replay the log; inspect dead-letter queues' },
+  meta: { name: 'flotilla', version: '0.1.0', description: 'Submit, follow and explain Flotilla builds; create new services and follow their creation; run regional load tests; replay the log; inspect dead-letter queues' },
   subCommands: {
     builds: () => import('./commands/builds/index.ts').then((m) => m.default),
     events: () => import('./commands/events/index.ts').then((m) => m.default),
@@ -19,6 +19,7 @@ const root = defineCommand({
     why: () => import('./commands/why.ts').then((m) => m.default),
     replay: () => import('./commands/replay.ts').then((m) => m.default),
     testruns: () => import('./commands/testruns/index.ts').then((m) => m.default),
+    services: () => import('./commands/services/index.ts').then((m) => m.default),
   },
 });
 

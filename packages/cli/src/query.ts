@@ -3,7 +3,7 @@
  * values it passes on (parse at the boundary) and names the flag in its error.
  */
 import { z } from 'zod';
-import { doorSchema, statusSchema } from './api.ts';
+import { doorSchema, statusSchema, type ServiceRequestBody } from './api.ts';
 import { UsageError } from './errors.ts';
 
 const ISO_DATE_START = /^\d{4}-\d{2}-\d{2}/;
@@ -62,7 +62,7 @@ export function listQuery(flags: ListFlags): URLSearchParams {
   if (flags.status) set('status', oneOf('status', statusSchema, flags.status.toUpperCase()));
   if (flags.door) set('door', oneOf('door', doorSchema, flags.door.toLowerCase()));
   if (flags.key) {
-    if (!flags.door) throw new UsageError('--key looks a build up by its door\'s key: give --door too (http, sns or s3)');
+    if (!flags.door) throw new UsageError(`--key looks a build up by its door's key: give --door too (${doorSchema.options.join(', ')})`);
     set('key', flags.key);
   }
   const since = flags.since ? parseIsoTime('since', flags.since) : undefined;
@@ -101,17 +101,19 @@ export interface SubmitFlags {
   hosts?: string | undefined;
 }
 
-/** `builds submit` flags to the body of POST /builds (the API validates the values themselves). */
-/** `--regions a,b`: the names, trimmed; undefined when the flag is absent. */
-function parseRegions(value: string | undefined): string[] | undefined {
-  const regions = value
+/** A comma-separated list flag (`--regions a,b`): the names, trimmed; undefined when the flag is absent. */
+function parseList(flag: string, value: string | undefined, what: string, example: string): string[] | undefined {
+  const names = value
     ?.split(',')
     .map((r) => r.trim())
     .filter(Boolean);
-  if (value !== undefined && regions?.length === 0) throw new UsageError('--regions must name at least one region, e.g. --regions us-east-1,eu-west-1');
-  return regions;
+  if (value !== undefined && names?.length === 0) throw new UsageError(`--${flag} must name at least one ${what}, e.g. --${flag} ${example}`);
+  return names;
 }
 
+const parseRegions = (value: string | undefined) => parseList('regions', value, 'region', 'us-east-1,eu-west-1');
+
+/** `builds submit` flags to the body of POST /builds (the API validates the values themselves). */
 export function submitRequest(flags: SubmitFlags) {
   const regions = parseRegions(flags.regions);
   return {
@@ -148,4 +150,17 @@ export function testRunRequest(flags: TestRunFlags, script: unknown, defaultTarg
     ...(flags.buffer === undefined ? {} : { startBufferMs: parseIntFlag('buffer', flags.buffer, 0, 3_600_000) }),
     ...(flags.deadline === undefined ? {} : { deadline: parseIsoTime('deadline', flags.deadline) }),
   };
+}
+
+export interface ServiceFlags {
+  name: string;
+  team: string;
+  template: string;
+  environments?: string | undefined;
+}
+
+/** `services create` flags to the body of POST /services (the API validates the values themselves); no --environments, the API's default. */
+export function serviceRequest(flags: ServiceFlags): ServiceRequestBody {
+  const environments = parseList('environments', flags.environments, 'environment', 'dev,staging,prod');
+  return { name: flags.name, team: flags.team, template: flags.template, ...(environments ? { environments } : {}) };
 }

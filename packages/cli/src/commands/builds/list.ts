@@ -1,5 +1,5 @@
 import { defineCommand } from 'citty';
-import { BuildApi } from '../../api.ts';
+import { BuildApi, doorSchema } from '../../api.ts';
 import { buildsTable } from '../../format.ts';
 import { note, print, printJson } from '../../output.ts';
 import { listQuery } from '../../query.ts';
@@ -11,8 +11,8 @@ export default defineCommand({
     repo: { type: 'string', description: 'Only this repository' },
     env: { type: 'string', description: 'Only this environment' },
     status: { type: 'string', description: 'PENDING, IN_PROGRESS, SUCCESS or FAILED' },
-    door: { type: 'string', description: 'Intake door: http, sns or s3' },
-    key: { type: 'string', description: "The door's key (with --door): the build that key made" },
+    door: { type: 'string', description: `Intake door: ${doorSchema.options.join(', ')} (onboarding: a new service's first build)` },
+    key: { type: 'string', description: "The door's key (with --door): the build that key made (for onboarding, the service name)" },
     since: { type: 'string', description: 'Requested at or after this ISO-8601 time', valueHint: 'time' },
     until: { type: 'string', description: 'Requested at or before this ISO-8601 time', valueHint: 'time' },
     limit: { type: 'string', description: 'Page size, 1-100 (default 20)', valueHint: 'n' },
