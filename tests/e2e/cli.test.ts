@@ -97,10 +97,13 @@ describe('help and usage', () => {
   it('prints help for the root and for each group, exit 0, as `pnpm flotilla` runs it', async () => {
     const root = await flotilla(['--help'], {}, { file: 'pnpm', prefix: ['--silent', 'flotilla'] });
     expect(root.code).toBe(0);
-    for (const group of ['builds', 'events', 'dlq', 'why']) expect(root.stdout).toContain(group);
+    for (const group of ['builds', 'events', 'dlq', 'why', 'testruns', 'services']) expect(root.stdout).toContain(group);
     const builds = await flotilla(['builds', '--help']);
     expect(builds.code).toBe(0);
     for (const command of ['submit', 'list', 'get', 'watch', 'cancel']) expect(builds.stdout).toContain(command);
+    const services = await flotilla(['services', '--help']);
+    expect(services.code).toBe(0);
+    for (const command of ['create', 'get', 'watch']) expect(services.stdout).toContain(command);
     const submitHelp = await flotilla(['builds', 'submit', '--help']);
     expect(submitHelp.code).toBe(0);
     expect(submitHelp.stdout).toContain('--key');
