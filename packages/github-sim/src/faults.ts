@@ -36,6 +36,14 @@ export const faultSchema = z.discriminatedUnion('kind', [
     times,
   }),
   z.object({
+    kind: z.literal('slow'),
+    /** The request is answered (normally, or by another fault) only this much later. */
+    delayMs: z.number().int().nonnegative().default(2_000),
+    method,
+    path,
+    times,
+  }),
+  z.object({
     kind: z.literal('rate-limit'),
     mode: z.enum(['primary', 'secondary']),
     /** primary: x-ratelimit-reset is this many seconds ahead. */
@@ -97,7 +105,7 @@ export class FaultBook {
   }
 }
 
-/** Whether a request fault (http-error, rate-limit) applies to this request. */
-export function matchesRequest(fault: FaultOf<'http-error' | 'rate-limit'>, requestMethod: string, requestPath: string): boolean {
+/** Whether a request fault (http-error, rate-limit, slow) applies to this request. */
+export function matchesRequest(fault: FaultOf<'http-error' | 'rate-limit' | 'slow'>, requestMethod: string, requestPath: string): boolean {
   return (fault.method === undefined || fault.method === requestMethod.toUpperCase()) && (fault.path === undefined || requestPath.includes(fault.path));
 }

@@ -135,7 +135,12 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   });
   // Request faults fire after the body is read, so the request log holds the refused body too.
   app.addHook('preHandler', (request, _reply, done) => {
-    done(request.logged ? requestFault(faults, request.logged) : undefined);
+    const entry = request.logged;
+    if (!entry) return done();
+    const slow = faults.take('slow', (f) => matchesRequest(f, entry.method, entry.path));
+    const answer = () => done(requestFault(faults, entry));
+    if (slow) setTimeout(answer, slow.delayMs);
+    else answer();
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof GitHubApiError) return reply.code(error.status).headers(error.headers).send(error.body);

@@ -74,6 +74,16 @@ describe('faults', () => {
     expect(sim.requests().map((r) => r.status)).toEqual([201, 502, 200, 502, 200]);
   });
 
+  it('slow: the matching request is answered delayMs later, the next one at once', async () => {
+    sim.inject({ kind: 'slow', delayMs: 300, path: '/actions/runs' });
+    const started = Date.now();
+    expect((await call(sim.url, 'GET', `${REPO}/infra/actions/runs`)).status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    const again = Date.now();
+    expect((await call(sim.url, 'GET', `${REPO}/infra/actions/runs`)).status).toBe(200);
+    expect(Date.now() - again).toBeLessThan(300);
+  });
+
   it('rate-limit primary: 403 with x-ratelimit-remaining 0 and a reset resetSeconds ahead', async () => {
     sim.inject({ kind: 'rate-limit', mode: 'primary', resetSeconds: 5 });
     const limited = await call(sim.url, 'GET', `${REPO}/infra/pulls`);

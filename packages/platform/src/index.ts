@@ -26,6 +26,7 @@ export * from './objects.ts';
 export * from './records.ts';
 export * from './testrun-leases.ts';
 export * from './wiring.ts';
+export * from './github.ts';
 export * from './projections/build-projections.ts';
 export * from './projections/build-list.ts';
 export * from './projections/host-counters.ts';
