@@ -20,7 +20,7 @@ import { Webhooks, type LoggedDelivery, type WebhookMode, type WebhookTarget } f
 
 export type { ArmedFault, Fault } from './faults.ts';
 export { faultSchema } from './faults.ts';
-export type { Happening, MergeMethod, SimComment, SimPullRequest, SimWorkflowRun } from './model.ts';
+export type { Happening, MergeMethod, SimPullRequest, SimWorkflowRun } from './model.ts';
 export { REPOSITORIES } from './model.ts';
 export type { LoggedRequest } from './request-log.ts';
 export type { LoggedDelivery, WebhookMode, WebhookTarget } from './webhooks.ts';
@@ -35,7 +35,7 @@ export interface GitHubSimOptions {
   owner?: string;
   /** When set, API requests must carry `Authorization: token <t>` or `Bearer <t>` (401 otherwise). */
   token?: string;
-  /** Where signed webhooks go; settable later (setWebhook). Without one, deliveries are recorded as failed. */
+  /** Where signed webhooks go; settable later (setWebhook). Without one, nothing is sent or recorded in deliveries(). */
   webhook?: WebhookTarget;
   /** Defaults: merge 1500, workflow 2000, webhook 100 (ms). */
   delays?: { mergeMs?: number; workflowMs?: number; webhookMs?: number };

@@ -58,12 +58,6 @@ export interface Repository {
   lastNumber: number;
 }
 
-export interface SimComment {
-  id: number;
-  body: string;
-  createdAt: string;
-}
-
 export interface SimPullRequest {
   repo: string;
   number: number;
@@ -71,16 +65,17 @@ export interface SimPullRequest {
   nodeId: string;
   title: string;
   body: string | null;
-  headRef: string;
-  headSha: string;
-  baseRef: string;
+  /** GitHub's names: head.ref is the branch, head.sha its (random) head commit. */
+  head: { ref: string; sha: string };
+  base: { ref: string };
   state: 'open' | 'closed';
   merged: boolean;
   mergedAt: string | null;
   mergeCommitSha: string | null;
   closedAt: string | null;
   autoMerge: { enabledAt: string; mergeMethod: MergeMethod } | null;
-  comments: SimComment[];
+  /** The bodies of the comments made on it, in order. */
+  comments: string[];
   createdAt: string;
   updatedAt: string;
 }

@@ -3,7 +3,7 @@
  * GitHub's names and types (numeric ids, string node ids, ISO timestamps, nulls where GitHub has
  * nulls). REST answers and webhook payloads share these, as on GitHub.
  */
-import type { Repository, SimComment, SimPullRequest, SimWorkflowRun, WorkflowDefinition } from './model.ts';
+import type { Repository, SimPullRequest, SimWorkflowRun, WorkflowDefinition } from './model.ts';
 
 /** Where the rendered URLs point: the simulator's own base URL and owner. */
 export interface Site {
@@ -58,13 +58,13 @@ export function pullRequestJson(site: Site, repository: Repository, pr: SimPullR
     merged_by: pr.merged ? BOT : null,
     merge_commit_sha: pr.mergeCommitSha,
     auto_merge: pr.autoMerge ? { enabled_by: BOT, merge_method: pr.autoMerge.mergeMethod.toLowerCase(), commit_title: null, commit_message: null } : null,
-    head: { label: `${site.owner}:${pr.headRef}`, ref: pr.headRef, sha: pr.headSha, user: ownerJson(site), repo },
-    base: { label: `${site.owner}:${pr.baseRef}`, ref: pr.baseRef, sha: repository.branches.get(pr.baseRef) ?? null, user: ownerJson(site), repo },
+    head: { label: `${site.owner}:${pr.head.ref}`, ref: pr.head.ref, sha: pr.head.sha, user: ownerJson(site), repo },
+    base: { label: `${site.owner}:${pr.base.ref}`, ref: pr.base.ref, sha: repository.branches.get(pr.base.ref) ?? null, user: ownerJson(site), repo },
     comments: pr.comments.length,
   };
 }
 
-export function commentJson(site: Site, pr: SimPullRequest, comment: SimComment) {
+export function commentJson(site: Site, pr: SimPullRequest, comment: { id: number; body: string; createdAt: string }) {
   return {
     id: comment.id,
     node_id: `IC_kwDO${comment.id}`,

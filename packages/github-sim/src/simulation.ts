@@ -16,7 +16,6 @@ import {
   type MergeMethod,
   type Repository,
   type RunConclusion,
-  type SimComment,
   type SimPullRequest,
   type SimState,
   type SimWorkflowRun,
@@ -124,9 +123,8 @@ export class Simulation {
       nodeId: nodeId('PR_kwDO', id),
       title: input.title,
       body: input.body ?? null,
-      headRef,
-      headSha: randomSha(),
-      baseRef: input.base,
+      head: { ref: headRef, sha: randomSha() },
+      base: { ref: input.base },
       state: 'open',
       merged: false,
       mergedAt: null,
@@ -138,7 +136,7 @@ export class Simulation {
       updatedAt: now,
     };
     this.#state.pullRequests.push(pr);
-    this.#happen({ kind: 'pull_request.opened', repo: pr.repo, number: pr.number, sha: pr.headSha });
+    this.#happen({ kind: 'pull_request.opened', repo: pr.repo, number: pr.number, sha: pr.head.sha });
     this.#pullRequestWebhook(repository, pr, 'opened');
     return pr;
   }
@@ -150,8 +148,8 @@ export class Simulation {
     return this.#state.pullRequests
       .filter((pr) => pr.repo === repository.name)
       .filter((pr) => state === 'all' || pr.state === state)
-      .filter((pr) => headRef === undefined || pr.headRef === headRef)
-      .filter((pr) => filter.base === undefined || pr.baseRef === filter.base)
+      .filter((pr) => headRef === undefined || pr.head.ref === headRef)
+      .filter((pr) => filter.base === undefined || pr.base.ref === filter.base)
       .reverse();
   }
 
@@ -167,7 +165,7 @@ export class Simulation {
       this.#happen({ kind: 'pull_request.closed', repo: pr.repo, number: pr.number });
       this.#pullRequestWebhook(repository, pr, 'closed');
     } else if (change.state === 'open' && pr.state === 'closed') {
-      if (pr.merged || this.#openPullRequestFor(repository, pr.headRef)) {
+      if (pr.merged || this.#openPullRequestFor(repository, pr.head.ref)) {
         throw validationFailed({ resource: 'PullRequest', field: 'state', code: 'custom', message: 'state cannot be changed. The pull request cannot be reopened.' });
       }
       Object.assign(pr, { state: 'open', closedAt: null });
@@ -177,10 +175,9 @@ export class Simulation {
     return pr;
   }
 
-  comment(pr: SimPullRequest, body: string): SimComment {
-    const comment: SimComment = { id: this.#state.nextId('comment'), body, createdAt: isoSeconds(Date.now()) };
-    pr.comments.push(comment);
-    return comment;
+  comment(pr: SimPullRequest, body: string): { id: number; body: string; createdAt: string } {
+    pr.comments.push(body);
+    return { id: this.#state.nextId('comment'), body, createdAt: isoSeconds(Date.now()) };
   }
 
   /** GraphQL enablePullRequestAutoMerge: idempotent while on; the merge follows `mergeMs` later. */
@@ -207,7 +204,7 @@ export class Simulation {
   dispatch(repository: Repository, workflow: WorkflowDefinition, ref: string, inputs: Record<string, string>): SimWorkflowRun {
     if (!workflow.dispatchable) throw new GitHubApiError(422, "Workflow does not have 'workflow_dispatch' trigger");
     const branch = ref.replace(/^refs\/heads\//, '');
-    const headSha = repository.branches.get(branch) ?? this.#openPullRequestFor(repository, branch)?.headSha;
+    const headSha = repository.branches.get(branch) ?? this.#openPullRequestFor(repository, branch)?.head.sha;
     if (headSha === undefined) throw new GitHubApiError(422, `No ref found for: ${ref}`);
     const title = workflow.runName?.replace(/\$\{\{\s*inputs\.([\w-]+)\s*\}\}/g, (_, name: string) => inputs[name] ?? '') ?? workflow.name;
     return this.#startRun(repository, workflow, { event: 'workflow_dispatch', headSha, headBranch: branch, inputs, title });
@@ -236,10 +233,10 @@ export class Simulation {
     const sha = randomSha();
     const now = isoSeconds(Date.now());
     Object.assign(pr, { state: 'closed', merged: true, mergedAt: now, closedAt: now, updatedAt: now, mergeCommitSha: sha });
-    repository.branches.set(pr.baseRef, sha);
+    repository.branches.set(pr.base.ref, sha);
     this.#happen({ kind: 'pull_request.merged', repo: pr.repo, number: pr.number, sha });
     this.#pullRequestWebhook(repository, pr, 'closed');
-    this.#push(repository, pr.baseRef, sha, `Merge pull request #${pr.number} from ${this.site.owner}/${pr.headRef}`);
+    this.#push(repository, pr.base.ref, sha, `Merge pull request #${pr.number} from ${this.site.owner}/${pr.head.ref}`);
   }
 
   /** A push to `branch` starts every workflow of the repository that runs on pushes to it. */
@@ -302,7 +299,7 @@ export class Simulation {
   }
 
   #openPullRequestFor(repository: Repository, headRef: string): SimPullRequest | undefined {
-    return this.#state.pullRequests.find((pr) => pr.repo === repository.name && pr.headRef === headRef && pr.state === 'open');
+    return this.#state.pullRequests.find((pr) => pr.repo === repository.name && pr.head.ref === headRef && pr.state === 'open');
   }
 
   #happen(happening: Omit<Happening, 'at'>): void {

@@ -48,6 +48,8 @@ const DELIVERY_TIMEOUT_MS = 10_000;
 
 interface Delivery {
   id: string;
+  /** The target when it happened, as GitHub sends to the hooks that existed then. */
+  target: WebhookTarget;
   event: string;
   action: string;
   repo: string;
@@ -92,7 +94,13 @@ export class Webhooks {
 
   /** Sends `payload` as event `event` (its `action` read from the payload), `webhookMs` from now. */
   deliver(event: string, repo: string, payload: { action: string } & Record<string, unknown>): void {
-    const delivery: Delivery = { id: randomUUID(), event, action: payload.action, repo, body: JSON.stringify(payload), copies: this.#mode.duplicate ? 2 : 1 };
+    const target = this.#target;
+    if (!target) {
+      // No hook: nothing to send, and no attempt to record (a test driving by polling alone sees no deliveries).
+      this.#log.debug({ event, action: payload.action, repo }, 'no webhook target: not delivered');
+      return;
+    }
+    const delivery: Delivery = { id: randomUUID(), target, event, action: payload.action, repo, body: JSON.stringify(payload), copies: this.#mode.duplicate ? 2 : 1 };
     const fault = this.#faults.take(
       'webhook',
       (f) => (f.event === undefined || f.event === event) && (f.eventAction === undefined || f.eventAction === payload.action) && (f.repo === undefined || f.repo === repo),
@@ -167,11 +175,7 @@ export class Webhooks {
       repo: delivery.repo,
       ...(duplicate ? { duplicateOf: delivery.id } : {}),
     };
-    const target = this.#target;
-    if (!target) {
-      this.#deliveries.push({ ...record, error: 'no webhook target set' });
-      return;
-    }
+    const target = delivery.target;
     try {
       const response = await fetch(target.url, {
         method: 'POST',

@@ -165,6 +165,20 @@ describe('faults', () => {
     expect(() => sim.inject({ kind: 'nope' } as never)).toThrow(/kind/);
   });
 
+  it('sends and records nothing while no webhook target is set', async () => {
+    const untargeted = await startGitHubSim({ delays: DELAYS });
+    try {
+      await call(untargeted.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/unheard', base: 'main' });
+      untargeted.setWebhook({ url: receiver.url, secret: SECRET });
+      await call(untargeted.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/heard', base: 'main' });
+      await vi.waitFor(() => expect(receiver.of('pull_request', 'opened')).toHaveLength(1), WAIT);
+      expect((receiver.received[0]!.payload.pull_request as { head: { ref: string } }).head.ref).toBe('onboard/heard');
+      expect(untargeted.deliveries()).toMatchObject([{ action: 'opened', status: 204 }]);
+    } finally {
+      await untargeted.close();
+    }
+  });
+
   it('records a delivery the receiver could not take, without retrying it', async () => {
     await receiver.close();
     await call(sim.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/unheard', base: 'main' });

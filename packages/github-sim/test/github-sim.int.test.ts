@@ -154,7 +154,7 @@ describe('pull requests', () => {
     const witness = (await openPull('infra', 'onboard/witness')).body;
     await enableAutoMerge(witness.node_id);
     await vi.waitFor(() => expect(sim.pullRequests().find((p) => p.number === witness.number)?.merged).toBe(true), WAIT);
-    expect(sim.pullRequests().find((p) => p.number === pr.number)).toMatchObject({ state: 'closed', merged: false, comments: [{ body: 'superseded' }] });
+    expect(sim.pullRequests().find((p) => p.number === pr.number)).toMatchObject({ state: 'closed', merged: false, comments: ['superseded'] });
     expect(sim.happenings().filter((h) => h.kind === 'pull_request.merged').map((h) => h.number)).toEqual([witness.number]);
     // Closing again changes nothing and delivers nothing.
     await call(sim.url, 'PATCH', `${REPO}/infra/pulls/${pr.number}`, { state: 'closed' });

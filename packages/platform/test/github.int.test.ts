@@ -55,7 +55,7 @@ describe('pull requests', () => {
     expect(first).toMatchObject({ repo: 'app-config', ref: 'onboard/payments', state: 'open', merged: false, mergedSha: null, autoMerge: false });
     expect(first.nodeId).toMatch(/^PR_/);
     expect(first.url).toBe(`${sim.url}/flotilla-org/app-config/pull/${first.number}`);
-    expect(sim.pullRequests().filter((pr) => pr.headRef === 'onboard/payments')).toHaveLength(1);
+    expect(sim.pullRequests().filter((pr) => pr.head.ref === 'onboard/payments')).toHaveLength(1);
     expect(since(from).map((r) => [r.operation, r.status])).toEqual([
       ['pulls.create', 201],
       ['pulls.create', 422],
@@ -93,7 +93,7 @@ describe('pull requests', () => {
     await github.closePullRequest('proxy-upstreams', pr.number, 'Onboarding was cancelled.');
 
     expect(await github.getPullRequest('proxy-upstreams', pr.number)).toMatchObject({ state: 'closed', merged: false });
-    expect(sim.pullRequests().find((p) => p.repo === 'proxy-upstreams' && p.number === pr.number)?.comments.map((c) => c.body)).toEqual(['Onboarding was cancelled.']);
+    expect(sim.pullRequests().find((p) => p.repo === 'proxy-upstreams' && p.number === pr.number)?.comments).toEqual(['Onboarding was cancelled.']);
     expect(since(from).map((r) => r.operation)).toEqual(['pulls.get', 'pulls.get']);
   });
 
