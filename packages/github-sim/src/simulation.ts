@@ -114,6 +114,11 @@ export class Simulation {
     if (this.#openPullRequestFor(repository, headRef)) {
       throw validationFailed({ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${this.site.owner}:${headRef}.` });
     }
+    // Branches are not modelled, but one GitHub merged has nothing left to merge: GitHub refuses a
+    // new pull request for it (a client retrying an open after the merge gets this, not a second PR).
+    if (this.#state.pullRequests.some((pr) => pr.repo === repository.name && pr.head.ref === headRef && pr.merged)) {
+      throw validationFailed({ resource: 'PullRequest', code: 'custom', message: `No commits between ${input.base} and ${headRef}` });
+    }
     const id = this.#state.nextId('pull');
     const now = isoSeconds(Date.now());
     const pr: SimPullRequest = {

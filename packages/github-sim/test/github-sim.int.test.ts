@@ -109,6 +109,12 @@ describe('pull requests', () => {
     expect(await verify('another-secret', closed.raw, closed.signature)).toBe(false);
     expect(await verify(SECRET, closed.raw.replace('"merged":true', '"merged":false'), closed.signature)).toBe(false);
     expect(receiver.of('pull_request').map((d) => d.payload.action)).toEqual(['opened', 'auto_merge_enabled', 'closed']);
+
+    // The branch is merged: nothing left to open a pull request for, as on GitHub.
+    expect(await openPull('app-config', 'onboard/merge-me')).toMatchObject({
+      status: 422,
+      body: { message: 'Validation Failed', errors: [{ code: 'custom', message: 'No commits between main and onboard/merge-me' }] },
+    });
   });
 
   it('keeps auto-merge idempotent: enabling twice merges once', async () => {

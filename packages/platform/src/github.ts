@@ -70,7 +70,11 @@ export interface WorkflowRunInfo {
 export type MergeMethod = 'MERGE' | 'SQUASH' | 'REBASE';
 
 export interface GitHubPort {
-  /** Idempotent on the branch: when GitHub answers 422 'A pull request already exists', the open PR for that head is found and returned instead. */
+  /**
+   * Idempotent on the branch: when GitHub answers 422 'A pull request already exists', the open PR
+   * for that head is found and returned instead; when it answers 422 'No commits between' (the
+   * branch was merged already, e.g. by the auto-merge a first call enabled), the merged PR is.
+   */
   openPullRequest(input: { repo: string; branch: string; base: string; title: string; body: string }): Promise<PullRequestInfo>;
   getPullRequest(repo: string, number: number): Promise<PullRequestInfo>;
   /** GraphQL enablePullRequestAutoMerge with the PR's node_id. GraphQL errors become GitHubError (not retryable unless a 5xx/rate limit). */
@@ -309,6 +313,13 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
     url: run.html_url,
   });
 
+  /** The newest pull request for `branch` that is open, or merged (newest first is GitHub's default order). */
+  async function existingPullRequest(repo: string, branch: string, which: 'open' | 'merged'): Promise<PullRequestInfo | undefined> {
+    const { data } = await octokit.rest.pulls.list({ owner, repo, head: `${owner}:${branch}`, state: which === 'open' ? 'open' : 'closed', per_page: PER_PAGE });
+    const found = parseAnswer(z.array(z.unknown()), data, 'pulls.list', { repo }).map((pr) => pullRequestInfo(repo, pr, 'pulls.list'));
+    return found.find((pr) => pr.ref === branch && (which === 'open' ? pr.state === 'open' : pr.merged));
+  }
+
   const getPullRequest = (repo: string, number: number) =>
     call('pulls.get', { repo, number }, async () => {
       const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
@@ -323,17 +334,22 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
           return pullRequestInfo(input.repo, data, 'pulls.create');
         } catch (error) {
           const e = error as OctokitFailure;
-          if (e.status !== 422 || !/pull request already exists/i.test(githubMessage(e.response?.data) ?? '')) throw error;
+          const refusal = e.status === 422 ? githubMessage(e.response?.data) : undefined;
+          const open = refusal !== undefined && /pull request already exists/i.test(refusal);
+          const merged = refusal !== undefined && /no commits between/i.test(refusal);
+          if (!open && !merged) throw error;
+          const existing = await existingPullRequest(input.repo, input.branch, open ? 'open' : 'merged');
+          if (existing) {
+            log.info({ repo: input.repo, branch: input.branch, number: existing.number }, `pull request for the branch already ${open ? 'open' : 'merged'}: using it`);
+            return existing;
+          }
+          // Closed (or the branch changed) between GitHub's 422 and the read: trying again decides anew.
+          throw new GitHubError(`GitHub pulls.create answered 422: ${refusal}, but no ${open ? 'open' : 'merged'} pull request for ${owner}:${input.branch} was found`, {
+            status: 422,
+            retryable: true,
+            context: { operation: 'pulls.create', repo: input.repo, branch: input.branch },
+          });
         }
-        // GitHub refused a second PR for the head: the first one is the answer.
-        const { data } = await octokit.rest.pulls.list({ owner, repo: input.repo, head: `${owner}:${input.branch}`, state: 'open', per_page: PER_PAGE });
-        const [existing] = parseAnswer(z.array(z.unknown()), data, 'pulls.list', { repo: input.repo });
-        if (existing === undefined) {
-          // Closed between GitHub's 422 and this read: opening again will succeed.
-          throw new GitHubError(`GitHub pulls.create: a pull request for ${owner}:${input.branch} existed but is no longer open`, { status: 422, retryable: true, context: { repo: input.repo, branch: input.branch } });
-        }
-        log.info({ repo: input.repo, branch: input.branch }, 'pull request already open for the branch: using it');
-        return pullRequestInfo(input.repo, existing, 'pulls.list');
       }),
 
     getPullRequest,

@@ -65,7 +65,8 @@ describe('pull requests', () => {
   });
 
   it('enables auto-merge; the pull request then reads merged with its sha, and the apply run for that sha completes', async () => {
-    const pr = await github.openPullRequest({ repo: 'infra', branch: 'onboard/payments', base: 'main', title: 'Infra for payments', body: '' });
+    const input = { repo: 'infra', branch: 'onboard/payments', base: 'main', title: 'Infra for payments', body: '' };
+    const pr = await github.openPullRequest(input);
     await github.enableAutoMerge(pr.nodeId, 'SQUASH');
     expect((await github.getPullRequest('infra', pr.number)).autoMerge).toBe(true);
 
@@ -76,6 +77,14 @@ describe('pull requests', () => {
     expect(merged).toMatchObject({ state: 'closed', merged: true });
     expect(merged.mergedSha).toMatch(/^[0-9a-f]{40}$/);
     expect(merged.mergedSha).toBe(sim.happenings().find((h) => h.kind === 'pull_request.merged' && h.number === pr.number)?.sha);
+
+    // Opening again once merged (a retry, a second driver): GitHub's 422 "No commits between", answered with the merged PR.
+    const from = sim.requests().length;
+    expect(await github.openPullRequest(input)).toEqual(merged);
+    expect(since(from).map((r) => [r.operation, r.status, r.query.state])).toEqual([
+      ['pulls.create', 422, undefined],
+      ['pulls.list', 200, 'closed'],
+    ]);
 
     const run = await eventually(async () => {
       const [found] = await github.workflowRunsForSha('infra', merged.mergedSha!);
