@@ -51,7 +51,7 @@ function requestsOf(name: string, events: readonly OnboardingEvent[]) {
   const all = github.requests();
   const creates = (repo: string) => all.filter((r) => r.operation === 'pulls.create' && r.repo === repo && (r.body as { head?: string }).head?.endsWith(onboardingBranch(name)));
   const autoMerges = (repo: string) =>
-    all.filter((r) => r.operation === 'graphql.enablePullRequestAutoMerge' && nodeIds.get(((r.body as { variables?: { pullRequestId?: string } }).variables?.pullRequestId ?? '') as string) === repo);
+    all.filter((r) => r.operation === 'graphql.enablePullRequestAutoMerge' && nodeIds.get((r.body as { variables?: { pullRequestId?: string } }).variables?.pullRequestId ?? '') === repo);
   const dispatches = all.filter((r) => r.operation === 'actions.createWorkflowDispatch' && (r.body as { inputs?: { service?: string } }).inputs?.service === name);
   return { creates, autoMerges, dispatches };
 }
@@ -165,6 +165,10 @@ describe('onboarding a new service against the simulated GitHub', () => {
       expect(taken.status).toBe(409);
       expect(await taken.json()).toMatchObject({ error: 'service_exists' });
 
+      // Followed with the CLI from the start: exit 0 once CREATED.
+      const watched = await runCli(['services', 'watch', name, '--interval', '500'], fleetCliEnv(running.fleet, running.stack.prefix));
+      expect(watched.code, watched.stderr).toBe(0);
+      expect(watched.stdout).toContain('CREATED');
       const created = await ended(name);
       expect(created.status).toBe('CREATED');
       expect(allDone(created)).toEqual(DONE);
@@ -219,9 +223,9 @@ describe('onboarding a new service against the simulated GitHub', () => {
     // Nothing raised after the failure; app-config and proxy-upstreams closed with a comment.
     expect(requestsOf(name, events).creates('service-definitions')).toHaveLength(0);
     const closed = await eventually(
-      async () => {
+      () => {
         const prs = github.pullRequests().filter((pr) => pr.head.ref === onboardingBranch(name) && pr.repo !== 'infra');
-        return prs.length === 2 && prs.every((pr) => pr.state === 'closed') ? prs : undefined;
+        return Promise.resolve(prs.length === 2 && prs.every((pr) => pr.state === 'closed') ? prs : undefined);
       },
       { timeoutMs: 20_000, description: 'the open pull requests to be closed' },
     );
@@ -230,5 +234,9 @@ describe('onboarding a new service against the simulated GitHub', () => {
       timeoutMs: 10_000,
       description: 'both closes recorded',
     });
+    const why = await runCli(['why', name], fleetCliEnv(running.fleet, running.stack.prefix));
+    expect(why.code, why.stderr).toBe(0);
+    expect(why.stdout).toContain('infra');
+    expect(why.stdout).toContain('concluded failure');
   });
 });

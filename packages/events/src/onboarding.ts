@@ -638,8 +638,8 @@ const workflowRunPayloadSchema = z.object({
   }),
 });
 
-/** `.github/workflows/apply.yml` -> `apply.yml`: how a run names its workflow. */
-export const workflowFileOf = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+/** The run's workflow file name from its path: `.github/workflows/apply.yml` (or `...@refs/heads/main`) -> `apply.yml`. */
+export const workflowFileOf = (path: string): string => path.replace(/@.*$/, '').split('/').at(-1) ?? path;
 
 /** The name in a boilerplate run's title (its run-name is `boilerplate <service>`). */
 function serviceOfRunTitle(title: string | undefined): string | undefined {

@@ -15,6 +15,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling, type ThrottlingOptions } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
+import { workflowFileOf } from '@flotilla/events';
 import { ConfigError, FlotillaError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
@@ -164,9 +165,6 @@ const UNPACED = { key: () => ({ schedule: (_options: unknown, task: (...args: un
   Extract<ThrottlingOptions, { enabled?: boolean | undefined; onRateLimit: unknown }>['write']
 >;
 
-/** The run's workflow file name from its path: `.github/workflows/apply.yml` (or `...@refs/heads/main`) -> `apply.yml`. */
-export const workflowFile = (path: string): string => path.replace(/@.*$/, '').split('/').at(-1) ?? path;
-
 /** One fetch per attempt, each with its own deadline (a retried attempt gets a fresh one). */
 function fetchWithTimeout(timeoutMs: number): typeof fetch {
   return (input, init) => {
@@ -303,7 +301,7 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
   const runInfo = (repo: string, run: z.infer<typeof workflowRunSchema>): WorkflowRunInfo => ({
     repo,
     id: run.id,
-    workflow: workflowFile(run.path),
+    workflow: workflowFileOf(run.path),
     displayTitle: run.display_title,
     event: run.event,
     headSha: run.head_sha,

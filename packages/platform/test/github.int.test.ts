@@ -8,7 +8,8 @@
 import { Writable } from 'node:stream';
 import { startGitHubSim, type GitHubSim, type LoggedRequest } from '@flotilla/github-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, createGitHub, createLogger, GitHubError, workflowFile, type GitHubPort } from '@flotilla/platform';
+import { workflowFileOf as workflowFile } from '@flotilla/events';
+import { ConfigError, createGitHub, createLogger, GitHubError, type GitHubPort } from '@flotilla/platform';
 import { eventually } from '@flotilla/platform/testing';
 
 const TOKEN = 'ghp_simulatedtoken0123456789';
