@@ -191,7 +191,7 @@ async function githubForOnboarding(): Promise<{ orchestrator: Record<string, str
   const build = servicePorts(args['port-base']).find((s) => s.name === 'build');
   owned.github = await startGitHubSim({ port: args['github-port'], token, webhook: { url: `http://127.0.0.1:${build?.port ?? 0}/webhooks/github`, secret } });
   say(`local GitHub simulator for onboarding at ${owned.github.url} (its request log: ${owned.github.url}/_sim/requests)`);
-  return { orchestrator: { GITHUB_API_URL: owned.github.url, GITHUB_TOKEN: token }, build: { GITHUB_WEBHOOK_SECRET: secret } };
+  return { orchestrator: { GITHUB_API_URL: owned.github.url, GITHUB_TOKEN: token, GITHUB_PACE_WRITES: 'false' }, build: { GITHUB_WEBHOOK_SECRET: secret } };
 }
 
 /** One short line per structured log record, so the terminal stays readable. */

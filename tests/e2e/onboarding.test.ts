@@ -87,7 +87,7 @@ beforeAll(async () => {
   github = await startGitHubSim({ token: GITHUB_TOKEN });
   running = await startTestFleet(aws, 'onboarding', {
     overrides: {
-      orchestrator: { GITHUB_API_URL: github.url, GITHUB_TOKEN, ONBOARDING_POLL_MS: String(POLL_MS), ONBOARDING_DRIVE_MS: '500' },
+      orchestrator: { GITHUB_API_URL: github.url, GITHUB_TOKEN, GITHUB_PACE_WRITES: 'false', ONBOARDING_POLL_MS: String(POLL_MS), ONBOARDING_DRIVE_MS: '500' },
       build: { GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET },
     },
   });

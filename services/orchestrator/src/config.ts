@@ -35,6 +35,11 @@ export const config = parseEnv(
       .transform((token) => token || undefined)
       .describe('Token the onboarding driver calls GitHub with (pull requests, auto-merge, workflow dispatch); without it creations are recorded but wait, and are reported stuck'),
     GITHUB_OWNER: z.string().regex(/^[A-Za-z0-9-]{1,39}$/).default('flotilla-org').describe('The GitHub organisation whose repositories onboarding changes (infra, app-config, proxy-upstreams, service-definitions, boilerplate)'),
+    GITHUB_PACE_WRITES: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((value) => value === 'true')
+      .describe("Space GitHub writes as GitHub asks (1 s apart, 3 s between pull requests and comments); 'false' for the local simulator, which asks nothing of the kind"),
     ONBOARDING_POLL_MS: z.coerce
       .number()
       .int()

@@ -35,7 +35,7 @@ await startService({
       onboarding: { stepDeadlineMs: config.ONBOARDING_STEP_DEADLINE_MS, wake: () => driver?.wake() },
     };
     const github = config.GITHUB_TOKEN
-      ? createGitHub({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, owner: config.GITHUB_OWNER, logger: logger.child({ part: 'github' }) })
+      ? createGitHub({ baseUrl: config.GITHUB_API_URL, token: config.GITHUB_TOKEN, owner: config.GITHUB_OWNER, paceWrites: config.GITHUB_PACE_WRITES, logger: logger.child({ part: 'github' }) })
       : undefined;
     if (github) driver = startOnboardingDriver(deps, github, config.ONBOARDING_DRIVE_MS, { pollAfterMs: config.ONBOARDING_POLL_MS });
     else logger.warn('onboarding driver off: no GITHUB_TOKEN; service creations are recorded but wait, and are reported stuck');

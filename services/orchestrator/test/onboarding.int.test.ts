@@ -47,7 +47,7 @@ beforeAll(async () => {
   deps = await orchestratorTestDeps(aws, stack);
   // No webhook target: nothing is ever delivered.
   sim = await startGitHubSim({ token: TOKEN, delays: { mergeMs: 100, workflowMs: 150, webhookMs: 10 } });
-  github = createGitHub({ baseUrl: sim.url, token: TOKEN, owner: 'flotilla-org', logger: createLogger('github-test', 'silent') });
+  github = createGitHub({ baseUrl: sim.url, token: TOKEN, owner: 'flotilla-org', paceWrites: false, logger: createLogger('github-test', 'silent') });
 });
 afterAll(async () => {
   await sim?.close();
