@@ -38,7 +38,7 @@ const ended = (name: string, timeoutMs = 90_000) =>
   eventually(
     async () => {
       const v = await view(name);
-      return v.status === 'IN_PROGRESS' ? undefined : v;
+      return v.status === 'CREATED' || v.status === 'FAILED' ? v : undefined;
     },
     { timeoutMs, intervalMs: 250, description: `service ${name} to be created or fail` },
   );
