@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitError } from './errors.ts';
+import { note } from './output.ts';
 
 export interface PollOptions<T> {
   read: (signal?: AbortSignal) => Promise<T>;
@@ -38,4 +39,14 @@ export async function pollUntil<T>(options: PollOptions<T>): Promise<T> {
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+/** An onValue that notes `line(value)` on stderr each time the line changes; silent when `quiet` (--json). */
+export function noteChanges<T>(line: (value: T) => string, quiet: boolean): (value: T) => void {
+  let last = '';
+  return (value) => {
+    const next = line(value);
+    if (next !== last && !quiet) note(next);
+    last = next;
+  };
 }

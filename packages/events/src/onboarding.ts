@@ -35,13 +35,18 @@ export const DEFAULT_ENVIRONMENTS = ['dev', 'staging', 'prod'];
 /** How long a creation may wait on one step before it is reported stuck, unless configured. */
 export const DEFAULT_STEP_DEADLINE_MS = 30 * 60_000;
 
+/** The service name `text` carries after `prefix`, or undefined when it carries none. */
+const nameAfter =
+  (prefix: string) =>
+  (text: string | undefined): string | undefined => {
+    if (!text?.startsWith(prefix)) return undefined;
+    const name = text.slice(prefix.length);
+    return serviceNameSchema.safeParse(name).success ? name : undefined;
+  };
+
 const SERVICE_STREAM_PREFIX = 'service-';
 export const serviceStream = (name: string): string => `${SERVICE_STREAM_PREFIX}${name}`;
-export function serviceNameOfStream(stream: string): string | undefined {
-  if (!stream.startsWith(SERVICE_STREAM_PREFIX)) return undefined;
-  const name = stream.slice(SERVICE_STREAM_PREFIX.length);
-  return serviceNameSchema.safeParse(name).success ? name : undefined;
-}
+export const serviceNameOfStream: (stream: string) => string | undefined = nameAfter(SERVICE_STREAM_PREFIX);
 
 /** The pull requests a creation raises, in the order it raises them, and the repository of each. */
 export const PULL_REQUEST_STEPS = ['infra', 'app-config', 'proxy-upstreams', 'service-definition'] as const;
@@ -62,11 +67,7 @@ export const boilerplateRunTitle = (name: string): string => `boilerplate ${name
 /** Each creation's branch, in every repository: a pull request's head names its service. */
 const BRANCH_PREFIX = 'onboard/';
 export const onboardingBranch = (name: string): string => `${BRANCH_PREFIX}${name}`;
-export function serviceNameOfBranch(ref: string): string | undefined {
-  if (!ref.startsWith(BRANCH_PREFIX)) return undefined;
-  const name = ref.slice(BRANCH_PREFIX.length);
-  return serviceNameSchema.safeParse(name).success ? name : undefined;
-}
+export const serviceNameOfBranch: (ref: string) => string | undefined = nameAfter(BRANCH_PREFIX);
 
 const uniqueList = (list: readonly string[]) => new Set(list).size === list.length;
 
@@ -642,12 +643,7 @@ const workflowRunPayloadSchema = z.object({
 export const workflowFileOf = (path: string): string => path.replace(/@.*$/, '').split('/').at(-1) ?? path;
 
 /** The name in a boilerplate run's title (its run-name is `boilerplate <service>`). */
-function serviceOfRunTitle(title: string | undefined): string | undefined {
-  const prefix = boilerplateRunTitle('');
-  if (!title?.startsWith(prefix)) return undefined;
-  const name = title.slice(prefix.length);
-  return serviceNameSchema.safeParse(name).success ? name : undefined;
-}
+const serviceOfRunTitle = nameAfter(boilerplateRunTitle(''));
 
 /**
  * The delivery onboarding acts on, or undefined for one it ignores (another event or action, a

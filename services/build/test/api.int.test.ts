@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, MAX_CONCURRENT_TEST_RUNS, newEvent, testRunStream, type PendingEvent, type TestRunView } from '@flotilla/events';
 import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, REGIONS, releaseTestRunLeases, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, eventually, sampleBuildRequest, sampleTestRunRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
-import { buildApi } from '../src/http/index.ts';
+import { buildApi, type ApiDeps } from '../src/http/index.ts';
 
 const aws = testAwsClients();
 let stack: TestStack;
@@ -23,6 +23,7 @@ let store: EventStore;
 let idempotency: IdempotencyStore;
 let projections: BuildProjections;
 let leases: Records;
+let apiDeps: ApiDeps;
 
 const TOKEN = 'build-api-int-test-token-0123456789';
 /** Every request of this file carries the token, unless it sets its own Authorization header. */
@@ -39,26 +40,22 @@ beforeAll(async () => {
   projections = new BuildProjections(aws.dynamodb, names.tables);
   leases = new Records(aws.dynamodb, names.tables.checkpoints);
   const logger = createLogger('build', 'silent');
-  app = await buildHttpApp({
+  const where = await locate(aws, stack.prefix);
+  apiDeps = {
+    aws,
+    store,
+    idempotency,
+    projections,
+    leases,
     logger,
-    service: 'build',
-    checks: { eventsTable: () => store.ping() },
-    routes: buildApi({
-      aws,
-      store,
-      idempotency,
-      projections,
-      leases,
-      logger,
-      // As the service learns them at start: from the stack's sync queues.
-      regions: await (await locate(aws, stack.prefix)).regions(),
-      defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
-      sse: SSE,
-      intakeTopicArn: (await locate(aws, stack.prefix)).topicArn(names.topics.intake),
-      onboarding: { stepDeadlineMs: 60_000, webhookSecret: WEBHOOK_SECRET },
-    }),
-    auth: { token: TOKEN },
-  });
+    // As the service learns them at start: from the stack's sync queues.
+    regions: await where.regions(),
+    defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
+    sse: SSE,
+    intakeTopicArn: where.topicArn(names.topics.intake),
+    onboarding: { stepDeadlineMs: 60_000, webhookSecret: WEBHOOK_SECRET },
+  };
+  app = await buildHttpApp({ logger, service: 'build', checks: { eventsTable: () => store.ping() }, routes: buildApi(apiDeps), auth: { token: TOKEN } });
 });
 afterAll(async () => {
   await app?.close();
@@ -675,23 +672,7 @@ describe('POST /webhooks/github', () => {
   });
 
   it('answers 503 where no webhook secret is configured', async () => {
-    const bare = await buildHttpApp({
-      logger: createLogger('build', 'silent'),
-      service: 'build',
-      routes: buildApi({
-        aws,
-        store,
-        idempotency,
-        projections,
-        leases,
-        logger: createLogger('build', 'silent'),
-        regions: stack.regions,
-        defaults: { regions: ['us-east-1'], hostsPerRegion: 1 },
-        sse: SSE,
-        intakeTopicArn: 'arn:aws:sns:us-east-1:000000000000:none',
-        onboarding: { stepDeadlineMs: 60_000 },
-      }),
-    });
+    const bare = await buildHttpApp({ logger: apiDeps.logger, service: 'build', routes: buildApi({ ...apiDeps, onboarding: { stepDeadlineMs: 60_000 } }) });
     try {
       const body = merged('unconfigured');
       const res = await bare.inject({ method: 'POST', url: '/webhooks/github', headers: { 'content-type': 'application/json', 'x-github-event': 'pull_request', 'x-github-delivery': 'd' }, payload: body });

@@ -3,7 +3,7 @@ import { BuildApi } from '../../api.ts';
 import { ExitError } from '../../errors.ts';
 import { serviceProgressLine, serviceText } from '../../format.ts';
 import { serviceFinished } from '../../onboarding.ts';
-import { pollUntil } from '../../poll.ts';
+import { noteChanges, pollUntil } from '../../poll.ts';
 import { note, print, printJson } from '../../output.ts';
 import { parseInterval } from '../../query.ts';
 import { apiArgs, settingsOf } from '../_shared.ts';
@@ -22,16 +22,11 @@ export default defineCommand({
   async run({ args }) {
     const api = new BuildApi(settingsOf(args).api);
     const interval = parseInterval('interval', args.interval);
-    let last = '';
     const view = await pollUntil({
       read: (signal) => api.service(args.name, signal),
       done: serviceFinished,
       intervalMs: interval,
-      onValue: (v) => {
-        const line = serviceProgressLine(v);
-        if (line !== last && !args.json) note(line);
-        last = line;
-      },
+      onValue: noteChanges(serviceProgressLine, args.json),
       onStop: (v) => note(`stopped watching service ${args.name}; its creation goes on (${v.status})`),
     });
     if (args.json) printJson(view);

@@ -2,7 +2,7 @@ import { defineCommand } from 'citty';
 import { BuildApi } from '../../api.ts';
 import { ExitError } from '../../errors.ts';
 import { testRunProgressLine, testRunText } from '../../format.ts';
-import { pollUntil } from '../../poll.ts';
+import { noteChanges, pollUntil } from '../../poll.ts';
 import { note, print, printJson } from '../../output.ts';
 import { parseInterval } from '../../query.ts';
 import { apiArgs, settingsOf } from '../_shared.ts';
@@ -20,16 +20,11 @@ export default defineCommand({
   async run({ args }) {
     const api = new BuildApi(settingsOf(args).api);
     const interval = parseInterval('interval', args.interval);
-    let last = '';
     const run = await pollUntil({
       read: (signal) => api.testRun(args.id, signal),
       done: (r) => r.finished,
       intervalMs: interval,
-      onValue: (r) => {
-        const line = testRunProgressLine(r);
-        if (line !== last && !args.json) note(line);
-        last = line;
-      },
+      onValue: noteChanges(testRunProgressLine, args.json),
       onStop: (r) => note(`stopped watching test run ${args.id}; it goes on (${r.status})`),
     });
     if (args.json) printJson(run);
