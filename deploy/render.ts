@@ -636,7 +636,7 @@ export function renderTemplate(regions: readonly string[] = REGIONS): Record<str
         NoEcho: true,
         Default: '',
         AllowedPattern: '^(|\\S{16,})$',
-        Description: "The secret GitHub signs onboarding's webhooks with (POST /webhooks/github); empty: the route answers 503",
+        Description: "The secret GitHub signs onboarding's webhooks with (POST /webhooks/github); empty: the route answers 401",
       },
     },
     Conditions: { IsAws: { 'Fn::Equals': [ref('Target'), 'aws'] } },

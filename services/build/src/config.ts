@@ -13,7 +13,7 @@ export const config = parseEnv(
       .optional()
       // The template passes its GitHubWebhookSecret parameter on as it is: empty means none.
       .transform((secret) => secret || undefined)
-      .describe("The secret GitHub signs webhooks with (X-Hub-Signature-256); without it POST /webhooks/github answers 503. ./scripts/run.sh makes one for the local simulator"),
+      .describe("The secret GitHub signs webhooks with (X-Hub-Signature-256); without it POST /webhooks/github answers 401 not_configured. ./scripts/run.sh makes one for the local simulator"),
     BUILD_CONCURRENCY: z.coerce
       .number()
       .int()

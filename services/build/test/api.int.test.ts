@@ -671,12 +671,12 @@ describe('POST /webhooks/github', () => {
     });
   });
 
-  it('answers 503 where no webhook secret is configured', async () => {
+  it('answers 401 not_configured where no webhook secret is configured: nothing can be verified', async () => {
     const bare = await buildHttpApp({ logger: apiDeps.logger, service: 'build', routes: buildApi({ ...apiDeps, onboarding: { stepDeadlineMs: 60_000 } }) });
     try {
       const body = merged('unconfigured');
       const res = await bare.inject({ method: 'POST', url: '/webhooks/github', headers: { 'content-type': 'application/json', 'x-github-event': 'pull_request', 'x-github-delivery': 'd' }, payload: body });
-      expect(res.statusCode).toBe(503);
+      expect(res.statusCode).toBe(401);
       expect(res.json<ErrorBody>().error).toBe('not_configured');
     } finally {
       await bare.close();

@@ -28,7 +28,7 @@ export interface ApiDeps {
   onboarding: {
     /** How long a creation may wait on one step before it is reported stuck (ONBOARDING_STEP_DEADLINE_MS). */
     stepDeadlineMs: number;
-    /** GitHub's webhook secret (GITHUB_WEBHOOK_SECRET); without it POST /webhooks/github answers 503. */
+    /** GitHub's webhook secret (GITHUB_WEBHOOK_SECRET); without it POST /webhooks/github answers 401 not_configured. */
     webhookSecret?: string | undefined;
   };
 }

@@ -41,11 +41,12 @@ export function webhookRoutes(deps: Pick<ApiDeps, 'aws' | 'logger' | 'intakeTopi
           tags: ['onboarding'],
           security: [],
           headers,
-          response: { 202: answerSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema, 503: errorBodySchema },
+          response: { 202: answerSchema, 400: errorBodySchema, 401: errorBodySchema, 413: errorBodySchema },
         },
       },
       async (request, reply) => {
-        if (!webhooks) throw new HttpError(503, 'not_configured', 'GitHub webhooks are not configured here: set GITHUB_WEBHOOK_SECRET');
+        // Without a secret no delivery can be verified: refused as unauthenticated (a 5xx would tell GitHub to retry a setting).
+        if (!webhooks) throw new HttpError(401, 'not_configured', 'no GitHub webhook secret is configured here (GITHUB_WEBHOOK_SECRET), so no delivery can be verified');
         const deliveryId = request.headers['x-github-delivery'];
         const event = request.headers['x-github-event'];
         const raw = request.body instanceof Buffer ? request.body : Buffer.alloc(0);
