@@ -17,6 +17,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Pure tests share one module registry: each file importing the packages afresh took
+          // half of the project's time (30 s against 15 s).
+          isolate: false,
           include: ['packages/*/test/**/*.unit.test.ts', 'services/*/test/**/*.unit.test.ts', 'deploy/test/**/*.unit.test.ts', 'tests/iam/**/*.unit.test.ts', 'tests/supply-chain/**/*.unit.test.ts', 'load-tests/test/**/*.unit.test.ts'],
           benchmark: { include: ['packages/*/bench/**/*.bench.ts', 'services/*/bench/**/*.bench.ts'] },
           env: testEnv,
