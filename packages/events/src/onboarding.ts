@@ -84,6 +84,51 @@ export const serviceRequestSchema = z
 export type ServiceRequest = z.infer<typeof serviceRequestSchema>;
 export type ServiceRequestInput = z.input<typeof serviceRequestSchema>;
 
+/** One file a pull request adds or changes, as it should read on the branch. */
+export interface ChangedFile {
+  path: string;
+  content: string;
+}
+
+/** What a creation's pull request on one repository changes: its title, its description, its files. */
+export interface OnboardingChange {
+  title: string;
+  body: string;
+  files: ChangedFile[];
+}
+
+const yaml = (fields: Record<string, string | readonly string[]>): string =>
+  `${Object.entries(fields)
+    .map(([key, value]) => (typeof value === 'string' ? `${key}: ${value}` : `${key}:\n${value.map((v) => `  - ${v}`).join('\n')}`))
+    .join('\n')}\n`;
+
+/**
+ * The change each pull request makes for `request`, one file per entry, so that a repeat writes the
+ * same bytes (committing them again changes nothing): infra trusts the service's OIDC subject (its
+ * repository's main branch in `owner`) and adds a tenant per environment; app-config adds the
+ * service's config per environment; proxy-upstreams its upstream; service-definitions the
+ * service's definition.
+ */
+export function onboardingChange(request: Pick<ServiceRequest, 'name' | 'team' | 'template' | 'environments'>, step: PullRequestStep, owner: string): OnboardingChange {
+  const { name, team, template, environments } = request;
+  const files: Record<PullRequestStep, ChangedFile[]> = {
+    infra: [
+      { path: `oidc/trusted/${name}.yaml`, content: yaml({ service: name, team, subject: `repo:${owner}/${name}:ref:refs/heads/main` }) },
+      ...environments.map((env) => ({ path: `tenants/${env}/${name}.yaml`, content: yaml({ tenant: name, team, environment: env }) })),
+    ],
+    'app-config': environments.map((env) => ({ path: `services/${name}/${env}.yaml`, content: yaml({ service: name, environment: env, replicas: '1' }) })),
+    'proxy-upstreams': [{ path: `upstreams/${name}.yaml`, content: yaml({ upstream: name, environments }) }],
+    'service-definition': [{ path: `services/${name}.yaml`, content: yaml({ name, team, template, environments }) }],
+  };
+  const changed = files[step];
+  return {
+    title: `Onboard ${name}: ${step}`,
+    body: [`Onboarding of the service \`${name}\` (team ${team}, template ${template}), step ${step}, raised by Flotilla.`, '', ...changed.map((f) => `- \`${f.path}\``)].join('\n'),
+    files: changed,
+  };
+}
+
+
 const pullRequestSchema = z.object({
   repo: z.string().min(1),
   number: z.number().int().min(1),

@@ -8,6 +8,7 @@ import {
   initialOnboardingState,
   isOnboardingFinished,
   nextOnboardingActions,
+  onboardingChange,
   OnboardingRefusedError,
   serviceNameOfBranch,
   serviceNameOfStream,
@@ -254,4 +255,20 @@ describe("GitHub's webhooks", () => {
 
 it('folds the fixture request', () => {
   expect(foldOnboarding([storedService('service.requested', serviceRequestedData, 1)])).toMatchObject({ status: 'IN_PROGRESS', request: { name: SERVICE_NAME } });
+});
+
+describe("each pull request's change", () => {
+  it('writes the same files for the same request, one per environment where it says so', () => {
+    const infra = onboardingChange(request, 'infra', 'flotilla-org');
+    expect(infra.files.map((f) => f.path)).toEqual([`oidc/trusted/${SERVICE_NAME}.yaml`, `tenants/dev/${SERVICE_NAME}.yaml`, `tenants/prod/${SERVICE_NAME}.yaml`]);
+    expect(infra.files[0]?.content).toBe(`service: ${SERVICE_NAME}\nteam: payments\nsubject: repo:flotilla-org/${SERVICE_NAME}:ref:refs/heads/main\n`);
+    expect(infra.files[2]?.content).toBe(`tenant: ${SERVICE_NAME}\nteam: payments\nenvironment: prod\n`);
+    expect(onboardingChange(request, 'infra', 'flotilla-org')).toEqual(infra);
+    expect(onboardingChange(request, 'app-config', 'o').files.map((f) => f.path)).toEqual([`services/${SERVICE_NAME}/dev.yaml`, `services/${SERVICE_NAME}/prod.yaml`]);
+    expect(onboardingChange(request, 'proxy-upstreams', 'o').files).toEqual([{ path: `upstreams/${SERVICE_NAME}.yaml`, content: `upstream: ${SERVICE_NAME}\nenvironments:\n  - dev\n  - prod\n` }]);
+    const definition = onboardingChange(request, 'service-definition', 'o');
+    expect(definition.files[0]?.content).toBe(`name: ${SERVICE_NAME}\nteam: payments\ntemplate: node-service\nenvironments:\n  - dev\n  - prod\n`);
+    expect(definition.title).toBe(`Onboard ${SERVICE_NAME}: service-definition`);
+    expect(definition.body).toContain(`- \`services/${SERVICE_NAME}.yaml\``);
+  });
 });
