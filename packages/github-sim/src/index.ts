@@ -10,18 +10,19 @@ import { controlRoutes } from './control.ts';
 import { GitHubApiError } from './errors.ts';
 import { FaultBook, matchesRequest, type ArmedFault, type Fault } from './faults.ts';
 import { graphqlRoutes } from './graphql.ts';
-import { SimState, type Happening, type SimPullRequest, type SimWorkflowRun } from './model.ts';
+import { SimState, type Happening, type SimWorkflowRun } from './model.ts';
 import { recordRequests, type LoggedRequest } from './request-log.ts';
 import { restRoutes } from './rest.ts';
 import { Scheduler } from './scheduler.ts';
-import { Simulation } from './simulation.ts';
+import { Simulation, type PullRequestSnapshot } from './simulation.ts';
 import { DOCS, type Site } from './shapes.ts';
 import { Webhooks, type LoggedDelivery, type WebhookMode, type WebhookTarget } from './webhooks.ts';
 
 export type { ArmedFault, Fault } from './faults.ts';
 export { faultSchema } from './faults.ts';
 export type { Happening, MergeMethod, SimPullRequest, SimWorkflowRun } from './model.ts';
-export { REPOSITORIES } from './model.ts';
+export { blobSha, REPOSITORIES } from './model.ts';
+export type { PullRequestSnapshot } from './simulation.ts';
 export type { LoggedRequest } from './request-log.ts';
 export type { LoggedDelivery, WebhookMode, WebhookTarget } from './webhooks.ts';
 export { SHUFFLE_WINDOW_MS } from './webhooks.ts';
@@ -62,7 +63,8 @@ export interface GitHubSim {
   happenings(): Happening[];
   /** Every webhook delivery attempt. */
   deliveries(): LoggedDelivery[];
-  pullRequests(): SimPullRequest[];
+  /** Each with `files`: its head commit's files, path -> content (what the pull request carries). */
+  pullRequests(): PullRequestSnapshot[];
   workflowRuns(): SimWorkflowRun[];
   /** Stops timers and the server; nothing is delivered after it resolves. */
   close(): Promise<void>;

@@ -3,7 +3,7 @@
  * workflows, and the pull requests and workflow runs made while it runs. Plain records, in
  * memory; `simulation.ts` changes them, `shapes.ts` renders them as GitHub's JSON.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 export type MergeMethod = 'MERGE' | 'SQUASH' | 'REBASE';
 
@@ -47,13 +47,29 @@ export const REPOSITORIES: readonly RepositoryDefinition[] = [
   },
 ];
 
+/** A file as a commit holds it: its text and its git blob sha (what the contents API calls `sha`). */
+export interface SimFile {
+  content: string;
+  sha: string;
+}
+
+/** A commit: its parents and the whole tree it records (path -> file), never changed once made. */
+export interface SimCommit {
+  sha: string;
+  parents: readonly string[];
+  message: string;
+  files: ReadonlyMap<string, SimFile>;
+}
+
 export interface Repository {
   id: number;
   nodeId: string;
   name: string;
   workflows: readonly WorkflowDefinition[];
-  /** Branch -> head sha. Only `main` exists as a branch; pull request heads carry their own sha. */
+  /** Branch -> head sha. `main` exists from the start (an empty first commit); others are made by `POST git/refs`. */
   branches: Map<string, string>;
+  /** Every commit made, by sha. */
+  commits: Map<string, SimCommit>;
   /** The last issue/pull request number given out in this repository. */
   lastNumber: number;
 }
@@ -65,7 +81,7 @@ export interface SimPullRequest {
   nodeId: string;
   title: string;
   body: string | null;
-  /** GitHub's names: head.ref is the branch, head.sha its (random) head commit. */
+  /** GitHub's names: head.ref is the branch, head.sha its head commit (followed while open, kept once merged or closed). */
   head: { ref: string; sha: string };
   base: { ref: string };
   state: 'open' | 'closed';
@@ -127,6 +143,12 @@ export interface Happening {
 
 export const randomSha = (): string => randomBytes(20).toString('hex');
 
+/** Git's blob id, as GitHub's contents API reports a file's `sha`: sha1 of `blob <bytes>\0<content>`. */
+export function blobSha(content: string): string {
+  const bytes = Buffer.from(content, 'utf8');
+  return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+}
+
 /** GitHub's timestamps: ISO 8601 to the second. */
 export const isoSeconds = (epochMs: number): string => new Date(epochMs).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -145,12 +167,14 @@ export class SimState {
   constructor(definitions: readonly RepositoryDefinition[] = REPOSITORIES) {
     definitions.forEach((definition, index) => {
       const id = 500_000_001 + index;
+      const initial: SimCommit = { sha: randomSha(), parents: [], message: 'Initial commit', files: new Map() };
       this.repositories.set(definition.name, {
         id,
         nodeId: nodeId('R_kgDO', id),
         name: definition.name,
         workflows: definition.workflows,
-        branches: new Map([['main', randomSha()]]),
+        branches: new Map([['main', initial.sha]]),
+        commits: new Map([[initial.sha, initial]]),
         lastNumber: 0,
       });
     });

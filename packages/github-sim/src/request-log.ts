@@ -10,7 +10,7 @@ export interface LoggedRequest {
   /** Epoch ms on arrival. */
   at: number;
   method: string;
-  /** Without the query. */
+  /** Without the query, percent-decoded (`contents/tenants/dev/x.yaml`, however the client encoded it). */
   path: string;
   query: Record<string, string>;
   /** 'pulls.create', 'actions.getWorkflowRun', 'graphql.enablePullRequestAutoMerge', ... or 'unknown'. */
@@ -41,6 +41,14 @@ const loggedParams = z.object({
   run_id: z.coerce.number().int().optional().catch(undefined),
 });
 
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 function flatQuery(query: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries((query ?? {}) as Record<string, unknown>).map(([key, value]) => [key, String(Array.isArray(value) ? value[0] : value)]));
 }
@@ -49,7 +57,9 @@ function flatQuery(query: unknown): Record<string, string> {
 export function recordRequests(app: FastifyInstance, log: LoggedRequest[]): void {
   app.decorateRequest('logged', undefined);
   app.addHook('onRequest', (request, _reply, done) => {
-    const [path = '/'] = request.url.split('?');
+    const [raw = '/'] = request.url.split('?');
+    // Octokit sends a branch or file path's `/` as %2F; the log shows the path GitHub serves.
+    const path = safeDecode(raw);
     if (path.startsWith(CONTROL_PREFIX)) return done();
     const operation = request.routeOptions.config.operation;
     const params = loggedParams.safeParse(request.params ?? {});

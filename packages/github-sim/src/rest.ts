@@ -7,13 +7,29 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { notFound, validationFailed } from './errors.ts';
-import { commentJson, pullRequestJson, workflowRunJson } from './shapes.ts';
+import { commentJson, contentJson, fileCommitJson, pullRequestJson, refJson, workflowRunJson } from './shapes.ts';
 import type { Simulation } from './simulation.ts';
 
 const repoParams = z.object({ owner: z.string(), repo: z.string() });
 const numberParams = repoParams.extend({ number: z.coerce.number().int().positive() });
 const workflowParams = repoParams.extend({ workflow_id: z.string().min(1) });
 const runParams = repoParams.extend({ run_id: z.coerce.number().int().positive() });
+/** Branch names and file paths contain `/`: their routes end in a wildcard, which Fastify decodes (Octokit sends `%2F`). */
+const refParams = repoParams.extend({ '*': z.string().regex(/^heads\/.+/) });
+const pathParams = repoParams.extend({ '*': z.string().min(1) });
+
+const createRefBody = z.object({ ref: z.string().min(1), sha: z.string().regex(/^[0-9a-f]{40}$/) });
+const contentQuery = z.object({ ref: z.string().min(1).optional() });
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/=\s]*$/, 'content is not valid Base64')
+  .transform((text) => Buffer.from(text, 'base64').toString('utf8'));
+const putFileBody = z.object({
+  message: z.string().min(1),
+  content: base64,
+  branch: z.string().min(1).optional(),
+  sha: z.string().min(1).optional(),
+});
 
 const createPullBody = z.object({
   title: z.string().min(1),
@@ -86,6 +102,36 @@ function page<T>(items: T[], request: FastifyRequest): T[] {
 
 export function restRoutes(sim: Simulation) {
   return (app: FastifyInstance): Promise<void> => {
+    app.get('/repos/:owner/:repo/git/ref/*', { config: { operation: 'git.getRef' } }, (request) => {
+      const p = params(refParams, request);
+      const repository = sim.repository(p.owner, p.repo);
+      const branch = p['*'].slice('heads/'.length);
+      return Promise.resolve(refJson(sim.site, repository, branch, sim.branchHead(repository, branch)));
+    });
+
+    app.post('/repos/:owner/:repo/git/refs', { config: { operation: 'git.createRef' } }, async (request, reply) => {
+      const p = params(repoParams, request);
+      const repository = sim.repository(p.owner, p.repo);
+      const input = body(createRefBody, request, 'Reference');
+      const branch = sim.createBranch(repository, input.ref, input.sha);
+      return reply.code(201).send(refJson(sim.site, repository, branch, input.sha));
+    });
+
+    app.get('/repos/:owner/:repo/contents/*', { config: { operation: 'repos.getContent' } }, (request) => {
+      const p = params(pathParams, request);
+      const repository = sim.repository(p.owner, p.repo);
+      const { ref } = query(contentQuery, request, 'Content');
+      return Promise.resolve(contentJson(sim.site, repository, p['*'], sim.file(repository, p['*'], ref), ref));
+    });
+
+    app.put('/repos/:owner/:repo/contents/*', { config: { operation: 'repos.createOrUpdateFileContents' } }, async (request, reply) => {
+      const p = params(pathParams, request);
+      const repository = sim.repository(p.owner, p.repo);
+      const input = body(putFileBody, request, 'Content');
+      const { created, file, commit } = sim.putFile(repository, { ...input, path: p['*'] });
+      return reply.code(created ? 201 : 200).send(fileCommitJson(sim.site, repository, p['*'], file, commit));
+    });
+
     app.post('/repos/:owner/:repo/pulls', { config: { operation: 'pulls.create' } }, async (request, reply) => {
       const p = params(repoParams, request);
       const repository = sim.repository(p.owner, p.repo);

@@ -3,7 +3,7 @@
  * GitHub's names and types (numeric ids, string node ids, ISO timestamps, nulls where GitHub has
  * nulls). REST answers and webhook payloads share these, as on GitHub.
  */
-import type { Repository, SimPullRequest, SimWorkflowRun, WorkflowDefinition } from './model.ts';
+import type { Repository, SimCommit, SimFile, SimPullRequest, SimWorkflowRun, WorkflowDefinition } from './model.ts';
 
 /** Where the rendered URLs point: the simulator's own base URL and owner. */
 export interface Site {
@@ -61,6 +61,53 @@ export function pullRequestJson(site: Site, repository: Repository, pr: SimPullR
     head: { label: `${site.owner}:${pr.head.ref}`, ref: pr.head.ref, sha: pr.head.sha, user: ownerJson(site), repo },
     base: { label: `${site.owner}:${pr.base.ref}`, ref: pr.base.ref, sha: repository.branches.get(pr.base.ref) ?? null, user: ownerJson(site), repo },
     comments: pr.comments.length,
+  };
+}
+
+/** A git reference (GET git/ref, POST git/refs); only branches are simulated. */
+export function refJson(site: Site, repository: Repository, branch: string, sha: string) {
+  return {
+    ref: `refs/heads/${branch}`,
+    node_id: `REF_kwDO${Buffer.from(`${repository.id}:${branch}`).toString('base64url')}`,
+    url: `${apiRepo(site, repository.name)}/git/refs/heads/${branch}`,
+    object: { sha, type: 'commit', url: `${apiRepo(site, repository.name)}/git/commits/${sha}` },
+  };
+}
+
+/** A file's metadata, as in the contents API (and in a PUT's `content`). */
+function fileJson(site: Site, repository: Repository, path: string, file: SimFile, ref?: string) {
+  const query = ref === undefined ? '' : `?ref=${encodeURIComponent(ref)}`;
+  return {
+    type: 'file',
+    name: path.split('/').at(-1) ?? path,
+    path,
+    sha: file.sha,
+    size: Buffer.byteLength(file.content, 'utf8'),
+    url: `${apiRepo(site, repository.name)}/contents/${path}${query}`,
+    html_url: `${htmlRepo(site, repository.name)}/blob/${ref ?? 'main'}/${path}`,
+    git_url: `${apiRepo(site, repository.name)}/git/blobs/${file.sha}`,
+  };
+}
+
+/** GET contents/<path>: GitHub sends the content Base64 in lines of 60 characters. */
+export function contentJson(site: Site, repository: Repository, path: string, file: SimFile, ref?: string) {
+  const encoded = Buffer.from(file.content, 'utf8').toString('base64');
+  return { ...fileJson(site, repository, path, file, ref), encoding: 'base64', content: `${encoded.match(/.{1,60}/g)?.join('\n') ?? ''}\n` };
+}
+
+/** PUT contents/<path>: the file written and the commit that wrote it. */
+export function fileCommitJson(site: Site, repository: Repository, path: string, file: SimFile, commit: SimCommit) {
+  return {
+    content: fileJson(site, repository, path, file),
+    commit: {
+      sha: commit.sha,
+      node_id: `C_kwDO${commit.sha.slice(0, 12)}`,
+      url: `${apiRepo(site, repository.name)}/git/commits/${commit.sha}`,
+      html_url: `${htmlRepo(site, repository.name)}/commit/${commit.sha}`,
+      message: commit.message,
+      author: { name: BOT.login, email: `${BOT.id}+${BOT.login}@users.noreply.github.com` },
+      parents: commit.parents.map((sha) => ({ sha, url: `${apiRepo(site, repository.name)}/git/commits/${sha}` })),
+    },
   };
 }
 

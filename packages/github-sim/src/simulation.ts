@@ -1,6 +1,8 @@
 /**
- * What GitHub does, in miniature: pull requests opened, commented on, closed; auto-merge that
- * merges after `mergeMs` (a new merge sha becomes main's head) unless a fault refuses it; a push to
+ * What GitHub does, in miniature: branches and the commits the contents API makes on them; pull
+ * requests opened (only from a branch with commits its base lacks), commented on, closed;
+ * auto-merge that merges after `mergeMs` (a merge commit with the head's files becomes main's
+ * head) unless a fault refuses it; a push to
  * main starting the repository's push workflows; workflow_dispatch starting a run; every run
  * completing after `workflowMs`. Each step is recorded as a happening and sent as the webhook
  * GitHub would send.
@@ -9,6 +11,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { GitHubApiError, GraphQLError, notFound, validationFailed } from './errors.ts';
 import type { FaultBook } from './faults.ts';
 import {
+  blobSha,
   isoSeconds,
   nodeId,
   randomSha,
@@ -16,6 +19,8 @@ import {
   type MergeMethod,
   type Repository,
   type RunConclusion,
+  type SimCommit,
+  type SimFile,
   type SimPullRequest,
   type SimState,
   type SimWorkflowRun,
@@ -24,6 +29,11 @@ import {
 import type { Scheduler } from './scheduler.ts';
 import { pullRequestJson, webhookEnvelope, workflowJson, workflowRunJson, type Site } from './shapes.ts';
 import type { Webhooks } from './webhooks.ts';
+
+/** A pull request as the snapshot (`pullRequests()`, `/_sim/state`) shows it: with its head commit's files, path -> content. */
+export interface PullRequestSnapshot extends SimPullRequest {
+  files: Record<string, string>;
+}
 
 export interface Delays {
   /** From auto-merge enabled to merged. */
@@ -74,8 +84,12 @@ export class Simulation {
     return this.#happenings.map((h) => ({ ...h }));
   }
 
-  pullRequests(): SimPullRequest[] {
-    return structuredClone(this.#state.pullRequests);
+  /** Each pull request with the files of its head commit (path -> content): what it carries. */
+  pullRequests(): PullRequestSnapshot[] {
+    return this.#state.pullRequests.map((pr) => {
+      const files = this.#state.repositories.get(pr.repo)?.commits.get(pr.head.sha)?.files ?? new Map<string, SimFile>();
+      return { ...structuredClone(pr), files: Object.fromEntries([...files].map(([path, file]) => [path, file.content])) };
+    });
   }
 
   workflowRuns(): SimWorkflowRun[] {
@@ -106,17 +120,63 @@ export class Simulation {
     return run;
   }
 
+  /** GET git/ref/heads/<branch>: the branch's head sha. */
+  branchHead(repository: Repository, branch: string): string {
+    const sha = repository.branches.get(branch);
+    if (sha === undefined) throw notFound();
+    return sha;
+  }
+
+  /** POST git/refs: a branch at an existing commit; 422 when the name is taken or the commit unknown. */
+  createBranch(repository: Repository, ref: string, sha: string): string {
+    // GitHub's rule for any ref; only branches are modelled.
+    if (!/^refs\/[^/]+\/.+/.test(ref)) throw new GitHubApiError(422, "Reference name must start with 'refs/' and have at least two slashes.");
+    if (!ref.startsWith('refs/heads/')) throw new GitHubApiError(422, 'Only branches (refs/heads/...) are simulated');
+    const branch = ref.slice('refs/heads/'.length);
+    if (repository.branches.has(branch)) throw new GitHubApiError(422, 'Reference already exists');
+    if (!repository.commits.has(sha)) throw new GitHubApiError(422, 'Object does not exist');
+    repository.branches.set(branch, sha);
+    return branch;
+  }
+
+  /** GET contents/<path>?ref=: the file at a branch's head (or a commit sha); the default branch without `ref`. */
+  file(repository: Repository, path: string, ref = 'main'): SimFile {
+    const commit = repository.commits.get(repository.branches.get(ref) ?? ref);
+    if (!commit) throw new GitHubApiError(404, `No commit found for the ref ${ref}`);
+    const file = commit.files.get(path);
+    if (!file) throw notFound();
+    return file;
+  }
+
+  /**
+   * PUT contents/<path>: one commit on `branch` that sets the file. As GitHub: replacing an existing
+   * file needs its current blob sha (422 "sha" wasn't supplied; 409 when it is not the current one),
+   * so two writers racing on one file cannot overwrite each other unseen.
+   */
+  putFile(repository: Repository, input: { path: string; content: string; message: string; branch?: string | undefined; sha?: string | undefined }): { created: boolean; file: SimFile; commit: SimCommit } {
+    const branch = input.branch ?? 'main';
+    const head = repository.commits.get(repository.branches.get(branch) ?? '');
+    if (!head) throw new GitHubApiError(404, `Branch ${branch} not found`);
+    const existing = head.files.get(input.path);
+    if (existing && input.sha === undefined) throw new GitHubApiError(422, 'Invalid request.\n\n"sha" wasn\'t supplied.');
+    if (existing && input.sha !== existing.sha) throw new GitHubApiError(409, `${input.path} does not match ${input.sha ?? ''}`);
+    const file: SimFile = { content: input.content, sha: blobSha(input.content) };
+    const commit = this.#commit(repository, branch, { parents: [head.sha], message: input.message, files: new Map([...head.files, [input.path, file]]) });
+    return { created: !existing, file, commit };
+  }
+
   openPullRequest(repository: Repository, input: { title: string; head: string; base: string; body?: string | null | undefined }): SimPullRequest {
     const headRef = this.#branchOf(input.head);
-    if (headRef === undefined) throw validationFailed({ resource: 'PullRequest', field: 'head', code: 'invalid' });
-    if (!repository.branches.has(input.base)) throw validationFailed({ resource: 'PullRequest', field: 'base', code: 'invalid' });
-    if (headRef === input.base) throw validationFailed({ resource: 'PullRequest', code: 'custom', message: `No commits between ${input.base} and ${headRef}` });
+    const headSha = headRef === undefined ? undefined : repository.branches.get(headRef);
+    if (headRef === undefined || headSha === undefined) throw validationFailed({ resource: 'PullRequest', field: 'head', code: 'invalid' });
+    const baseSha = repository.branches.get(input.base);
+    if (baseSha === undefined) throw validationFailed({ resource: 'PullRequest', field: 'base', code: 'invalid' });
     if (this.#openPullRequestFor(repository, headRef)) {
       throw validationFailed({ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${this.site.owner}:${headRef}.` });
     }
-    // Branches are not modelled, but one GitHub merged has nothing left to merge: GitHub refuses a
-    // new pull request for it (a client retrying an open after the merge gets this, not a second PR).
-    if (this.#state.pullRequests.some((pr) => pr.repo === repository.name && pr.head.ref === headRef && pr.merged)) {
+    // Nothing on the head that the base lacks (a fresh branch, or one merged already: a client
+    // retrying an open after the merge gets this, not a second pull request).
+    if (this.#ancestors(repository, baseSha).has(headSha)) {
       throw validationFailed({ resource: 'PullRequest', code: 'custom', message: `No commits between ${input.base} and ${headRef}` });
     }
     const id = this.#state.nextId('pull');
@@ -128,7 +188,7 @@ export class Simulation {
       nodeId: nodeId('PR_kwDO', id),
       title: input.title,
       body: input.body ?? null,
-      head: { ref: headRef, sha: randomSha() },
+      head: { ref: headRef, sha: headSha },
       base: { ref: input.base },
       state: 'open',
       merged: false,
@@ -209,7 +269,7 @@ export class Simulation {
   dispatch(repository: Repository, workflow: WorkflowDefinition, ref: string, inputs: Record<string, string>): SimWorkflowRun {
     if (!workflow.dispatchable) throw new GitHubApiError(422, "Workflow does not have 'workflow_dispatch' trigger");
     const branch = ref.replace(/^refs\/heads\//, '');
-    const headSha = repository.branches.get(branch) ?? this.#openPullRequestFor(repository, branch)?.head.sha;
+    const headSha = repository.branches.get(branch);
     if (headSha === undefined) throw new GitHubApiError(422, `No ref found for: ${ref}`);
     const title = workflow.runName?.replace(/\$\{\{\s*inputs\.([\w-]+)\s*\}\}/g, (_, name: string) => inputs[name] ?? '') ?? workflow.name;
     return this.#startRun(repository, workflow, { event: 'workflow_dispatch', headSha, headBranch: branch, inputs, title });
@@ -235,13 +295,39 @@ export class Simulation {
       this.#pullRequestWebhook(repository, pr, 'auto_merge_disabled', { reason: refused.reason });
       return;
     }
-    const sha = randomSha();
+    // The merge commit takes the head's files into the base (no conflicts: onboarding's files are its own).
+    const base = repository.commits.get(repository.branches.get(pr.base.ref) ?? '');
+    const head = repository.commits.get(pr.head.sha);
+    if (!base || !head) throw new Error(`${pr.repo}#${pr.number}: the base or head commit is missing`);
+    const message = `Merge pull request #${pr.number} from ${this.site.owner}/${pr.head.ref}`;
+    const { sha } = this.#commit(repository, pr.base.ref, { parents: [base.sha, head.sha], message, files: new Map([...base.files, ...head.files]) });
     const now = isoSeconds(Date.now());
     Object.assign(pr, { state: 'closed', merged: true, mergedAt: now, closedAt: now, updatedAt: now, mergeCommitSha: sha });
-    repository.branches.set(pr.base.ref, sha);
     this.#happen({ kind: 'pull_request.merged', repo: pr.repo, number: pr.number, sha });
     this.#pullRequestWebhook(repository, pr, 'closed');
-    this.#push(repository, pr.base.ref, sha, `Merge pull request #${pr.number} from ${this.site.owner}/${pr.head.ref}`);
+    this.#push(repository, pr.base.ref, sha, message);
+  }
+
+  /** A new commit on `branch` (its new head); an open pull request from the branch follows it. */
+  #commit(repository: Repository, branch: string, commit: Omit<SimCommit, 'sha'>): SimCommit {
+    const made: SimCommit = { sha: randomSha(), ...commit };
+    repository.commits.set(made.sha, made);
+    repository.branches.set(branch, made.sha);
+    const open = this.#openPullRequestFor(repository, branch);
+    if (open) Object.assign(open, { head: { ...open.head, sha: made.sha }, updatedAt: isoSeconds(Date.now()) });
+    return made;
+  }
+
+  /** `sha` and every commit it descends from. */
+  #ancestors(repository: Repository, sha: string): Set<string> {
+    const seen = new Set<string>();
+    const pending = [sha];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      pending.push(...(repository.commits.get(next)?.parents ?? []));
+    }
+    return seen;
   }
 
   /** A push to `branch` starts every workflow of the repository that runs on pushes to it. */

@@ -1,13 +1,14 @@
 /**
  * The GitHub simulator, driven as a client would drive GitHub (plain fetch) with a real webhook
- * receiver: pull requests (422 on a second one for the same head), auto-merge and the merge after
+ * receiver: branches and files (git refs, the contents API), pull requests (422 for a head that
+ * does not exist or a second one for the same head), auto-merge and the merge after
  * its delay with a signed webhook, the apply.yml run for the merge sha, workflow_dispatch with
  * return_run_details, closing, GraphQL errors, the request log and the happenings.
  */
 import { verify } from '@octokit/webhooks-methods';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startGitHubSim, type GitHubSim } from '../src/index.ts';
-import { call, ENABLE_AUTO_MERGE, startReceiver, type Receiver } from './support.ts';
+import { blobSha, startGitHubSim, type GitHubSim } from '../src/index.ts';
+import { call, ENABLE_AUTO_MERGE, makeBranch, openPull as openPullOn, startReceiver, type Receiver } from './support.ts';
 
 const SECRET = 'webhook-secret-for-tests';
 const DELAYS = { mergeMs: 200, workflowMs: 300, webhookMs: 20 };
@@ -29,8 +30,97 @@ type Pull = { id: number; node_id: string; number: number; html_url: string; sta
 type Run = { id: number; name: string; display_title: string; path: string; head_sha: string; head_branch: string; event: string; status: string; conclusion: string | null; html_url: string; run_number: number };
 type Runs = { total_count: number; workflow_runs: Run[] };
 
-const openPull = (repo: string, head: string) => call<Pull>(sim.url, 'POST', `${REPO}/${repo}/pulls`, { title: `onboard ${head}`, head, base: 'main', body: 'made by a test' });
+const openPull = (repo: string, head: string) => openPullOn<Pull>(sim.url, repo, head, { title: `onboard ${head}`, body: 'made by a test' });
 const enableAutoMerge = (id: string) => call<{ data: unknown; errors?: { type: string; message: string }[] }>(sim.url, 'POST', '/graphql', { query: ENABLE_AUTO_MERGE, variables: { pullRequestId: id, mergeMethod: 'SQUASH' } });
+
+type Ref = { ref: string; object: { sha: string; type: string } };
+type Content = { type: string; path: string; name: string; sha: string; encoding: string; content: string };
+type Written = { content: { path: string; sha: string }; commit: { sha: string } };
+const base64 = (text: string) => Buffer.from(text).toString('base64');
+
+describe('branches and files', () => {
+  it('reads a branch as a git ref (404 when missing) and makes one from a commit once (422 Reference already exists)', async () => {
+    const main = await call<Ref>(sim.url, 'GET', `${REPO}/infra/git/ref/heads/main`);
+    expect(main).toMatchObject({ status: 200, body: { ref: 'refs/heads/main', object: { type: 'commit' } } });
+    expect(main.body.object.sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(await call(sim.url, 'GET', `${REPO}/infra/git/ref/heads/onboard/payments-api`)).toMatchObject({ status: 404, body: { message: 'Not Found' } });
+
+    const made = await call<Ref>(sim.url, 'POST', `${REPO}/infra/git/refs`, { ref: 'refs/heads/onboard/payments-api', sha: main.body.object.sha });
+    expect(made).toMatchObject({ status: 201, body: { ref: 'refs/heads/onboard/payments-api', object: { sha: main.body.object.sha, type: 'commit' } } });
+    // Octokit sends the branch's slash encoded; both spellings name one branch.
+    expect(await call<Ref>(sim.url, 'GET', `${REPO}/infra/git/ref/heads%2Fonboard%2Fpayments-api`)).toMatchObject({ status: 200, body: made.body });
+    expect(await call(sim.url, 'POST', `${REPO}/infra/git/refs`, { ref: 'refs/heads/onboard/payments-api', sha: main.body.object.sha })).toMatchObject({
+      status: 422,
+      body: { message: 'Reference already exists' },
+    });
+    expect(await call(sim.url, 'POST', `${REPO}/infra/git/refs`, { ref: 'refs/heads/onboard/other', sha: '0'.repeat(40) })).toMatchObject({ status: 422, body: { message: 'Object does not exist' } });
+    expect((await call(sim.url, 'POST', `${REPO}/infra/git/refs`, { ref: 'onboard/other', sha: main.body.object.sha })).status).toBe(422);
+    expect(sim.requests().map((r) => r.operation)).toEqual(['git.getRef', 'git.getRef', 'git.createRef', 'git.getRef', 'git.createRef', 'git.createRef', 'git.createRef']);
+  });
+
+  it('commits a file per PUT on its branch: 201 new, 200 updated with its sha, 422 without it, 409 with a stale one', async () => {
+    const start = await makeBranch(sim.url, 'app-config', 'onboard/files', null);
+    const path = `${REPO}/app-config/contents/services/files/dev.yaml`;
+    const created = await call<Written>(sim.url, 'PUT', path, { message: 'add dev', content: base64('replicas: 1\n'), branch: 'onboard/files' });
+    expect(created).toMatchObject({ status: 201, body: { content: { path: 'services/files/dev.yaml', sha: blobSha('replicas: 1\n') } } });
+    // Git's own blob id, as GitHub reports it.
+    expect(blobSha('hello\n')).toBe('ce013625030ba8dba906f756967f9e9ca394464a');
+    const head = (await call<Ref>(sim.url, 'GET', `${REPO}/app-config/git/ref/heads/onboard/files`)).body.object.sha;
+    expect(head).toBe(created.body.commit.sha);
+    expect(head).not.toBe(start);
+
+    const read = await call<Content>(sim.url, 'GET', `${REPO}/app-config/contents/services%2Ffiles%2Fdev.yaml?ref=onboard%2Ffiles`);
+    expect(read).toMatchObject({ status: 200, body: { type: 'file', path: 'services/files/dev.yaml', name: 'dev.yaml', sha: created.body.content.sha, encoding: 'base64' } });
+    expect(Buffer.from(read.body.content, 'base64').toString()).toBe('replicas: 1\n');
+    expect((await call(sim.url, 'GET', path)).status).toBe(404); // not on main
+    expect((await call(sim.url, 'GET', `${path}?ref=no-such-branch`)).status).toBe(404);
+
+    const write = (sha?: string) => call<Written>(sim.url, 'PUT', path, { message: 'scale dev', content: base64('replicas: 2\n'), branch: 'onboard/files', ...(sha ? { sha } : {}) });
+    const unsupplied = await write();
+    expect([unsupplied.status, (unsupplied.body as unknown as { message: string }).message]).toEqual([422, 'Invalid request.\n\n"sha" wasn\'t supplied.']);
+    const stale = await write(blobSha('something else'));
+    expect([stale.status, (stale.body as unknown as { message: string }).message]).toEqual([409, `services/files/dev.yaml does not match ${blobSha('something else')}`]);
+    const updated = await write(created.body.content.sha);
+    expect(updated).toMatchObject({ status: 200, body: { content: { sha: blobSha('replicas: 2\n') } } });
+    expect((await call<Ref>(sim.url, 'GET', `${REPO}/app-config/git/ref/heads/onboard/files`)).body.object.sha).toBe(updated.body.commit.sha);
+    expect((await call(sim.url, 'PUT', path, { message: 'm', content: base64('x'), branch: 'no-such-branch' })).status).toBe(404);
+    expect(sim.requests().filter((r) => r.operation === 'repos.createOrUpdateFileContents').map((r) => r.status)).toEqual([201, 422, 409, 200, 404]);
+    expect(sim.requests().filter((r) => r.operation === 'repos.getContent').map((r) => r.path)).toContain('/repos/flotilla-org/app-config/contents/services/files/dev.yaml');
+  });
+
+  it('opens a pull request only for a branch that exists and has commits main lacks; its head follows the branch; the merge takes its files into main', async () => {
+    expect(await call(sim.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/nowhere', base: 'main' })).toMatchObject({
+      status: 422,
+      body: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }] },
+    });
+    await makeBranch(sim.url, 'infra', 'onboard/empty', null);
+    expect(await call(sim.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/empty', base: 'main' })).toMatchObject({
+      status: 422,
+      body: { errors: [{ code: 'custom', message: 'No commits between main and onboard/empty' }] },
+    });
+    expect(sim.pullRequests()).toEqual([]);
+
+    const first = await makeBranch(sim.url, 'infra', 'onboard/carry', { path: 'tenants/dev/carry.yaml', content: 'tenant: carry\n' });
+    const pr = (await call<Pull>(sim.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/carry', base: 'main' })).body;
+    expect(pr.head.sha).toBe(first);
+    const second = await call<Written>(sim.url, 'PUT', `${REPO}/infra/contents/oidc/trusted/carry.yaml`, { message: 'trust', content: base64('service: carry\n'), branch: 'onboard/carry' });
+    expect((await call<Pull>(sim.url, 'GET', `${REPO}/infra/pulls/${pr.number}`)).body.head.sha).toBe(second.body.commit.sha);
+    expect(sim.pullRequests()[0]?.files).toEqual({ 'tenants/dev/carry.yaml': 'tenant: carry\n', 'oidc/trusted/carry.yaml': 'service: carry\n' });
+    const viaControl = (await (await fetch(`${sim.url}/_sim/state`)).json()) as { pullRequests: { files: Record<string, string> }[] };
+    expect(viaControl.pullRequests[0]?.files).toEqual(sim.pullRequests()[0]?.files);
+
+    await enableAutoMerge(pr.node_id);
+    const merged = await vi.waitFor(async () => {
+      const read = (await call<Pull>(sim.url, 'GET', `${REPO}/infra/pulls/${pr.number}`)).body;
+      expect(read.merged).toBe(true);
+      return read;
+    }, WAIT);
+    expect((await call<Ref>(sim.url, 'GET', `${REPO}/infra/git/ref/heads/main`)).body.object.sha).toBe(merged.merge_commit_sha);
+    const onMain = await call<Content>(sim.url, 'GET', `${REPO}/infra/contents/oidc/trusted/carry.yaml`);
+    expect(Buffer.from(onMain.body.content, 'base64').toString()).toBe('service: carry\n');
+    expect(merged.head.sha).toBe(second.body.commit.sha);
+  });
+});
 
 describe('pull requests', () => {
   it('opens one per head: a second for the same head is 422, in both head forms', async () => {
@@ -234,6 +324,8 @@ describe('workflow runs', () => {
 
 describe('the request log', () => {
   it('names each request by operation, repository and number, with its status, query and body, in arrival order; the control API is not in it', async () => {
+    await makeBranch(sim.url, 'infra', 'onboard/logged');
+    const from = sim.requests().length;
     const before = Date.now();
     const pr = (await openPull('infra', 'onboard/logged')).body;
     await openPull('infra', 'onboard/logged');
@@ -244,9 +336,11 @@ describe('the request log', () => {
     await call(sim.url, 'GET', '/nowhere');
     await fetch(`${sim.url}/_sim/state`);
 
-    const log = sim.requests();
+    const log = sim.requests().slice(from);
     expect(log.map((r) => [r.operation, r.status, r.repo, r.number])).toEqual([
+      ['git.getRef', 200, 'infra', undefined],
       ['pulls.create', 201, 'infra', undefined],
+      ['git.getRef', 200, 'infra', undefined],
       ['pulls.create', 422, 'infra', undefined],
       ['pulls.list', 200, 'infra', undefined],
       ['pulls.get', 200, 'infra', pr.number],
@@ -254,11 +348,11 @@ describe('the request log', () => {
       ['actions.getWorkflowRun', 404, 'infra', 123],
       ['unknown', 404, undefined, undefined],
     ]);
-    expect(log[0]).toMatchObject({ method: 'POST', path: '/repos/flotilla-org/infra/pulls', body: { head: 'onboard/logged', base: 'main' } });
-    expect(log[2]).toMatchObject({ path: '/repos/flotilla-org/infra/pulls', query: { head: 'flotilla-org:onboard/logged', state: 'all' } });
+    expect(log[1]).toMatchObject({ method: 'POST', path: '/repos/flotilla-org/infra/pulls', body: { head: 'onboard/logged', base: 'main' } });
+    expect(log[4]).toMatchObject({ path: '/repos/flotilla-org/infra/pulls', query: { head: 'flotilla-org:onboard/logged', state: 'all' } });
     expect(log.every((r, i) => r.at >= before && (i === 0 || r.at >= log[i - 1]!.at))).toBe(true);
     const viaControl = await (await fetch(`${sim.url}/_sim/requests`)).json();
-    expect(viaControl).toEqual(log);
+    expect(viaControl).toEqual(sim.requests());
   });
 });
 
@@ -268,7 +362,7 @@ describe('close', () => {
     // the closed one's would have been too.
     const witness = await startGitHubSim({ token: 'sim-token', delays: DELAYS, webhook: { url: receiver.url, secret: SECRET } });
     try {
-      const prs = await Promise.all([sim, witness].map(async (s) => (await call<Pull>(s.url, 'POST', `${REPO}/infra/pulls`, { title: 't', head: 'onboard/late', base: 'main' })).body));
+      const prs = await Promise.all([sim, witness].map(async (s) => (await openPullOn<Pull>(s.url, 'infra', 'onboard/late')).body));
       await Promise.all([sim, witness].map((s, i) => call(s.url, 'POST', '/graphql', { query: ENABLE_AUTO_MERGE, variables: { pullRequestId: prs[i]!.node_id } })));
       await sim.close();
       const from = (s: GitHubSim) => receiver.received.filter((d) => JSON.stringify(d.payload).includes(s.url));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { verify } from '@octokit/webhooks-methods';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { call, ENABLE_AUTO_MERGE, startReceiver, type Receiver } from './support.ts';
+import { call, ENABLE_AUTO_MERGE, openPull, startReceiver, type Receiver } from './support.ts';
 
 const MAIN = join(import.meta.dirname, '../src/main.ts');
 const WAIT = { timeout: 10_000, interval: 25 };
@@ -78,7 +78,7 @@ describe('the standalone simulator', () => {
     expect((await control('PUT', 'webhook', { url: receiver.url, secret: 'second-secret' })).status).toBe(204);
     expect((await control('PUT', 'webhook-mode', { duplicate: true })).status).toBe(204);
 
-    const pr = (await call<{ node_id: string }>(url, 'POST', '/repos/flotilla-org/infra/pulls', { title: 't', head: 'onboard/p', base: 'main' }, 'process-token')).body;
+    const pr = (await openPull<{ node_id: string }>(url, 'infra', 'onboard/p', { title: 't' }, 'process-token')).body;
     await call(url, 'POST', '/graphql', { query: ENABLE_AUTO_MERGE, variables: { pullRequestId: pr.node_id } }, 'process-token');
     await vi.waitFor(() => expect(receiver.of('workflow_run', 'completed')).toHaveLength(2), WAIT);
     const [completed] = receiver.of('workflow_run', 'completed');
@@ -94,7 +94,7 @@ describe('the standalone simulator', () => {
     const deliveries = (await control('GET', 'deliveries')).body as unknown as { duplicateOf?: string }[];
     expect(deliveries.filter((d) => d.duplicateOf).length).toBeGreaterThan(0);
     const requests = (await control('GET', 'requests')).body as unknown as { operation: string }[];
-    expect(requests.map((r) => r.operation)).toEqual(['pulls.list', 'pulls.list', 'pulls.create', 'graphql.enablePullRequestAutoMerge']);
+    expect(requests.map((r) => r.operation)).toEqual(['pulls.list', 'pulls.list', 'git.getRef', 'git.getRef', 'git.createRef', 'repos.createOrUpdateFileContents', 'pulls.create', 'graphql.enablePullRequestAutoMerge']);
   });
 
   it('exits 0 on SIGTERM', async () => {

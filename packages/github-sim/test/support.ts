@@ -76,3 +76,30 @@ export const ENABLE_AUTO_MERGE = `mutation EnableAutoMerge($pullRequestId: ID!, 
     pullRequest { number autoMergeRequest { enabledAt mergeMethod } }
   }
 }`;
+
+/**
+ * Makes `branch` from main's head (as a client does before a pull request: GitHub opens none for a
+ * branch that does not exist, nor for one with nothing main lacks) and, unless `file` is null,
+ * commits one file on it. Returns the branch's head sha.
+ */
+export async function makeBranch(baseUrl: string, repo: string, branch: string, file: { path: string; content: string } | null = { path: `${branch}.txt`, content: `${branch}\n` }, token = 'sim-token'): Promise<string> {
+  const path = `/repos/flotilla-org/${repo}`;
+  const main = await call<{ object: { sha: string } }>(baseUrl, 'GET', `${path}/git/ref/heads/main`, undefined, token);
+  const made = await call<{ object: { sha: string } }>(baseUrl, 'POST', `${path}/git/refs`, { ref: `refs/heads/${branch}`, sha: main.body.object.sha }, token);
+  if (made.status !== 201) throw new Error(`creating ${repo}:${branch} answered ${made.status}`);
+  if (file === null) return made.body.object.sha;
+  const put = await call<{ commit: { sha: string } }>(baseUrl, 'PUT', `${path}/contents/${file.path}`, { message: `add ${file.path}`, content: Buffer.from(file.content).toString('base64'), branch }, token);
+  if (put.status !== 201) throw new Error(`committing ${file.path} on ${repo}:${branch} answered ${put.status}`);
+  return put.body.commit.sha;
+}
+
+/**
+ * Opens a pull request from `head` (`branch` or `owner:branch`) into main, making the branch with
+ * one file first when it does not exist yet (requests that are in the request log too).
+ */
+export async function openPull<T = Record<string, unknown>>(baseUrl: string, repo: string, head: string, fields: { title?: string; body?: string } = {}, token = 'sim-token'): Promise<Answer<T>> {
+  const branch = head.slice(head.indexOf(':') + 1);
+  const existing = await call(baseUrl, 'GET', `/repos/flotilla-org/${repo}/git/ref/heads/${branch}`, undefined, token);
+  if (existing.status === 404) await makeBranch(baseUrl, repo, branch, undefined, token);
+  return call<T>(baseUrl, 'POST', `/repos/flotilla-org/${repo}/pulls`, { title: fields.title ?? `onboard ${branch}`, head, base: 'main', ...(fields.body === undefined ? {} : { body: fields.body }) }, token);
+}
