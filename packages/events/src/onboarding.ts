@@ -109,7 +109,7 @@ const yaml = (fields: Record<string, string | readonly string[]>): string =>
  * service's config per environment; proxy-upstreams its upstream; service-definitions the
  * service's definition.
  */
-export function onboardingChange(request: Pick<ServiceRequest, 'name' | 'team' | 'template' | 'environments'>, step: PullRequestStep, owner: string): OnboardingChange {
+export function onboardingChange(request: Pick<EventData<'service.requested'>, 'name' | 'team' | 'template' | 'environments'>, step: PullRequestStep, owner: string): OnboardingChange {
   const { name, team, template, environments } = request;
   const files: Record<PullRequestStep, ChangedFile[]> = {
     infra: [

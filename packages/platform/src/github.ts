@@ -1,7 +1,7 @@
 /**
- * The GitHub port: the few GitHub calls onboarding makes (open, read, auto-merge and close pull
- * requests; dispatch and read workflow runs), as small named functions over one composed Octokit
- * client. The only place that wraps Octokit.
+ * The GitHub port: the few GitHub calls onboarding makes (make a branch carrying a change and open,
+ * read, auto-merge and close its pull request; dispatch and read workflow runs), as small named
+ * functions over one composed Octokit client. The only place that wraps Octokit.
  *
  * Retries are the plugins' and honour GitHub's own pacing: plugin-retry retries 5xx and network
  * failures (1 s, 4 s, 9 s, ...), plugin-throttling waits out a primary rate limit until its
@@ -15,7 +15,7 @@ import { retry } from '@octokit/plugin-retry';
 import { throttling, type ThrottlingOptions } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { z } from 'zod';
-import { workflowFileOf } from '@flotilla/events';
+import { workflowFileOf, type ChangedFile } from '@flotilla/events';
 import { ConfigError, FlotillaError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
@@ -71,12 +71,17 @@ export interface WorkflowRunInfo {
 export type MergeMethod = 'MERGE' | 'SQUASH' | 'REBASE';
 
 export interface GitHubPort {
+  /** The organisation (or user) whose repositories the port works on. */
+  readonly owner: string;
   /**
-   * Idempotent on the branch: when GitHub answers 422 'A pull request already exists', the open PR
-   * for that head is found and returned instead; when it answers 422 'No commits between' (the
+   * Makes `branch` from `base`'s head (an existing one is kept), commits each of `files` on it whose
+   * content differs there (one commit per file, through the contents API), then opens the pull
+   * request. Idempotent on the branch: a file already as wanted is not committed again, so a repeat
+   * or a concurrent call commits nothing twice; when GitHub answers 422 'A pull request already
+   * exists', the open PR for that head is returned; when it answers 422 'No commits between' (the
    * branch was merged already, e.g. by the auto-merge a first call enabled), the merged PR is.
    */
-  openPullRequest(input: { repo: string; branch: string; base: string; title: string; body: string }): Promise<PullRequestInfo>;
+  openPullRequest(input: { repo: string; branch: string; base: string; title: string; body: string; files: readonly ChangedFile[] }): Promise<PullRequestInfo>;
   getPullRequest(repo: string, number: number): Promise<PullRequestInfo>;
   /** GraphQL enablePullRequestAutoMerge with the PR's node_id. GraphQL errors become GitHubError (not retryable unless a 5xx/rate limit). */
   enableAutoMerge(nodeId: string, mergeMethod?: MergeMethod): Promise<void>;
@@ -142,9 +147,18 @@ const workflowRunSchema = z.object({
   conclusion: z.string().nullable(),
   html_url: z.string(),
 });
+const refSchema = z.object({ object: z.object({ sha: z.string().min(1) }) });
+const fileSchema = z.object({ type: z.literal('file'), sha: z.string().min(1), encoding: z.literal('base64'), content: z.string() });
+const fileWrittenSchema = z.object({ content: z.object({ sha: z.string().min(1) }).nullable(), commit: z.object({ sha: z.string().min(1) }) });
 const workflowRunsSchema = z.object({ total_count: z.number().int(), workflow_runs: z.array(workflowRunSchema) });
 const dispatchSchema = z.object({ workflow_run_id: z.number().int(), html_url: z.string() });
 const autoMergeSchema = z.object({ enablePullRequestAutoMerge: z.object({ pullRequest: z.object({ number: z.number().int() }).nullable() }).nullable() });
+
+/**
+ * Writes of one file tried before giving up: a write refused because another writer changed the
+ * file in between (409 stale sha, 422 sha not supplied) is decided again from a fresh read.
+ */
+const FILE_WRITE_ATTEMPTS = 3;
 
 /** Listing calls ask for GitHub's largest page: onboarding's filters leave few runs and pull requests. */
 const PER_PAGE = 100;
@@ -318,6 +332,61 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
     return found.find((pr) => pr.ref === branch && (which === 'open' ? pr.state === 'open' : pr.merged));
   }
 
+  /** The file's blob sha and text at the head of `branch`, or undefined when it is not there. */
+  async function readFile(repo: string, branch: string, path: string): Promise<{ sha: string; content: string } | undefined> {
+    try {
+      const { data } = await octokit.rest.repos.getContent({ owner, repo, path, ref: branch });
+      const file = parseAnswer(fileSchema, data, 'repos.getContent', { repo, branch, path });
+      return { sha: file.sha, content: Buffer.from(file.content, 'base64').toString('utf8') };
+    } catch (error) {
+      if ((error as OctokitFailure).status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Makes `branch` at `base`'s head unless it exists (GitHub's 422 'Reference already exists'). */
+  async function ensureBranch(repo: string, branch: string, base: string): Promise<void> {
+    const { data } = await octokit.rest.git.getRef({ owner, repo, ref: `heads/${base}` });
+    const { sha } = parseAnswer(refSchema, data, 'git.getRef', { repo, ref: base }).object;
+    try {
+      await octokit.rest.git.createRef({ owner, repo, ref: `refs/heads/${branch}`, sha });
+      log.debug({ repo, branch, base, sha }, 'branch made');
+    } catch (error) {
+      const e = error as OctokitFailure;
+      if (e.status !== 422 || !/reference already exists/i.test(githubMessage(e.response?.data) ?? '')) throw error;
+    }
+  }
+
+  /**
+   * Commits `file` on `branch` unless it already reads so there. The write names the sha read, so a
+   * writer that lost a race is refused (409, or 422 when the file appeared meanwhile) and decides
+   * again from what the winner wrote, which is usually the same content: then nothing is written.
+   */
+  async function commitFile(repo: string, branch: string, file: ChangedFile, message: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await readFile(repo, branch, file.path);
+      if (current?.content === file.content) return;
+      try {
+        const { data } = await octokit.rest.repos.createOrUpdateFileContents({
+          owner,
+          repo,
+          path: file.path,
+          branch,
+          message,
+          content: Buffer.from(file.content, 'utf8').toString('base64'),
+          ...(current ? { sha: current.sha } : {}),
+        });
+        const written = parseAnswer(fileWrittenSchema, data, 'repos.createOrUpdateFileContents', { repo, branch, path: file.path });
+        log.info({ repo, branch, path: file.path, commit: written.commit.sha }, current ? 'file updated on the branch' : 'file added on the branch');
+        return;
+      } catch (error) {
+        const status = (error as OctokitFailure).status;
+        if ((status !== 409 && status !== 422) || attempt >= FILE_WRITE_ATTEMPTS) throw error;
+        log.debug({ repo, branch, path: file.path, status, attempt }, 'file changed by another writer meanwhile: reading it again');
+      }
+    }
+  }
+
   const getPullRequest = (repo: string, number: number) =>
     call('pulls.get', { repo, number }, async () => {
       const { data } = await octokit.rest.pulls.get({ owner, repo, pull_number: number });
@@ -325,8 +394,15 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
     });
 
   return {
-    openPullRequest: (input) =>
-      call('pulls.create', { repo: input.repo, branch: input.branch }, async () => {
+    owner,
+
+    openPullRequest: async (input) => {
+      const context = { repo: input.repo, branch: input.branch };
+      await call('git.createRef', { ...context, base: input.base }, () => ensureBranch(input.repo, input.branch, input.base));
+      for (const file of input.files) {
+        await call('repos.createOrUpdateFileContents', { ...context, path: file.path }, () => commitFile(input.repo, input.branch, file, `${input.title}: ${file.path}`));
+      }
+      return call('pulls.create', context, async () => {
         try {
           const { data } = await octokit.rest.pulls.create({ owner, repo: input.repo, head: input.branch, base: input.base, title: input.title, body: input.body });
           return pullRequestInfo(input.repo, data, 'pulls.create');
@@ -348,7 +424,8 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
             context: { operation: 'pulls.create', repo: input.repo, branch: input.branch },
           });
         }
-      }),
+      });
+    },
 
     getPullRequest,
 

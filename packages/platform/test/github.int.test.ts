@@ -6,7 +6,7 @@
  * everything else is a GitHubError classed not retryable.
  */
 import { Writable } from 'node:stream';
-import { startGitHubSim, type GitHubSim, type LoggedRequest } from '@flotilla/github-sim';
+import { blobSha, startGitHubSim, type GitHubSim, type LoggedRequest } from '@flotilla/github-sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workflowFileOf as workflowFile } from '@flotilla/events';
 import { ConfigError, createGitHub, createLogger, GitHubError, type GitHubPort } from '@flotilla/platform';
@@ -33,6 +33,9 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
+/** A one-file change: GitHub opens no pull request for a branch that carries nothing. */
+const change = (branch: string) => [{ path: `${branch}.yaml`, content: `change for ${branch}\n` }];
+
 /** The requests the simulator logged from `index` on. */
 const since = (index: number): LoggedRequest[] => sim.requests().slice(index);
 
@@ -47,7 +50,11 @@ async function rejection(promise: Promise<unknown>): Promise<GitHubError> {
 
 describe('pull requests', () => {
   it('opens one pull request per branch: the second call finds the first after GitHub\'s 422', async () => {
-    const input = { repo: 'app-config', branch: 'onboard/payments', base: 'main', title: 'Onboard payments', body: 'config for payments' };
+    const files = [
+      { path: 'services/payments/dev.yaml', content: 'service: payments\nreplicas: 1\n' },
+      { path: 'services/payments/prod.yaml', content: 'service: payments\nreplicas: 3\n' },
+    ];
+    const input = { repo: 'app-config', branch: 'onboard/payments', base: 'main', title: 'Onboard payments', body: 'config for payments', files };
     const from = sim.requests().length;
     const first = await github.openPullRequest(input);
     const second = await github.openPullRequest(input);
@@ -56,17 +63,67 @@ describe('pull requests', () => {
     expect(first).toMatchObject({ repo: 'app-config', ref: 'onboard/payments', state: 'open', merged: false, mergedSha: null, autoMerge: false });
     expect(first.nodeId).toMatch(/^PR_/);
     expect(first.url).toBe(`${sim.url}/flotilla-org/app-config/pull/${first.number}`);
-    expect(sim.pullRequests().filter((pr) => pr.head.ref === 'onboard/payments')).toHaveLength(1);
+    const opened = sim.pullRequests().filter((pr) => pr.head.ref === 'onboard/payments');
+    expect(opened).toHaveLength(1);
+    // The branch carries the change, and the pull request's head is its last commit.
+    expect(opened[0]?.files).toEqual({ 'services/payments/dev.yaml': files[0]!.content, 'services/payments/prod.yaml': files[1]!.content });
+    expect(first.headSha).toBe(opened[0]?.head.sha);
     expect(since(from).map((r) => [r.operation, r.status])).toEqual([
+      ['git.getRef', 200],
+      ['git.createRef', 201],
+      ['repos.getContent', 404],
+      ['repos.createOrUpdateFileContents', 201],
+      ['repos.getContent', 404],
+      ['repos.createOrUpdateFileContents', 201],
       ['pulls.create', 201],
+      // The second call: the branch exists, both files read as wanted, no write.
+      ['git.getRef', 200],
+      ['git.createRef', 422],
+      ['repos.getContent', 200],
+      ['repos.getContent', 200],
       ['pulls.create', 422],
       ['pulls.list', 200],
     ]);
-    expect(since(from)[2]?.query).toMatchObject({ head: 'flotilla-org:onboard/payments', state: 'open' });
+    expect(since(from)[0]?.path).toBe('/repos/flotilla-org/app-config/git/ref/heads/main');
+    expect(since(from)[1]?.body).toMatchObject({ ref: 'refs/heads/onboard/payments' });
+    expect(since(from)[2]?.query).toEqual({ ref: 'onboard/payments' });
+    expect(since(from)[3]?.body).toMatchObject({ branch: 'onboard/payments', content: Buffer.from(files[0]!.content).toString('base64') });
+    expect(since(from).at(-1)?.query).toMatchObject({ head: 'flotilla-org:onboard/payments', state: 'open' });
+  });
+
+  it('commits a changed file with its current sha, and only that file', async () => {
+    const files = [
+      { path: 'upstreams/ledger.yaml', content: 'upstream: ledger\n' },
+      { path: 'upstreams/ledger-canary.yaml', content: 'upstream: ledger-canary\n' },
+    ];
+    const input = { repo: 'proxy-upstreams', branch: 'onboard/ledger', base: 'main', title: 'Onboard ledger', body: '', files };
+    const first = await github.openPullRequest(input);
+    const before = sim.pullRequests().find((pr) => pr.repo === 'proxy-upstreams' && pr.number === first.number)!;
+    const changed = [files[0]!, { ...files[1]!, content: 'upstream: ledger-canary\nweight: 5\n' }];
+    const from = sim.requests().length;
+    const again = await github.openPullRequest({ ...input, files: changed });
+
+    expect(again.number).toBe(first.number);
+    const writes = since(from).filter((r) => r.operation === 'repos.createOrUpdateFileContents');
+    expect(writes.map((r) => [r.path, r.status])).toEqual([['/repos/flotilla-org/proxy-upstreams/contents/upstreams/ledger-canary.yaml', 200]]);
+    expect(writes[0]?.body).toMatchObject({ sha: blobSha(files[1]!.content), content: Buffer.from(changed[1]!.content).toString('base64') });
+    const after = sim.pullRequests().find((pr) => pr.repo === 'proxy-upstreams' && pr.number === first.number)!;
+    expect(after.files).toEqual({ 'upstreams/ledger.yaml': files[0]!.content, 'upstreams/ledger-canary.yaml': changed[1]!.content });
+    expect(after.head.sha).not.toBe(before.head.sha);
+  });
+
+  it('commits each file once when two calls race on one branch', async () => {
+    const input = { repo: 'service-definitions', branch: 'onboard/racing', base: 'main', title: 'Onboard racing', body: '', files: [{ path: 'services/racing.yaml', content: 'name: racing\n' }] };
+    const from = sim.requests().length;
+    const [a, b] = await Promise.all([github.openPullRequest(input), github.openPullRequest(input)]);
+    expect(a.number).toBe(b.number);
+    const writes = since(from).filter((r) => r.operation === 'repos.createOrUpdateFileContents');
+    expect(writes.filter((r) => r.status < 300)).toHaveLength(1);
+    expect(sim.pullRequests().filter((pr) => pr.head.ref === 'onboard/racing')).toHaveLength(1);
   });
 
   it('enables auto-merge; the pull request then reads merged with its sha, and the apply run for that sha completes', async () => {
-    const input = { repo: 'infra', branch: 'onboard/payments', base: 'main', title: 'Infra for payments', body: '' };
+    const input = { repo: 'infra', branch: 'onboard/payments', base: 'main', title: 'Infra for payments', body: '', files: change('onboard/payments') };
     const pr = await github.openPullRequest(input);
     await github.enableAutoMerge(pr.nodeId, 'SQUASH');
     expect((await github.getPullRequest('infra', pr.number)).autoMerge).toBe(true);
@@ -83,9 +140,14 @@ describe('pull requests', () => {
     const from = sim.requests().length;
     expect(await github.openPullRequest(input)).toEqual(merged);
     expect(since(from).map((r) => [r.operation, r.status, r.query.state])).toEqual([
+      ['git.getRef', 200, undefined],
+      ['git.createRef', 422, undefined],
+      ['repos.getContent', 200, undefined],
       ['pulls.create', 422, undefined],
       ['pulls.list', 200, 'closed'],
     ]);
+    // The merge took the branch's file into main.
+    expect(sim.pullRequests().find((p) => p.repo === 'infra' && p.number === pr.number)?.files).toMatchObject({ 'onboard/payments.yaml': 'change for onboard/payments\n' });
 
     const run = await eventually(async () => {
       const [found] = await github.workflowRunsForSha('infra', merged.mergedSha!);
@@ -97,7 +159,7 @@ describe('pull requests', () => {
   });
 
   it('closes with a comment; closing again does nothing', async () => {
-    const pr = await github.openPullRequest({ repo: 'proxy-upstreams', branch: 'onboard/abandoned', base: 'main', title: 'Upstreams', body: '' });
+    const pr = await github.openPullRequest({ repo: 'proxy-upstreams', branch: 'onboard/abandoned', base: 'main', title: 'Upstreams', body: '', files: change('onboard/abandoned') });
     await github.closePullRequest('proxy-upstreams', pr.number, 'Onboarding was cancelled.');
     const from = sim.requests().length;
     await github.closePullRequest('proxy-upstreams', pr.number, 'Onboarding was cancelled.');
@@ -113,7 +175,7 @@ describe('pull requests', () => {
     expect(unknown.message).toContain('PR_kwDOdoesnotexist');
     expect(unknown.context).toMatchObject({ operation: 'graphql.enablePullRequestAutoMerge' });
 
-    const pr = await github.openPullRequest({ repo: 'service-definitions', branch: 'onboard/closed', base: 'main', title: 't', body: '' });
+    const pr = await github.openPullRequest({ repo: 'service-definitions', branch: 'onboard/closed', base: 'main', title: 't', body: '', files: change('onboard/closed') });
     await github.closePullRequest('service-definitions', pr.number, 'closing');
     const closed = await rejection(github.enableAutoMerge(pr.nodeId));
     expect(closed).toMatchObject({ retryable: false, graphqlType: 'UNPROCESSABLE' });
@@ -161,7 +223,7 @@ describe('retries', () => {
   const gapMs = (requests: LoggedRequest[]) => requests[1]!.at - requests[0]!.at;
 
   it('retries a 502, then succeeds: two requests in the log', async () => {
-    const pr = await github.openPullRequest({ repo: 'app-config', branch: 'onboard/retry-502', base: 'main', title: 't', body: '' });
+    const pr = await github.openPullRequest({ repo: 'app-config', branch: 'onboard/retry-502', base: 'main', title: 't', body: '', files: change('onboard/retry-502') });
     sim.inject({ kind: 'http-error', status: 502, method: 'GET', path: `/pulls/${pr.number}` });
     const from = sim.requests().length;
     expect((await github.getPullRequest('app-config', pr.number)).number).toBe(pr.number);
@@ -241,8 +303,8 @@ describe('configuration', () => {
   it('paces writes by default, as GitHub asks: opening pull requests at least 3 s apart', async () => {
     const paced = createGitHub({ baseUrl: sim.url, token: TOKEN, owner: sim.owner, logger });
     const from = sim.requests().length;
-    await paced.openPullRequest({ repo: 'service-definitions', branch: 'onboard/paced-1', base: 'main', title: 't', body: '' });
-    await paced.openPullRequest({ repo: 'service-definitions', branch: 'onboard/paced-2', base: 'main', title: 't', body: '' });
+    await paced.openPullRequest({ repo: 'service-definitions', branch: 'onboard/paced-1', base: 'main', title: 't', body: '', files: change('onboard/paced-1') });
+    await paced.openPullRequest({ repo: 'service-definitions', branch: 'onboard/paced-2', base: 'main', title: 't', body: '', files: change('onboard/paced-2') });
     const creates = since(from).filter((r) => r.operation === 'pulls.create');
     expect(creates).toHaveLength(2);
     expect(creates[1]!.at - creates[0]!.at).toBeGreaterThanOrEqual(2_900);

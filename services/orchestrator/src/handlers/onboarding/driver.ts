@@ -8,8 +8,9 @@
  * webhook should have brought.
  *
  * Every effect is idempotent, so a second driver, a retried pass or a restart repeats none:
- * a pull request is raised on the creation's own branch (GitHub refuses a second one for it, and
- * the port then finds the first); turning auto-merge on twice changes nothing; the boilerplate run
+ * a pull request is raised on the creation's own branch, carrying the same bytes each time (a file
+ * already as wanted is not committed again; GitHub refuses a second pull request for the branch,
+ * and the port then finds the first); turning auto-merge on twice changes nothing; the boilerplate run
  * is looked for by its title before it is dispatched; the first build's door key is the name.
  */
 import {
@@ -23,6 +24,7 @@ import {
   nextOnboardingActions,
   ONBOARDING_REPOS,
   onboardingBranch,
+  onboardingChange,
   OnboardingRefusedError,
   serviceStream,
   type OnboardingAction,
@@ -58,19 +60,6 @@ export function decideOnService(deps: Pick<OrchestratorDeps, 'store'>, name: str
   return decideAndAppendTo(deps.store, serviceStream(name), onboardingAggregate, (state) => decideOnboarding(state, command, { correlationId: name, causationId, now }));
 }
 
-/** What the infra pull request changes: the OIDC trust list and one tenant entry per environment. */
-function changeDescription(state: OnboardingState, step: PullRequestStep): string {
-  const request = state.request;
-  if (!request) return '';
-  const lines: Record<PullRequestStep, string[]> = {
-    infra: [`- OIDC: allow \`${request.name}\` (team ${request.team}) to assume its deploy role`, ...request.environments.map((env) => `- tenant \`${request.name}\` in ${env}`)],
-    'app-config': [`- application config for \`${request.name}\` in ${request.environments.join(', ')}`],
-    'proxy-upstreams': [`- upstream \`${request.name}\` behind the proxy in ${request.environments.join(', ')}`],
-    'service-definition': [`- service definition of \`${request.name}\`: team ${request.team}, template ${request.template}`],
-  };
-  return [`Onboarding of the service \`${request.name}\` (step ${step}), raised by Flotilla.`, '', ...lines[step]].join('\n');
-}
-
 /** What GitHub's answer about a pull request tells the creation. */
 const observed = (pr: PullRequestInfo): OnboardingCommand => ({ kind: 'pull-request', observed: { repo: pr.repo, number: pr.number, state: pr.state, merged: pr.merged, mergedSha: pr.mergedSha } });
 
@@ -88,7 +77,10 @@ async function carryOut(deps: OrchestratorDeps, github: GitHubPort, state: Onboa
   };
   switch (action.kind) {
     case 'raise': {
-      const pr = await github.openPullRequest({ repo: ONBOARDING_REPOS[action.step], branch: onboardingBranch(name), base: 'main', title: `Onboard ${name}: ${action.step}`, body: changeDescription(state, action.step) });
+      if (!state.request) throw new Error(`raise (${action.step}): the creation has no request`);
+      // The branch gets the change's files before the pull request is opened from it (GitHub opens none for a branch that does not exist).
+      const change = onboardingChange(state.request, action.step, github.owner);
+      const pr = await github.openPullRequest({ repo: ONBOARDING_REPOS[action.step], branch: onboardingBranch(name), base: 'main', ...change });
       return [{ kind: 'raised', step: action.step, pullRequest: { repo: pr.repo, number: pr.number, nodeId: pr.nodeId, url: pr.url, ref: pr.ref, sha: pr.headSha } }];
     }
     case 'enable-auto-merge':
