@@ -117,6 +117,10 @@ describe('onboarding a new service against the simulated GitHub', () => {
     // Each pull request raised once, the boilerplate dispatched once.
     for (const repo of ['infra', 'app-config', 'proxy-upstreams', 'service-definitions']) expect(creates(repo).filter((r) => r.status === 201), repo).toHaveLength(1);
     expect(dispatches.filter((r) => r.status < 300)).toHaveLength(1);
+    // The infra pull request carried its change on its branch: the OIDC trust and a tenant per environment.
+    const infraFiles = github.pullRequests().find((pr) => pr.repo === 'infra' && pr.head.ref === onboardingBranch(name))?.files ?? {};
+    expect(Object.keys(infraFiles)).toEqual(expect.arrayContaining([...['dev', 'staging', 'prod'].map((env) => `tenants/${env}/${name}.yaml`), `oidc/trusted/${name}.yaml`]));
+    expect(infraFiles[`oidc/trusted/${name}.yaml`]).toContain(`subject: repo:${github.owner}/${name}:ref:refs/heads/main`);
 
     // 2 -> 3: app-config and proxy-upstreams only once infra's auto-merge is on.
     const infraRaised = firstAt(creates('infra'), 'infra raised');
