@@ -8,7 +8,8 @@
  *   on completed; the first build reaches SUCCESS; every step of the status document reads done.
  * - Every webhook delivered twice and shuffled, and the infra merge's webhook dropped: the same
  *   final status, no pull request raised twice, no step's status ever moving backwards (the stream
- *   folded event by event), the dropped merge found by polling.
+ *   folded event by event), the dropped merge found by polling. app-config is refused auto-merge
+ *   as already mergeable ("clean status") and is merged directly.
  * - The infra workflow run fails: FAILED with the reason, no service-definition pull request, the
  *   open ones closed with a comment. A forged webhook (bad signature) sent meanwhile gets 401 and
  *   changes nothing: had it been taken, the creation would have failed on it instead.
@@ -159,6 +160,8 @@ describe('onboarding a new service against the simulated GitHub', () => {
     const name = `dup-${Date.now().toString(36)}`;
     github.setWebhookMode({ duplicate: true, shuffle: true });
     github.inject({ kind: 'webhook', action: 'drop', event: 'pull_request', eventAction: 'closed', repo: 'infra' });
+    // And app-config needs no checks: GitHub refuses it auto-merge ("clean status"), so it is merged directly.
+    github.inject({ kind: 'clean-status', repo: 'app-config' });
     try {
       const request = { name, team: 'payments', template: 'go-service', environments: ['dev'] };
       const first = await postService(request);
@@ -190,6 +193,8 @@ describe('onboarding a new service against the simulated GitHub', () => {
     const ids = deliveries.filter((d) => !d.dropped).map((d) => d.deliveryId);
     expect(new Set(ids).size).toBeLessThan(ids.length);
     expect(deliveries.some((d) => d.dropped && d.event === 'pull_request' && d.repo === 'infra')).toBe(true);
+    const appConfig = events.find((e) => e.type === 'pull_request.raised' && e.data.step === 'app-config')?.data as { number?: number } | undefined;
+    expect(github.requests().some((r) => r.operation === 'pulls.merge' && r.repo === 'app-config' && r.number === appConfig?.number && r.status === 200)).toBe(true);
     const infraNumber = events.find((e) => e.type === 'pull_request.raised' && e.data.step === 'infra')?.data;
     expect(github.requests().some((r) => r.operation === 'pulls.get' && r.repo === 'infra' && r.number === (infraNumber as { number?: number } | undefined)?.number)).toBe(true);
   });

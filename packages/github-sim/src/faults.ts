@@ -28,6 +28,16 @@ export const faultSchema = z.discriminatedUnion('kind', [
     times,
   }),
   z.object({
+    /**
+     * The repository requires no checks, so a pull request is mergeable at once and GitHub refuses
+     * to turn auto-merge on for it ('Pull request Pull request is in clean status'); it can only
+     * be merged directly (PUT .../pulls/{n}/merge).
+     */
+    kind: z.literal('clean-status'),
+    repo: z.string().min(1),
+    times,
+  }),
+  z.object({
     kind: z.literal('http-error'),
     status: z.number().int().min(400).max(599),
     message: z.string().optional(),

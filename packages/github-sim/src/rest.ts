@@ -159,6 +159,13 @@ export function restRoutes(sim: Simulation) {
       return Promise.resolve(pullRequestJson(sim.site, repository, pr));
     });
 
+    app.put('/repos/:owner/:repo/pulls/:number/merge', { config: { operation: 'pulls.merge' } }, (request) => {
+      const p = params(numberParams, request);
+      const repository = sim.repository(p.owner, p.repo);
+      const pr = sim.mergeNow(repository, sim.pullRequest(repository, p.number));
+      return Promise.resolve({ sha: pr.mergeCommitSha, merged: true, message: 'Pull Request successfully merged' });
+    });
+
     app.post('/repos/:owner/:repo/issues/:number/comments', { config: { operation: 'issues.createComment' } }, async (request, reply) => {
       const p = params(numberParams, request);
       const repository = sim.repository(p.owner, p.repo);

@@ -251,6 +251,8 @@ export class Simulation {
     if (!pr) throw new GraphQLError('NOT_FOUND', `Could not resolve to a node with the global id of '${pullRequestId}'`);
     if (pr.state === 'closed') throw new GraphQLError('UNPROCESSABLE', 'Pull request is closed');
     if (pr.autoMerge) return pr;
+    // GitHub's exact wording, the subject repeated.
+    if (this.#faults.take('clean-status', (f) => f.repo === pr.repo)) throw new GraphQLError('UNPROCESSABLE', 'Pull request Pull request is in clean status');
     const repository = this.repository(this.site.owner, pr.repo);
     pr.autoMerge = { enabledAt: isoSeconds(Date.now()), mergeMethod };
     this.#happen({ kind: 'auto_merge.enabled', repo: pr.repo, number: pr.number });
@@ -286,9 +288,18 @@ export class Simulation {
       .reverse();
   }
 
-  #merge(repository: Repository, pr: SimPullRequest): void {
-    if (pr.state !== 'open' || !pr.autoMerge) return;
-    const refused = this.#faults.take('merge-refused', (f) => f.repo === pr.repo);
+  /** PUT .../pulls/{n}/merge: merged now, as a person merging it would (405 when it is not open). */
+  mergeNow(repository: Repository, pr: SimPullRequest): SimPullRequest {
+    if (pr.state !== 'open') throw new GitHubApiError(405, 'Pull Request is not mergeable');
+    this.#pendingMerges.get(pr.id)?.();
+    this.#pendingMerges.delete(pr.id);
+    this.#merge(repository, pr, 'now');
+    return pr;
+  }
+
+  #merge(repository: Repository, pr: SimPullRequest, when: 'auto' | 'now' = 'auto'): void {
+    if (pr.state !== 'open' || (when === 'auto' && !pr.autoMerge)) return;
+    const refused = when === 'auto' ? this.#faults.take('merge-refused', (f) => f.repo === pr.repo) : undefined;
     if (refused) {
       Object.assign(pr, { autoMerge: null, updatedAt: isoSeconds(Date.now()) });
       this.#happen({ kind: 'auto_merge.refused', repo: pr.repo, number: pr.number });

@@ -231,6 +231,18 @@ describe('pull requests', () => {
     expect((await call(sim.url, 'POST', '/graphql', { query: '{ viewer { login } }' })).body).toMatchObject({ errors: [{ message: expect.stringContaining('only') as unknown }] });
   });
 
+  it('refuses auto-merge on a pull request in clean status when asked to, and merges one directly on PUT .../merge', async () => {
+    const pr = (await openPull('app-config', 'onboard/clean')).body;
+    sim.inject({ kind: 'clean-status', repo: 'app-config' });
+    expect((await enableAutoMerge(pr.node_id)).body).toMatchObject({ data: null, errors: [{ type: 'UNPROCESSABLE', message: 'Pull request Pull request is in clean status' }] });
+    const merged = await call<{ merged: boolean; sha: string }>(sim.url, 'PUT', `${REPO}/app-config/pulls/${pr.number}/merge`, { merge_method: 'merge' });
+    expect(merged).toMatchObject({ status: 200, body: { merged: true } });
+    const after = (await call<Pull>(sim.url, 'GET', `${REPO}/app-config/pulls/${pr.number}`)).body;
+    expect(after).toMatchObject({ state: 'closed', merged: true, merge_commit_sha: merged.body.sha });
+    await vi.waitFor(() => expect(receiver.of('pull_request', 'closed').some((d) => (d.payload.pull_request as { number: number }).number === pr.number)).toBe(true), WAIT);
+    expect((await call(sim.url, 'PUT', `${REPO}/app-config/pulls/${pr.number}/merge`, {})).status).toBe(405);
+  });
+
   it('closes without merging: a comment stays on the pull request, the pending merge is cancelled, a closed webhook says merged false', async () => {
     const pr = (await openPull('infra', 'onboard/abandon')).body;
     await enableAutoMerge(pr.node_id);

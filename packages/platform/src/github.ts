@@ -83,8 +83,13 @@ export interface GitHubPort {
    */
   openPullRequest(input: { repo: string; branch: string; base: string; title: string; body: string; files: readonly ChangedFile[] }): Promise<PullRequestInfo>;
   getPullRequest(repo: string, number: number): Promise<PullRequestInfo>;
-  /** GraphQL enablePullRequestAutoMerge with the PR's node_id. GraphQL errors become GitHubError (not retryable unless a 5xx/rate limit). */
-  enableAutoMerge(nodeId: string, mergeMethod?: MergeMethod): Promise<void>;
+  /**
+   * GraphQL enablePullRequestAutoMerge with the PR's node_id. A pull request GitHub can merge at
+   * once (no required checks) is refused auto-merge as "in clean status": it is merged directly
+   * then, as `gh pr merge --auto` does. Says which it was. Other GraphQL errors become GitHubError
+   * (not retryable unless a 5xx/rate limit).
+   */
+  enableAutoMerge(pr: { repo: string; number: number; nodeId: string }, mergeMethod?: MergeMethod): Promise<'enabled' | 'merged'>;
   /** Comments, then closes; a PR already closed is left as it is (no second comment). */
   closePullRequest(repo: string, number: number, comment: string): Promise<void>;
   /** workflow_dispatch with return_run_details: true; returns the run's id and html url. */
@@ -429,14 +434,26 @@ export function createGitHub(config: GitHubConfig): GitHubPort {
 
     getPullRequest,
 
-    enableAutoMerge: (nodeId, mergeMethod = 'MERGE') =>
-      call('graphql.enablePullRequestAutoMerge', { nodeId, mergeMethod }, async () => {
-        const data = await octokit.graphql(ENABLE_AUTO_MERGE, { pullRequestId: nodeId, mergeMethod });
-        const answer = parseAnswer(autoMergeSchema, data, 'graphql.enablePullRequestAutoMerge', { nodeId });
-        if (!answer.enablePullRequestAutoMerge?.pullRequest) {
-          throw new GitHubError(`GitHub graphql.enablePullRequestAutoMerge answered no pull request for ${nodeId}`, { retryable: false, context: { nodeId } });
-        }
-      }),
+    enableAutoMerge: async ({ repo, number, nodeId }, mergeMethod = 'MERGE') => {
+      try {
+        await call('graphql.enablePullRequestAutoMerge', { nodeId, mergeMethod }, async () => {
+          const data = await octokit.graphql(ENABLE_AUTO_MERGE, { pullRequestId: nodeId, mergeMethod });
+          const answer = parseAnswer(autoMergeSchema, data, 'graphql.enablePullRequestAutoMerge', { nodeId });
+          if (!answer.enablePullRequestAutoMerge?.pullRequest) {
+            throw new GitHubError(`GitHub graphql.enablePullRequestAutoMerge answered no pull request for ${nodeId}`, { retryable: false, context: { nodeId } });
+          }
+        });
+        return 'enabled';
+      } catch (error) {
+        if (!(error instanceof GitHubError) || error.graphqlType !== 'UNPROCESSABLE' || !/clean status/i.test(error.message)) throw error;
+      }
+      // Mergeable at once, so auto-merge has nothing to wait for: merge it now.
+      await call('pulls.merge', { repo, number }, async () => {
+        await octokit.rest.pulls.merge({ owner, repo, pull_number: number, merge_method: mergeMethod.toLowerCase() as 'merge' | 'squash' | 'rebase' });
+      });
+      log.info({ repo, number }, 'auto-merge refused on a pull request already mergeable ("clean status"): merged directly');
+      return 'merged';
+    },
 
     closePullRequest: async (repo, number, comment) => {
       const pr = await getPullRequest(repo, number);

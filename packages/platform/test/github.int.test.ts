@@ -125,7 +125,7 @@ describe('pull requests', () => {
   it('enables auto-merge; the pull request then reads merged with its sha, and the apply run for that sha completes', async () => {
     const input = { repo: 'infra', branch: 'onboard/payments', base: 'main', title: 'Infra for payments', body: '', files: change('onboard/payments') };
     const pr = await github.openPullRequest(input);
-    await github.enableAutoMerge(pr.nodeId, 'SQUASH');
+    expect(await github.enableAutoMerge(pr, 'SQUASH')).toBe('enabled');
     expect((await github.getPullRequest('infra', pr.number)).autoMerge).toBe(true);
 
     const merged = await eventually(async () => {
@@ -169,15 +169,27 @@ describe('pull requests', () => {
     expect(since(from).map((r) => r.operation)).toEqual(['pulls.get', 'pulls.get']);
   });
 
+  it('merges directly a pull request GitHub refuses auto-merge for because it is mergeable at once ("clean status")', async () => {
+    const pr = await github.openPullRequest({ repo: 'app-config', branch: 'onboard/clean', base: 'main', title: 'Clean', body: '', files: change('onboard/clean') });
+    sim.inject({ kind: 'clean-status', repo: 'app-config' });
+    const from = sim.requests().length;
+    expect(await github.enableAutoMerge(pr)).toBe('merged');
+    expect(since(from).map((r) => [r.operation, r.status])).toEqual([
+      ['graphql.enablePullRequestAutoMerge', 200],
+      ['pulls.merge', 200],
+    ]);
+    expect(await github.getPullRequest('app-config', pr.number)).toMatchObject({ state: 'closed', merged: true });
+  });
+
   it('answers a GraphQL error as a GitHubError that is not retryable, with its type', async () => {
-    const unknown = await rejection(github.enableAutoMerge('PR_kwDOdoesnotexist'));
+    const unknown = await rejection(github.enableAutoMerge({ repo: 'infra', number: 9_999, nodeId: 'PR_kwDOdoesnotexist' }));
     expect(unknown).toMatchObject({ retryable: false, status: undefined, graphqlType: 'NOT_FOUND' });
     expect(unknown.message).toContain('PR_kwDOdoesnotexist');
     expect(unknown.context).toMatchObject({ operation: 'graphql.enablePullRequestAutoMerge' });
 
     const pr = await github.openPullRequest({ repo: 'service-definitions', branch: 'onboard/closed', base: 'main', title: 't', body: '', files: change('onboard/closed') });
     await github.closePullRequest('service-definitions', pr.number, 'closing');
-    const closed = await rejection(github.enableAutoMerge(pr.nodeId));
+    const closed = await rejection(github.enableAutoMerge(pr));
     expect(closed).toMatchObject({ retryable: false, graphqlType: 'UNPROCESSABLE' });
     expect(closed.message).toContain('Pull request is closed');
   });

@@ -84,7 +84,8 @@ async function carryOut(deps: OrchestratorDeps, github: GitHubPort, state: Onboa
       return [{ kind: 'raised', step: action.step, pullRequest: { repo: pr.repo, number: pr.number, nodeId: pr.nodeId, url: pr.url, ref: pr.ref, sha: pr.headSha } }];
     }
     case 'enable-auto-merge':
-      await github.enableAutoMerge(pullRequestOf(action.step).nodeId);
+      // Merged directly when GitHub could merge it at once: the merge itself comes as a webhook or a poll.
+      await github.enableAutoMerge(pullRequestOf(action.step));
       return [{ kind: 'auto-merge-enabled', step: action.step }];
     case 'poll-pull-request': {
       const pr = await github.getPullRequest(ONBOARDING_REPOS[action.step], pullRequestOf(action.step).number);
