@@ -139,9 +139,20 @@ async function carryOut(deps: OrchestratorDeps, github: GitHubPort, state: Onboa
   }
 }
 
-/** Polls already made, by creation and what they asked: a poll is repeated at most once an interval. */
+/**
+ * What this process has already done for each creation: the polls it made (a poll is repeated at
+ * most once an interval) and the sha routes it wrote (written once, not at every pass).
+ */
 class PollClock {
   readonly #last = new Map<string, number>();
+
+  /** True the first time `what` is asked for `name` in this process (again after a restart: each use is idempotent). */
+  first(name: string, what: string): boolean {
+    const key = `${name}:${what}`;
+    if (this.#last.has(key)) return false;
+    this.#last.set(key, 0);
+    return true;
+  }
 
   due(name: string, action: OnboardingAction, now: number, intervalMs: number): boolean {
     if (!action.kind.startsWith('poll-')) return true;
@@ -178,7 +189,7 @@ export async function driveCreation(deps: OrchestratorDeps, github: GitHubPort, 
     }
     // An infra run's webhook names only its sha: tie the merged sha to this creation before waiting on the run.
     const mergedSha = state.pullRequests.infra.mergedSha;
-    if (mergedSha && !state.infraRun) await routeSha(deps.inFlight, ONBOARDING_REPOS.infra, mergedSha, name);
+    if (mergedSha && !state.infraRun && clock.first(name, `route:${mergedSha}`)) await routeSha(deps.inFlight, ONBOARDING_REPOS.infra, mergedSha, name);
     const now = Date.now();
     const plan = nextOnboardingActions(state, { now, pollAfterMs: options.pollAfterMs });
     const due = plan.actions.filter((action) => clock.due(name, action, now, options.pollAfterMs));
