@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.tools/**', '.run/**', '.reports/**', 'load-tests/**/*.js'] },
+  { ignores: ['**/node_modules/**', '.tools/**', '.run/**', '.reports/**', 'load-tests/**/*.js', 'services/build/web/dist/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
