@@ -34,6 +34,8 @@ RUN case "$DEPS" in \
     esac
 ENV NODE_ENV=production
 COPY . .
+# The console the build service serves at / (its package's build:console script; pnpm may be absent here).
+RUN cd services/build && node_modules/.bin/vite build --config web/vite.config.ts --logLevel warn
 RUN node -e "import('@flotilla/platform').then(() => console.log('dependencies resolve'))" \
   || { echo "the workspace's dependencies are missing: with DEPS=context the build context must carry the installed node_modules (scripts/images.sh sends them)" >&2; exit 1; }
 USER node

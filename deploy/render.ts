@@ -320,6 +320,8 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
     Action: 'sqs:GetQueueUrl',
     Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:\${Prefix}-${syncQueueSuffix('*')}` },
   };
+  // The deploy state machine's executions.
+  const executions = { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` };
   switch (service) {
     case 'build':
       return [
@@ -336,6 +338,13 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
         globalObjects(['artifacts/'], ['s3:GetObject', ...copyTo]),
         answerTasks,
         findRegions,
+        // GET /builds/:id/why: where a waiting build's execution is, and how deep its stage's queues are.
+        { Effect: 'Allow', Action: ['states:DescribeExecution', 'states:GetExecutionHistory'], Resource: executions },
+        {
+          Effect: 'Allow',
+          Action: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+          Resource: [q.orchestrator, q.replication, ...syncQueues].flatMap((s) => [arnOf(queueId(s)), arnOf(dlqId(s))]),
+        },
         // GitHub's webhooks, once verified, go on to the orchestrator through the intake topic.
         { Effect: 'Allow', Action: 'sns:Publish', Resource: ref(`${pascal(names.topics.intake)}Topic`) },
       ];
@@ -383,7 +392,7 @@ function servicePermissions(service: string, regions: readonly string[]): Json[]
         { Effect: 'Allow', Action: 's3:ListBucket', Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:s3:::\${Prefix}-${names.buckets.global}` } },
         { Effect: 'Allow', Action: 'sns:Publish', Resource: [ref('EventsTopic'), ref('AlertsTopic')] },
         { Effect: 'Allow', Action: ['states:StartExecution'], Resource: ref('DeployStateMachine') },
-        { Effect: 'Allow', Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: { 'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:\${Prefix}-${names.stateMachine}:*` } },
+        { Effect: 'Allow', Action: ['states:DescribeExecution', 'states:StopExecution'], Resource: executions },
         ...runTests(regions),
       ];
     default:

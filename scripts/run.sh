@@ -7,4 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bash "$ROOT/scripts/bootstrap.sh"
 use_tools
+# The console the build service serves at / (services/build/web), built afresh: a second or two.
+log "building the console"
+(cd "$ROOT" && pnpm --silent build:console)
 exec node "$ROOT/scripts/run.ts" "$@"

@@ -254,11 +254,12 @@ async function start(): Promise<void> {
   }
 
   await unlessInterrupted(waitHealthy(fleet));
+  const build = fleet.services.find((s) => s.name === 'build');
   say('Flotilla is up:');
+  say(`  console       ${build?.url ?? ''}/  (open it, and paste the API token it asks for)`);
   for (const s of fleet.services) say(`  ${s.name.padEnd(13)} ${s.url}/health`);
   say(`  local AWS     ${env.AWS_ENDPOINT_URL} (try: .tools/venv/bin/awslocal sns list-topics)`);
   if (owned.github) say(`  GitHub (sim)  ${owned.github.url}/_sim/state (onboarding: pnpm flotilla services create <name> --team <team> --template node-service)`);
-  const build = fleet.services.find((s) => s.name === 'build');
   if (scriptEnv.FLOTILLA_API_TOKEN) say('  the API wants the token in FLOTILLA_API_TOKEN: send Authorization: Bearer $FLOTILLA_API_TOKEN');
   else {
     // Short when it is under the current directory (.run/api-token), whole otherwise.

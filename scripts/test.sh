@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, then runs every check and every test.
-#   typecheck and lint -> render check (template, compose files) -> cfn-lint -> licences of what
+#   typecheck and lint -> the console's production build -> render check (template, compose files) -> cfn-lint -> licences of what
 #   ships (no copyleft) -> a Docker engine
 #   (the one answering, else one started under .run/docker) -> the local images (cached) -> vitest
 #   (unit, conformance check, integration tests against the emulator, which the test setup starts
@@ -17,6 +17,8 @@ cd "$ROOT"
 # Debian's docker-compose (v1) validates both compose files and runs the compose fleet's test
 # (Compose v2 has no package here). scripts/docker-engine.sh installs the engine itself.
 command -v docker-compose >/dev/null 2>&1 || apt_install "docker-compose is missing" docker-compose
+# The console's browser test drives Debian's headless Chromium (tests/e2e/console.test.ts).
+command -v chromium >/dev/null 2>&1 || apt_install "chromium is missing (the console's browser test)" chromium
 
 # The chaos and outage runs' load generator, built once into .tools/ and reused (scripts/vegeta.sh).
 FLOTILLA_VEGETA="$(bash scripts/vegeta.sh)"
@@ -27,12 +29,18 @@ export FLOTILLA_VEGETA
 # it tracks what each file depends on); a fresh checkout checks everything.
 mkdir -p .reports node_modules/.cache/flotilla
 log "typecheck and lint"
-tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/flotilla/tsc.tsbuildinfo > .reports/typecheck.log 2>&1 & typecheck_pid=$!
+# The console (services/build/web) is its own project: DOM types, JSX; checked after the rest.
+{
+  tsc -p tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/flotilla/tsc.tsbuildinfo \
+    && tsc -p services/build/web/tsconfig.json --incremental --tsBuildInfoFile node_modules/.cache/flotilla/tsc-web.tsbuildinfo
+} > .reports/typecheck.log 2>&1 & typecheck_pid=$!
 eslint --max-warnings=0 . > .reports/lint.log 2>&1 & lint_pid=$!
 checks_failed=0
 wait "$typecheck_pid" || { log "typecheck failed:"; cat .reports/typecheck.log >&2; checks_failed=1; }
 wait "$lint_pid" || { log "lint failed:"; cat .reports/lint.log >&2; checks_failed=1; }
 [ "$checks_failed" = 0 ] || exit 1
+# The console's production build, which the build service serves at / (the browser test opens it).
+log "console build"; pnpm --silent build:console
 log "render check"; node deploy/render.ts --check
 log "cfn-lint"; cfn-lint deploy/cloudformation/flotilla.json
 # What ships (the workspace's production dependency closure) carries no copyleft licence.

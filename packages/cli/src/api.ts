@@ -77,6 +77,22 @@ export const buildViewSchema = z.looseObject({
 });
 export type BuildView = z.infer<typeof buildViewSchema>;
 
+const queueDepthSchema = z.looseObject({ visible: z.number(), inFlight: z.number(), delayed: z.number() });
+
+/** GET /builds/:id/why for a build that has not ended (a finished one answers with its outcome). */
+export const buildWhySchema = z.looseObject({
+  buildId: z.string(),
+  status: statusSchema,
+  stage: z.string().optional(),
+  waitingOn: z.string().optional(),
+  lastEvent: z.looseObject({ type: z.string(), version: z.number(), occurredAt: z.string(), ageMs: z.number() }).optional(),
+  execution: z
+    .looseObject({ status: z.string(), currentState: z.looseObject({ name: z.string(), enteredAt: z.string() }).optional(), error: z.string().optional(), cause: z.string().optional() })
+    .optional(),
+  queues: z.array(z.looseObject({ name: z.string(), depth: queueDepthSchema, dlq: z.string(), dlqDepth: queueDepthSchema })).optional(),
+});
+export type BuildWhy = z.infer<typeof buildWhySchema>;
+
 export const eventSchema = envelopeSchema;
 export type Event = z.infer<typeof eventSchema>;
 
@@ -202,6 +218,11 @@ export class BuildApi {
 
   events(buildId: string): Promise<z.infer<typeof buildEventsSchema>> {
     return this.request('GET', `/builds/${encodeURIComponent(buildId)}/events`, buildEventsSchema);
+  }
+
+  /** What a build that has not ended waits on (the build service reads its execution and queues), or how it ended. */
+  why(buildId: string): Promise<BuildWhy> {
+    return this.request('GET', `/builds/${encodeURIComponent(buildId)}/why`, buildWhySchema);
   }
 
   cancel(buildId: string): Promise<CancelResponse> {

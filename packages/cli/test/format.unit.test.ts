@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { BuildView, TestRun } from '../src/api.ts';
 import { buildsTable, eventLine, formatDuration, outcomeLine, progressLine, regionCounts, table, testRunText } from '../src/format.ts';
 import { linesDisplay } from '../src/progress.ts';
-import { stageOf } from '../src/stage.ts';
 
 const ID = '01JZ0000000000000000000000';
 
@@ -84,20 +83,6 @@ describe('outcome', () => {
   it('names the reason and each failed region of a failure', () => {
     const failed = view({ status: 'FAILED', finishedAt: '2025-06-01T12:00:05.000Z', failure: { reason: 'replication failed', failedRegions: [{ region: 'eu-central-1', reason: 'copy failed' }] } });
     expect(outcomeLine(failed)).toBe(`FAILED: build ${ID} (payments-api 1.4.2 to prod) in 5.0s: replication failed [eu-central-1: copy failed]`);
-  });
-});
-
-describe('stage of a build', () => {
-  it('follows the pipeline: intake, build, replication, sync, finish', () => {
-    expect(stageOf(view({ status: 'PENDING', artifact: undefined })).stage).toBe('intake');
-    expect(stageOf(view({ artifact: undefined }))).toMatchObject({ stage: 'build', queues: ['build'] });
-    expect(stageOf(view({ regions: { a: { replicated: true, synced: false }, b: { replicated: false, synced: false } } }))).toMatchObject({ stage: 'replication', queues: ['replication'] });
-    expect(stageOf(view())).toMatchObject({ stage: 'sync', queues: ['sync-us-east-1'] });
-    expect(stageOf(view({ regions: { a: { replicated: true, synced: true } } }))).toMatchObject({ stage: 'finish', queues: ['orchestrator'] });
-  });
-
-  it('goes to finish when a region failed to replicate: sync never starts', () => {
-    expect(stageOf(view({ regions: { a: { replicated: true, synced: false }, b: { replicated: false, replicationFailure: 'x', synced: false } } })).stage).toBe('finish');
   });
 });
 

@@ -19,6 +19,7 @@ await startService({
       projections: new BuildProjections(aws.dynamodb, resources.tables),
       leases: new Records(aws.dynamodb, resources.tables.checkpoints),
       logger,
+      locator,
       regions,
       defaults: intakeDefaults(config, regions),
       intakeTopicArn: locator.topicArn(locator.names.topics.intake),

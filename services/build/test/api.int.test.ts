@@ -7,6 +7,9 @@
  * OpenAPI document.
  */
 import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { hostname } from 'node:os';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -14,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStream, MAX_CONCURRENT_TEST_RUNS, newEvent, testRunStream, type PendingEvent, type TestRunView } from '@flotilla/events';
 import { BuildProjections, buildHttpApp, createLogger, EventStore, IdempotencyStore, locate, readBuildEvents, Records, REGIONS, releaseTestRunLeases, requestBuild, resourceNames } from '@flotilla/platform';
 import { deployTestStack, eventually, sampleBuildRequest, sampleTestRunRequest, testAwsClients, uniquePrefix, type TestStack } from '@flotilla/platform/testing';
+import { consoleRoutes } from '../src/http/console.ts';
 import { buildApi, type ApiDeps } from '../src/http/index.ts';
 
 const aws = testAwsClients();
@@ -48,6 +52,7 @@ beforeAll(async () => {
     projections,
     leases,
     logger,
+    locator: where,
     // As the service learns them at start: from the stack's sync queues.
     regions: await where.regions(),
     defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 },
@@ -298,6 +303,25 @@ describe('GET /builds/:id', () => {
       const resumed = await inject({ method: 'GET', url: `/builds/${buildId}/stream`, headers: { 'last-event-id': '1' } });
       expect([...resumed.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([2, 3]);
     });
+
+    it('GET /builds/:id/stream?view=true sends the view beside the events (no id, so Last-Event-ID stays a version), once while it is unchanged', async () => {
+      const res = await inject({ method: 'GET', url: `/builds/${buildId}/stream?view=true` });
+      expect(res.statusCode).toBe(200);
+      expect([...res.body.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(['build.requested', 'build.started', 'build.failed', 'view']);
+      const frame = res.body.split('\n\n').find((f) => f.startsWith('event: view')) ?? '';
+      const view = JSON.parse(frame.slice(frame.indexOf('data: ') + 6)) as { status: string; lastVersion: number; regions: Record<string, { progress?: { expectedHosts: number } }> };
+      expect(view).toMatchObject({ status: 'FAILED', lastVersion: 3 });
+      expect(view.regions['us-east-1']?.progress?.expectedHosts).toBe(20);
+      expect([...res.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]))).toEqual([1, 2, 3]);
+      const bad = await inject({ method: 'GET', url: `/builds/${buildId}/stream?view=yes` });
+      expect(bad.statusCode).toBe(400);
+    });
+
+    it('GET /builds/:id/why answers a finished build with its reason and failed regions', async () => {
+      const res = await inject({ method: 'GET', url: `/builds/${buildId}/why` });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ buildId, status: 'FAILED', finishedAt: at(20_000), reason: 'test', failedRegions: [{ region: 'us-east-1', reason: 'test' }] });
+    });
   });
 });
 
@@ -312,6 +336,104 @@ describe('GET /builds/:id when the projection missed events (review M7)', () => 
     const res = await inject({ method: 'GET', url: `/builds/${buildId}` });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
+  });
+});
+
+describe('GET /builds/:id/why', () => {
+  it("says what a waiting build waits on: its stage, last event and the stage's queue depths; 404 for none", async () => {
+    const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('why'), request: request({ regions: ['us-east-1'] }) });
+    const res = await inject({ method: 'GET', url: `/builds/${buildId}/why` });
+    expect(res.statusCode).toBe(200);
+    const why = res.json<{ status: string; stage: string; waitingOn: string; lastEvent: { type: string; version: number }; execution?: unknown; queues: Array<{ name: string; dlq: string; depth: { visible: number } }> }>();
+    expect(why).toMatchObject({ status: 'PENDING', stage: 'intake', lastEvent: { type: 'build.requested', version: 1 } });
+    expect(why.waitingOn).toContain('orchestrator');
+    expect(why.execution).toBeUndefined();
+    expect(why.queues.map((q) => [q.name, q.dlq])).toEqual([[`${stack.prefix}-orchestrator`, `${stack.prefix}-orchestrator-dlq`]]);
+    expect(why.queues[0]?.depth.visible).toBeGreaterThanOrEqual(0);
+    const unknown = await inject({ method: 'GET', url: '/builds/01JD0ZQ8X3V7K2M4N6P8R0T2W4/why' });
+    expect(unknown.statusCode).toBe(404);
+  });
+});
+
+describe('GET /regions', () => {
+  it("answers the stack's regions and what a request gets by default", async () => {
+    const res = await inject({ method: 'GET', url: '/regions' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ regions: [...stack.regions], defaults: { regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 10 } });
+  });
+});
+
+describe('GET /events/stream', () => {
+  it('sends events appended after it opened, each with its event id, and resumes after Last-Event-ID', async () => {
+    const aborter = new AbortController();
+    const res = await fetch(`${await address()}/events/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: aborter.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      // The stream has read the log once (its first comment) before anything is appended.
+      let text = '';
+      while (!text.includes(': waiting')) text += (await reader.read()).value ?? '';
+      const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('log-stream'), request: request({ regions: ['us-east-1'] }) });
+      const [requested] = await readBuildEvents(store, buildStream(buildId));
+      await eventually(
+        async () => {
+          const { value } = await reader.read();
+          text += value ?? '';
+          return text.includes(`id: ${requested?.id}`) ? true : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 0, description: "the build's build.requested on the global stream" },
+      );
+      expect(text).toContain(`id: ${requested?.id}\nevent: build.requested\ndata: {`);
+    } finally {
+      aborter.abort();
+      await reader.cancel().catch(() => undefined);
+    }
+    const bad = await inject({ method: 'GET', url: '/events/stream', headers: { 'last-event-id': 'nope' } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<ErrorBody>().fields).toEqual(['Last-Event-Id: must be an event id (a ULID)']);
+  });
+});
+
+describe('the console at /', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-console-'));
+  const empty = mkdtempSync(join(tmpdir(), 'flotilla-console-empty-'));
+  mkdirSync(join(dir, 'assets'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Flotilla</title><script type="module" src="/assets/app-abc.js"></script>');
+  writeFileSync(join(dir, 'assets', 'app-abc.js'), 'console.log(1)');
+  const serve = async (root: string) => buildHttpApp({ logger: createLogger('build', 'silent'), service: 'build', checks: {}, routes: consoleRoutes(root), auth: { token: TOKEN } });
+
+  it('serves the page and its assets without the token, the page with a policy that allows this origin only', async () => {
+    const consoleApp = await serve(dir);
+    try {
+      for (const url of ['/', '/index.html']) {
+        const page = await consoleApp.inject({ method: 'GET', url });
+        expect(page.statusCode).toBe(200);
+        expect(page.headers['content-type']).toMatch(/^text\/html/);
+        expect(page.body).toContain('<title>Flotilla</title>');
+        expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+        expect(page.headers['content-security-policy']).toContain("connect-src 'self'");
+        expect(page.headers['cache-control']).toBe('no-cache');
+      }
+      const asset = await consoleApp.inject({ method: 'GET', url: '/assets/app-abc.js' });
+      expect(asset.statusCode).toBe(200);
+      expect(asset.headers['cache-control']).toContain('immutable');
+      expect((await consoleApp.inject({ method: 'GET', url: '/assets/missing.js' })).statusCode).toBe(404);
+      expect((await consoleApp.inject({ method: 'GET', url: '/assets/..%2findex.html' })).statusCode).toBe(404);
+    } finally {
+      await consoleApp.close();
+    }
+  });
+
+  it('answers 503 console_not_built when the console was never built', async () => {
+    const consoleApp = await serve(empty);
+    try {
+      const res = await consoleApp.inject({ method: 'GET', url: '/' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json<ErrorBody>()).toMatchObject({ error: 'console_not_built' });
+    } finally {
+      await consoleApp.close();
+    }
   });
 });
 
@@ -702,9 +824,12 @@ describe('GET /openapi.json and /health', () => {
       '/builds/{id}/cancel',
       '/builds/{id}/events',
       '/builds/{id}/stream',
+      '/builds/{id}/why',
       '/events',
+      '/events/stream',
       '/health',
       '/ready',
+      '/regions',
       '/services',
       '/services/{name}',
       '/services/{name}/events',

@@ -1,26 +1,13 @@
 import { defineCommand } from 'citty';
 import { serviceNameSchema, ULID_PATTERN } from '@flotilla/events';
-import { dlqOf, executionState, locate, queueDepth, resourceNames, type ExecutionState, type QueueDepth } from '@flotilla/platform';
 import { BuildApi, type BuildView } from '../api.ts';
-import { withAws } from '../aws.ts';
 import { ApiError, UsageError, UserError } from '../errors.ts';
 import { ago, outcomeLine, serviceWhyText, table } from '../format.ts';
 import { serviceWhy } from '../onboarding.ts';
 import { print, printJson } from '../output.ts';
-import { stageOf, type StageInfo } from '../stage.ts';
 import { globalArgs, settingsOf } from './_shared.ts';
 
 type WhyArgs = { target: string; json: boolean; api?: string; token?: string; prefix?: string; endpoint?: string };
-
-interface Waiting {
-  buildId: string;
-  status: 'PENDING' | 'IN_PROGRESS';
-  stage: StageInfo['stage'];
-  waitingOn: string;
-  lastEvent?: { type: string; version: number; occurredAt: string; ageMs: number } | undefined;
-  execution?: ExecutionState | undefined;
-  queues: Array<{ name: string; depth: QueueDepth; dlq: string; dlqDepth: QueueDepth }>;
-}
 
 interface Finished {
   buildId: string;
@@ -40,10 +27,9 @@ const finished = (view: BuildView, status: Finished['status']): Finished => ({
   failedRegions: view.failure?.failedRegions,
 });
 
-/** A build: its outcome, or the stage it waits in, its last event, its execution and the depths of that stage's queues. */
+/** A build: its outcome, or (as the build service reads it) the stage it waits in, its last event, its execution and the depths of that stage's queues. */
 async function whyBuild(args: WhyArgs): Promise<void> {
-  const settings = settingsOf(args);
-  const api = new BuildApi(settings.api);
+  const api = new BuildApi(settingsOf(args).api);
   const view = await api.get(args.target);
   const status = view.status;
   if (status === 'SUCCESS' || status === 'FAILED') {
@@ -51,32 +37,11 @@ async function whyBuild(args: WhyArgs): Promise<void> {
     if (args.json) return printJson(answer);
     return print(answer.outcome);
   }
-  const { events } = await api.events(args.target);
-  const last = events.at(-1);
-  const now = Date.now();
-  const stage = stageOf(view);
-  const names = resourceNames(settings.prefix);
-  const answer: Waiting = await withAws(settings, async (aws) => {
-    const where = await locate(aws, settings.prefix);
-    const queues = await Promise.all(
-      stage.queues.map(async (suffix) => {
-        const name = `${names.prefix}-${suffix}`;
-        const { queueUrl, dlqUrl } = await where.queuePair(name);
-        return { name, depth: await queueDepth(aws.sqs, queueUrl), dlq: dlqOf(name), dlqDepth: await queueDepth(aws.sqs, dlqUrl) };
-      }),
-    );
-    return {
-      buildId: view.buildId,
-      status,
-      stage: stage.stage,
-      waitingOn: stage.waitingOn,
-      lastEvent: last && { type: last.type, version: last.version, occurredAt: last.occurredAt, ageMs: now - Date.parse(last.occurredAt) },
-      execution: view.executionArn ? await executionState(aws.sfn, view.executionArn) : undefined,
-      queues,
-    };
-  });
+  const answer = await api.why(args.target);
   if (args.json) return printJson(answer);
-  print(`build ${answer.buildId} is ${answer.status}, in stage ${answer.stage}: waiting for ${answer.waitingOn}`);
+  const now = Date.now();
+  print(`build ${answer.buildId} is ${answer.status}, in stage ${answer.stage ?? 'unknown'}: waiting for ${answer.waitingOn ?? 'nothing it can name'}`);
+  const last = answer.lastEvent;
   if (last) print(`last event: ${last.type} (v${last.version}) at ${last.occurredAt}, ${ago(last.occurredAt, now)}`);
   const execution = answer.execution;
   if (!execution) print('execution: not started yet (no build.started in the log)');
@@ -84,12 +49,13 @@ async function whyBuild(args: WhyArgs): Promise<void> {
     const current = execution.currentState ? `, in state ${execution.currentState.name} since ${execution.currentState.enteredAt} (${ago(execution.currentState.enteredAt, now)})` : '';
     print(`execution: ${execution.status}${current}${execution.error ? `; error ${execution.error}: ${execution.cause ?? ''}` : ''}`);
   }
-  if (answer.queues.length > 0) {
+  const queues = answer.queues ?? [];
+  if (queues.length > 0) {
     print('queues:');
     print(
       table(
         ['QUEUE', 'WAITING', 'IN FLIGHT', 'DLQ'],
-        answer.queues.map((q) => [`  ${q.name}`, String(q.depth.visible + q.depth.delayed), String(q.depth.inFlight), String(q.dlqDepth.visible)]),
+        queues.map((q) => [`  ${q.name}`, String(q.depth.visible + q.depth.delayed), String(q.depth.inFlight), String(q.dlqDepth.visible)]),
       ),
     );
   }

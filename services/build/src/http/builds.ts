@@ -4,7 +4,7 @@
  */
 import { buildStream, decideCancel, foldBuild, isTerminal, type PendingEvent } from '@flotilla/events';
 import { decideAndAppend, errorBodySchema, HttpError, listBuilds, notFound, requestBuild, type HttpRoutes } from '@flotilla/platform';
-import { currentView, history, viewAt, type ApiDeps } from './queries.ts';
+import { currentView, history, viewAt, whyOf, type ApiDeps } from './queries.ts';
 import {
   acceptedSchema,
   atQuery,
@@ -13,11 +13,14 @@ import {
   buildListSchema,
   buildRequestBody,
   buildViewSchema,
+  buildWhySchema,
   cancelledSchema,
   idempotencyHeaders,
   listQuery,
+  regionsSchema,
+  streamQuery,
 } from './schemas.ts';
-import type { StreamDoor } from './stream.ts';
+import { followStream, type Follow, type StreamDoor } from './stream.ts';
 
 export function buildsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
   // A Fastify plugin: it only declares routes, so it has nothing to wait for.
@@ -54,6 +57,14 @@ export function buildsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
           .header('location', self)
           .send({ buildId, status: 'PENDING', duplicate, links: { self, events: `${self}/events`, stream: `${self}/stream` } });
       },
+    );
+
+    app.get(
+      '/regions',
+      {
+        schema: { summary: "The stack's regions, and the regions and hosts per region a build request gets by default", tags: ['builds'], response: { 200: regionsSchema } },
+      },
+      () => Promise.resolve({ regions: [...deps.regions], defaults: deps.defaults }),
     );
 
     app.get(
@@ -120,6 +131,24 @@ export function buildsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
     );
 
     app.get(
+      '/builds/:id/why',
+      {
+        schema: {
+          summary: 'How a build ended, or what it waits on: its stage, last event, execution state and the depths of its stage\'s queues',
+          tags: ['builds'],
+          params: buildIdParams,
+          response: { 200: buildWhySchema, 400: errorBodySchema, 404: errorBodySchema },
+        },
+      },
+      async (request) => {
+        const { id } = request.params;
+        const view = await currentView(deps, id);
+        if (!view) throw notFound(`no build ${id}`);
+        return whyOf(deps, view);
+      },
+    );
+
+    app.get(
       '/builds/:id/events',
       {
         schema: {
@@ -141,9 +170,11 @@ export function buildsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
       '/builds/:id/stream',
       {
         schema: {
-          summary: "A build's events live, as server-sent events (id: version, event: type), until the build ends; honours Last-Event-ID",
+          summary:
+            "A build's events live, as server-sent events (id: version, event: type), until the build ends; honours Last-Event-ID. With ?view=true, also its view (event: view, no id) each time it changes, host counters included, until they have caught up",
           tags: ['builds'],
           params: buildIdParams,
+          querystring: streamQuery,
           response: { 400: errorBodySchema, 404: errorBodySchema, 429: errorBodySchema },
         },
       },
@@ -151,14 +182,42 @@ export function buildsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
         const { id } = request.params;
         // A stream nobody can fill is refused, not polled for (review M5): one cheap Query.
         if ((await deps.store.headVersion(buildStream(id))) === 0) throw notFound(`no build ${id}`);
-        let state = foldBuild([]);
-        await streams.serve(request, reply, {
-          subject: { buildId: id },
-          read: (after) => history(deps.store, id, after),
-          endsWith: (events) => isTerminal((state = foldBuild(events, state)).status),
-        });
+        await streams.serve(request, reply, followBuild(deps, id, request.query.view === 'true'));
       },
     );
     return Promise.resolve();
+  };
+}
+
+/**
+ * Reads a build's view stream keeps on after the build ended while its host counters catch up
+ * (countersCatchingUp): a bound, so counters that never catch up cannot hold the stream open.
+ */
+export const VIEW_CATCH_UP_READS = 60;
+
+/**
+ * A build's events and, with `withView`, its view each time it differs from the last one sent:
+ * host counters move without events, so a live page's bars need the view read, not only the log.
+ * While the build runs a view stream reads at the shortest interval (its bars must move at least
+ * once a second); it ends once the build has ended and its counters have caught up.
+ */
+function followBuild(deps: ApiDeps, id: string, withView: boolean): Follow {
+  let state = foldBuild([]);
+  const events = followStream({ buildId: id }, (after) => history(deps.store, id, after), (read) => isTerminal((state = foldBuild(read, state)).status));
+  if (!withView) return events;
+  let sent: string | undefined;
+  let readsSinceEnd = 0;
+  return {
+    subject: events.subject,
+    async read(cursor) {
+      const polled = await events.read(cursor);
+      const view = await currentView(deps, id);
+      const json = JSON.stringify(view);
+      const frames = json === sent ? polled.frames : [...polled.frames, { event: 'view', data: view }];
+      sent = json;
+      const catchingUp = Object.values(view?.regions ?? {}).some((region) => region.progress?.countersCatchingUp === true);
+      const done = polled.done && (!catchingUp || ++readsSinceEnd >= VIEW_CATCH_UP_READS);
+      return { ...polled, frames, done, busy: !done };
+    },
   };
 }

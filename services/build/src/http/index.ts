@@ -1,10 +1,11 @@
 /**
  * The build service's API: one plugin per resource (/builds, /events, /testruns, /services,
- * /webhooks/github), registered together. A new
+ * /webhooks/github), registered together, and the console that reads it (/). A new
  * route goes into its resource's plugin; a new resource gets its own file here.
  */
 import type { HttpRoutes } from '@flotilla/platform';
 import { buildsRoutes } from './builds.ts';
+import { consoleRoutes } from './console.ts';
 import { eventsRoutes } from './events.ts';
 import type { ApiDeps } from './queries.ts';
 import { streamDoor } from './stream.ts';
@@ -23,9 +24,10 @@ export function buildApi(deps: ApiDeps): HttpRoutes {
       done();
     });
     await app.register(buildsRoutes(deps, streams));
-    await app.register(eventsRoutes(deps));
+    await app.register(eventsRoutes(deps, streams));
     await app.register(testRunsRoutes(deps, streams));
     await app.register(servicesRoutes(deps));
     await app.register(webhookRoutes(deps));
+    await app.register(consoleRoutes());
   };
 }

@@ -4,9 +4,24 @@
  * BuildProjections.
  */
 import { buildStream, foldBuild, idBoundAt, isTerminal, type BuildEvent, type BuildState, type EventEnvelope } from '@flotilla/events';
-import { instantOfId, readBuildEvents, type AwsClients, type BuildProjections, type EventStore, type IdempotencyStore, type Logger, type Records } from '@flotilla/platform';
+import {
+  dlqOf,
+  executionState,
+  instantOfId,
+  queueDepth,
+  readBuildEvents,
+  type AwsClients,
+  type BuildProjections,
+  type EventStore,
+  type IdempotencyStore,
+  type Locator,
+  type Logger,
+  type Records,
+} from '@flotilla/platform';
+import { stageOf } from '../domain/stage.ts';
 import { buildView, eventsAt, type BuildView, type PointInTime } from '../domain/view.ts';
 import type { IntakeBacklog } from './backlog.ts';
+import type { BuildWhy } from './schemas.ts';
 import type { SseLimits } from './stream.ts';
 
 export interface ApiDeps {
@@ -17,6 +32,8 @@ export interface ApiDeps {
   /** Test-run leases (testrun-leases.ts), in the checkpoints table. */
   leases: Records;
   logger: Logger;
+  /** The stack's queues, whose depths `why` reports. */
+  locator: Pick<Locator, 'names' | 'queuePair'>;
   /** The regions this stack has (Locator.regions): a request may name only these. */
   regions: readonly string[];
   defaults: { regions: string[]; hostsPerRegion: number };
@@ -56,6 +73,40 @@ export async function currentView(deps: Pick<ApiDeps, 'store' | 'projections'>, 
 /** The build's view as it was at `at`, folded from the log; undefined if it did not exist yet. */
 export async function viewAt(deps: Pick<ApiDeps, 'store'>, buildId: string, at: PointInTime): Promise<BuildView | undefined> {
   return buildView(foldBuild(eventsAt(await history(deps.store, buildId), at)));
+}
+
+/**
+ * How a build ended, or what it waits on: its stage, its last event, where its execution is, and
+ * the depths of the stage's queues and their dead-letter queues. What `flotilla why` and the
+ * console show.
+ */
+export async function whyOf(deps: Pick<ApiDeps, 'aws' | 'store' | 'locator'>, view: BuildView, now = Date.now()): Promise<BuildWhy> {
+  const { buildId, status } = view;
+  if (status === 'SUCCESS' || status === 'FAILED') return { buildId, status, finishedAt: view.finishedAt, reason: view.failure?.reason, failedRegions: view.failure?.failedRegions };
+  const stage = stageOf(view);
+  const [latest, execution, queues] = await Promise.all([
+    // The view's last event, and any the view has not folded yet.
+    history(deps.store, buildId, view.lastVersion - 1),
+    view.executionArn ? executionState(deps.aws.sfn, view.executionArn) : undefined,
+    Promise.all(
+      stage.queues.map(async (suffix) => {
+        const name = `${deps.locator.names.prefix}-${suffix}`;
+        const { queueUrl, dlqUrl } = await deps.locator.queuePair(name);
+        const [depth, dlqDepth] = await Promise.all([queueDepth(deps.aws.sqs, queueUrl), queueDepth(deps.aws.sqs, dlqUrl)]);
+        return { name, depth, dlq: dlqOf(name), dlqDepth };
+      }),
+    ),
+  ]);
+  const last = latest.at(-1);
+  return {
+    buildId,
+    status,
+    stage: stage.stage,
+    waitingOn: stage.waitingOn,
+    lastEvent: last && { type: last.type, version: last.version, occurredAt: last.occurredAt, ageMs: now - Date.parse(last.occurredAt) },
+    execution,
+    queues,
+  };
 }
 
 /** Reading the global log stops after this many events, so a narrow filter cannot make one request read it all. */

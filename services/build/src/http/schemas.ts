@@ -87,6 +87,11 @@ export const buildViewSchema = z
   })
   .meta({ id: 'BuildView' });
 
+/** `GET /builds/:id/stream?view=true`: the build's view beside its events. */
+export const streamQuery = z.object({
+  view: z.enum(['true', 'false']).optional().describe("With true, also send the build's view (event: view) each time it changes, host counters included"),
+});
+
 /** `?at=`: a stream version (1, 2, ...) or an ISO-8601 time. */
 export const atQuery = z.object({
   at: z
@@ -110,6 +115,12 @@ export const logQuery = z.object({
   buildId: buildIdSchema.optional().describe("Only this build's events"),
   limit: z.coerce.number().int().min(1).max(MAX_EVENTS_PAGE).default(50).describe(`Events per answer, 1-${MAX_EVENTS_PAGE}`),
 });
+
+/** `GET /events/stream`: resumes after the last event id the reader has. */
+export const logStreamHeaders = z
+  .object({ 'last-event-id': z.string().regex(ULID_PATTERN, 'must be an event id (a ULID)').optional().describe('Resume after this event id') })
+  // Every other header passes through untouched.
+  .loose();
 
 export const logPageSchema = z.object({
   events: z.array(eventSchema),
@@ -158,5 +169,45 @@ export const buildListSchema = z.object({
   builds: z.array(buildSummarySchema).describe('Newest first'),
   nextCursor: z.string().optional().describe('Present when more builds may follow: pass it as `cursor` with the same filters'),
 });
+
+export const regionsSchema = z.object({
+  regions: z.array(z.string()).describe('The regions this stack has: a build may name only these'),
+  defaults: z.object({ regions: z.array(z.string()), hostsPerRegion: z.number().int() }).describe('What a build request that leaves them out gets'),
+});
+
+const queueDepthSchema = z.object({ visible: z.number().int(), inFlight: z.number().int(), delayed: z.number().int() });
+
+/** `GET /builds/:id/why`: how a build ended, or what it waits on now. */
+export const buildWhySchema = z
+  .union([
+    z.object({
+      buildId: z.string(),
+      status: z.enum(['SUCCESS', 'FAILED']),
+      finishedAt: z.string().optional(),
+      reason: z.string().optional().describe('Why it failed'),
+      failedRegions: z.array(z.object({ region: z.string(), reason: z.string() })).optional(),
+    }),
+    z.object({
+      buildId: z.string(),
+      status: z.enum(['PENDING', 'IN_PROGRESS']),
+      stage: z.enum(['intake', 'build', 'replication', 'sync', 'finish']),
+      waitingOn: z.string().describe('What the build waits on, in words'),
+      lastEvent: z.object({ type: z.string(), version: z.number().int(), occurredAt: z.string(), ageMs: z.number() }).optional(),
+      execution: z
+        .object({
+          status: z.string(),
+          startedAt: z.string().optional(),
+          stoppedAt: z.string().optional(),
+          currentState: z.object({ name: z.string(), enteredAt: z.string() }).optional().describe('The state entered last and not yet left'),
+          error: z.string().optional(),
+          cause: z.string().optional(),
+        })
+        .optional()
+        .describe('Its Step Functions execution; absent before build.started'),
+      queues: z.array(z.object({ name: z.string(), depth: queueDepthSchema, dlq: z.string(), dlqDepth: queueDepthSchema })).describe("The stage's queues and their dead-letter queues"),
+    }),
+  ])
+  .meta({ id: 'BuildWhy' });
+export type BuildWhy = z.infer<typeof buildWhySchema>;
 
 export const cancelledSchema = z.object({ buildId: z.string(), status: z.literal('FAILED'), reason: z.literal('cancelled') });

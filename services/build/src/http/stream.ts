@@ -1,10 +1,10 @@
 /**
- * An aggregate's events as server-sent events: `id:` is the stream version (so Last-Event-ID resumes
- * after it), `event:` the type, `data:` the envelope. The log is polled (it is strongly consistent
- * per build, so nothing is missed or reordered) until the build ends, the client goes away, or
- * the server closes. Each open stream costs a strongly consistent read per poll on the events
- * table every other reader shares (review M5), so a quiet stream backs off, and the number open
- * at once is capped, per client and in all.
+ * Live streams as server-sent events, read with fetch by the CLI and the console. A stream follows
+ * a subject by polling it: an aggregate's events (`id:` its stream version, so Last-Event-ID resumes
+ * after it; `event:` the type; `data:` the envelope), a build's live view beside them, or the
+ * global log. A stream runs until its subject ends, the client goes away, or the server closes.
+ * Each open stream costs reads on tables every other reader shares (review M5), so a quiet stream
+ * backs off, and the number open at once is capped, per client and in all.
  */
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -61,46 +61,73 @@ export class StreamSlots {
   }
 }
 
-export interface EventStreamRequest<E extends EventEnvelope = EventEnvelope> {
-  /** Names the stream in logs, e.g. { buildId }. */
-  subject: Record<string, string>;
-  /** The stream's events after a version, in order. */
-  read: (afterVersion: number) => Promise<E[]>;
-  /** Whether the stream is over once these events (the next ones read) are sent; it folds them itself. */
-  endsWith: (events: readonly E[]) => boolean;
-  /** The Last-Event-ID header: the version the client already has. */
-  lastEventId: string | undefined;
-  /** Aborted when the server closes. */
-  closing: AbortSignal;
+/** One server-sent event: `id:` (what Last-Event-ID resumes after), `event:`, and `data:` as JSON. */
+export interface SseFrame {
+  id?: string | undefined;
+  event: string;
+  data: unknown;
 }
 
-/** Writes the stream to `res`, which the caller has taken from Fastify (reply.hijack()). */
-export async function streamEvents<E extends EventEnvelope>(deps: Pick<ApiDeps, 'sse'>, logger: Logger, res: ServerResponse, request: EventStreamRequest<E>): Promise<void> {
+/** What one read of a followed subject found. */
+export interface Polled {
+  frames: SseFrame[];
+  /** Where the next read starts: the last frame's id, or further when the read skipped past events it did not send. */
+  cursor: string | undefined;
+  /** The stream is over once these frames are sent. */
+  done: boolean;
+  /** Something is moving (events arrived, or a live view is changing): read again soon instead of backing off. */
+  busy: boolean;
+}
+
+/** A subject followed live: each read starts after the cursor the one before left (first: Last-Event-ID). */
+export interface Follow {
+  /** Names the stream in logs, e.g. { buildId }. */
+  subject: Record<string, string>;
+  read: (cursor: string | undefined) => Promise<Polled>;
+}
+
+/** Frames for an aggregate's events: `id:` is the stream version, `event:` the type, `data:` the envelope. */
+export const eventFrames = (events: readonly EventEnvelope[]): SseFrame[] => events.map((event) => ({ id: String(event.version), event: event.type, data: event }));
+
+/**
+ * Follows one aggregate's stream by version until `endsWith` says the events just read end it
+ * (it folds them itself).
+ */
+export function followStream<E extends EventEnvelope>(subject: Record<string, string>, read: (afterVersion: number) => Promise<E[]>, endsWith: (events: readonly E[]) => boolean): Follow {
+  return {
+    subject,
+    async read(cursor) {
+      const events = await read(Number(cursor ?? 0) || 0);
+      return { frames: eventFrames(events), cursor: events.at(-1)?.version.toString() ?? cursor, done: endsWith(events), busy: events.length > 0 };
+    },
+  };
+}
+
+/** Writes the stream to `res`, which the caller has taken from Fastify (reply.hijack()), until it is done, the client goes, or `closing` aborts. */
+export async function streamEvents(deps: Pick<ApiDeps, 'sse'>, logger: Logger, res: ServerResponse, follow: Follow, lastEventId: string | undefined, closing: AbortSignal): Promise<void> {
   const gone = new AbortController();
   const stop = () => gone.abort();
   res.on('close', stop);
-  request.closing.addEventListener('abort', stop, { once: true });
+  closing.addEventListener('abort', stop, { once: true });
   try {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    let after = Number(request.lastEventId ?? 0) || 0;
+    let cursor = lastEventId;
     let delay = deps.sse.pollMs;
     while (!gone.signal.aborted) {
-      const events = await request.read(after);
-      delay = nextPollDelay(delay, events.length > 0, deps.sse);
-      for (const event of events) {
-        res.write(`id: ${event.version}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-        after = event.version;
-      }
-      if (request.endsWith(events)) break;
+      const polled = await follow.read(cursor);
+      delay = nextPollDelay(delay, polled.busy, deps.sse);
+      for (const frame of polled.frames) res.write(`${frame.id === undefined ? '' : `id: ${frame.id}\n`}event: ${frame.event}\ndata: ${JSON.stringify(frame.data)}\n\n`);
+      cursor = polled.cursor;
+      if (polled.done) break;
       res.write(': waiting\n\n');
       // Aborted as soon as the client goes away: no further read of the log for nobody.
       await sleep(delay, undefined, { signal: gone.signal }).catch(() => undefined);
     }
   } catch (error) {
-    logger.error({ err: error, ...request.subject }, 'event stream failed');
+    logger.error({ err: error, ...follow.subject }, 'event stream failed');
   } finally {
     res.off('close', stop);
-    request.closing.removeEventListener('abort', stop);
+    closing.removeEventListener('abort', stop);
     res.end();
   }
 }
@@ -108,7 +135,7 @@ export async function streamEvents<E extends EventEnvelope>(deps: Pick<ApiDeps, 
 /** The stream routes' shared part: the caps, the hijack, the close on shutdown. */
 export interface StreamDoor {
   /** Serves one stream request: refused with 429 past a cap, else streamed until it ends. */
-  serve<E extends EventEnvelope>(request: FastifyRequest, reply: FastifyReply, follow: Pick<EventStreamRequest<E>, 'subject' | 'read' | 'endsWith'>): Promise<void>;
+  serve(request: FastifyRequest, reply: FastifyReply, follow: Follow): Promise<void>;
   /** Ends every open stream (the server is closing), so a graceful shutdown does not wait on them. */
   close(): void;
 }
@@ -129,7 +156,7 @@ export function streamDoor(deps: Pick<ApiDeps, 'sse' | 'logger'>): StreamDoor {
       reply.hijack();
       const lastEventId = request.headers['last-event-id'];
       try {
-        await streamEvents(deps, deps.logger, reply.raw, { ...follow, lastEventId: Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, closing: closing.signal });
+        await streamEvents(deps, deps.logger, reply.raw, follow, Array.isArray(lastEventId) ? lastEventId[0] : lastEventId, closing.signal);
       } finally {
         release();
       }

@@ -34,7 +34,7 @@ import {
 } from '@flotilla/platform';
 import type { ApiDeps } from './queries.ts';
 import { eventSchema, idempotencyHeaders } from './schemas.ts';
-import type { StreamDoor } from './stream.ts';
+import { followStream, type StreamDoor } from './stream.ts';
 
 const params = z.object({ id: testRunIdSchema.describe('The test run id (a ULID)') });
 const acceptedSchema = z.object({
@@ -154,11 +154,11 @@ export function testRunsRoutes(deps: ApiDeps, streams: StreamDoor): HttpRoutes {
         const { id } = request.params;
         if ((await deps.store.headVersion(testRunStream(id))) === 0) throw notFound(`no test run ${id}`);
         let state = foldTestRun([]);
-        await streams.serve(request, reply, {
-          subject: { runId: id },
-          read: (after) => read(id, after),
-          endsWith: (events) => isTestRunFinished((state = foldTestRun(events, state))),
-        });
+        await streams.serve(
+          request,
+          reply,
+          followStream({ runId: id }, (after) => read(id, after), (events) => isTestRunFinished((state = foldTestRun(events, state)))),
+        );
       },
     );
 

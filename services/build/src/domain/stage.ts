@@ -1,9 +1,9 @@
 /**
  * Which stage of the pipeline a build is in, read from its view, and which queues feed that
- * stage: what `why` looks at. Pure: the view comes from the API, the queue names from the
- * platform's resource names.
+ * stage: what `GET /builds/:id/why` (the CLI's `why`, the console's "waiting on") looks at. Pure:
+ * the queue names are suffixes of the platform's resource names.
  */
-import type { BuildView } from './api.ts';
+import type { BuildView } from './view.ts';
 
 export type Stage = 'intake' | 'build' | 'replication' | 'sync' | 'finish';
 
@@ -15,7 +15,7 @@ export interface StageInfo {
   queues: string[];
 }
 
-export function stageOf(view: BuildView): StageInfo {
+export function stageOf(view: Pick<BuildView, 'status' | 'artifact' | 'regions'>): StageInfo {
   const regions = Object.entries(view.regions);
   if (view.status === 'PENDING') {
     return { stage: 'intake', waitingOn: 'the orchestrator to read build.requested from the log and start the execution', queues: ['orchestrator'] };
