@@ -82,6 +82,14 @@ describe('docker-compose.host.yml runs the whole fleet', () => {
     }
   });
 
+  it('serves the console the image built at / of the build service', async () => {
+    const page = await fetch(url('build', '/'));
+    expect(page.status).toBe(200);
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(asset).toBeDefined();
+    expect((await fetch(url('build', asset ?? ''))).status).toBe(200);
+  });
+
   it('takes one build through HTTP and one through `awslocal sns publish`, both to SUCCESS', async () => {
     const request = () => sampleBuildRequest({ regions: ['us-east-1', 'eu-west-1'], hostsPerRegion: 20 });
     const posted = await apiFetch(url('build', '/builds'), {

@@ -287,6 +287,13 @@ it('makes the API token (mode 0600) when missing, gives it to the services, prin
   expect(runScript.output()).not.toContain(token);
 
   const api = `http://127.0.0.1:${base}`;
+  // The console's URL comes first, and the build service serves the page run.sh built.
+  const said = runScript.output().split('\n').filter((line) => line.includes('[flotilla]'));
+  const up = said.findIndex((line) => line.includes('Flotilla is up:'));
+  expect(said[up + 1]).toContain(`console       ${api}/ `);
+  const page = await fetch(`${api}/`);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toMatch(/<script type="module"[^>]* src="\/assets\/[^"]+\.js"/);
   const without = await fetch(`${api}/builds`);
   expect(without.status).toBe(401);
   expect(without.headers.get('www-authenticate')).toMatch(/^Bearer/);
