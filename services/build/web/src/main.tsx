@@ -1,8 +1,7 @@
 import { render } from 'preact';
-import { useState } from 'preact/hooks';
+import { App } from './app.tsx';
+import './styles.css';
 
-function App() {
-  const [n, setN] = useState(0);
-  return <button onClick={() => setN(n + 1)}>clicked {n}</button>;
-}
-render(<App />, document.getElementById('app')!);
+const root = document.getElementById('app');
+if (!root) throw new Error('index.html has no #app element');
+render(<App />, root);
