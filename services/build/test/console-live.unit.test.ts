@@ -1,5 +1,6 @@
 /** The console's live updates: when an event refreshes the build list, how often, and how a dropped stream waits. */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { buildIdOfStream as buildIdOfTheLog } from '@flotilla/events';
 import { buildIdOfStream, eventChangesPage, type VisiblePage } from '../web/src/model/list.ts';
 import { reconnectDelay, RECONNECT_MAX_MS } from '../web/src/stream.ts';
 import { debounce, throttle } from '../web/src/timing.ts';
@@ -31,6 +32,12 @@ describe('eventChangesPage', () => {
     expect(eventChangesPage({ stream: `testrun-${SHOWN}`, type: 'testrun.completed' }, page({ filters: { status: 'FAILED' } }))).toBe(false);
     expect(buildIdOfStream('service-payments')).toBeUndefined();
     expect(buildIdOfStream(`build-${SHOWN}`)).toBe(SHOWN);
+  });
+
+  it("reads a stream's build id as @flotilla/events does", () => {
+    for (const stream of [`build-${SHOWN}`, `build-${SHOWN.toLowerCase()}`, 'build-nope', `testrun-${SHOWN}`, `build-${SHOWN}x`, `build-8${SHOWN.slice(1)}`]) {
+      expect(buildIdOfStream(stream), stream).toBe(buildIdOfTheLog(stream));
+    }
   });
 });
 

@@ -12,7 +12,7 @@
  */
 import type { z } from 'zod';
 import type { EventEnvelope, ServiceView, TestRunView } from '@flotilla/events';
-import type { acceptedSchema, buildListSchema, buildStatusSchema, buildSummarySchema, buildViewSchema, cancelledSchema } from '../../src/http/schemas.ts';
+import type { acceptedSchema, buildListSchema, buildStatusSchema, buildSummarySchema, buildViewSchema, buildWhySchema, cancelledSchema, regionsSchema } from '../../src/http/schemas.ts';
 import { refuseToken, sessionToken } from './auth.ts';
 import type { BuildFilters } from './router.ts';
 
@@ -31,41 +31,12 @@ export interface BuildEvents {
   events: EventEnvelope[];
 }
 
-export interface Regions {
-  regions: string[];
-  defaults: { regions: string[]; hostsPerRegion: number };
-}
-
-export type PipelineStage = 'intake' | 'build' | 'replication' | 'sync' | 'finish';
-
-interface QueueDepth {
-  visible: number;
-  inFlight: number;
-  delayed: number;
-}
-
-/** GET /builds/:id/why for a build that ended: how. */
-export interface BuildOutcome {
-  buildId: string;
-  status: 'SUCCESS' | 'FAILED';
-  outcome: string;
-  finishedAt?: string;
-  reason?: string;
-  failedRegions?: { region: string; reason: string }[];
-}
-
+export type Regions = z.infer<typeof regionsSchema>;
+export type BuildWhy = z.infer<typeof buildWhySchema>;
 /** GET /builds/:id/why for a build that has not ended: where it is and what it waits on. */
-export interface BuildWaiting {
-  buildId: string;
-  status: 'PENDING' | 'IN_PROGRESS';
-  stage: PipelineStage;
-  waitingOn: string;
-  lastEvent?: { type: string; version: number; occurredAt: string; ageMs: number };
-  execution?: { status: string; currentState?: { name: string; enteredAt: string }; error?: string; cause?: string };
-  queues: { name: string; depth: QueueDepth; dlq: string; dlqDepth: QueueDepth }[];
-}
-
-export type BuildWhy = BuildOutcome | BuildWaiting;
+export type BuildWaiting = Extract<BuildWhy, { status: 'PENDING' | 'IN_PROGRESS' }>;
+/** GET /builds/:id/why for a build that ended: how. */
+export type BuildOutcome = Exclude<BuildWhy, BuildWaiting>;
 
 export const hasEnded = (why: BuildWhy): why is BuildOutcome => why.status === 'SUCCESS' || why.status === 'FAILED';
 

@@ -1,9 +1,8 @@
 /**
  * A value that views follow: the session (auth.ts), the live indicator (stream.ts), the location
- * (hash.ts). Push handlers set it; components read it with useStore and re-render on change.
+ * (hash.ts). Push handlers set it; components read it with useStore (views/common.tsx) and re-render
+ * on change. Free of Preact, so the pure modules that hold stores stay testable under Node.
  */
-import { useEffect, useState } from 'preact/hooks';
-
 export interface Store<T> {
   get(): T;
   set(value: T): void;
@@ -25,14 +24,4 @@ export function createStore<T>(initial: T): Store<T> {
       return () => listeners.delete(listener);
     },
   };
-}
-
-export function useStore<T>(store: Store<T>): T {
-  const [value, setValue] = useState(() => store.get());
-  useEffect(() => {
-    // The value may have changed between the render and this subscription.
-    setValue(() => store.get());
-    return store.subscribe((next) => setValue(() => next));
-  }, [store]);
-  return value;
 }

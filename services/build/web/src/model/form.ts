@@ -55,7 +55,7 @@ export function idempotencyKeyFor(previous: IdempotencyKey | undefined, body: Bu
  * A UUID v4 for Idempotency-Key. crypto.randomUUID exists only in secure contexts (https, or
  * localhost); a console served over plain http elsewhere builds one from getRandomValues.
  */
-export function newIdempotencyKey(crypto: Pick<Crypto, 'getRandomValues'> & { randomUUID?: () => string } = globalThis.crypto): string {
+export function newIdempotencyKey(crypto: { getRandomValues(array: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer>; randomUUID?: () => string } = globalThis.crypto): string {
   if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;

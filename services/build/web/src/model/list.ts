@@ -6,7 +6,11 @@ import type { BuildFilters } from '../router.ts';
 
 const BUILD_STREAM = /^build-([0-7][0-9A-HJKMNP-TV-Z]{25})$/;
 
-/** The build id of a `build-<id>` stream, or undefined for another aggregate's stream. */
+/**
+ * The build id of a `build-<id>` stream, or undefined for another aggregate's stream. The same
+ * rule as @flotilla/events' buildIdOfStream, written again here because importing that module
+ * would bundle zod and ulid into the page for two lines (console-live.unit.test.ts checks both agree).
+ */
 export function buildIdOfStream(stream: string): string | undefined {
   return BUILD_STREAM.exec(stream)?.[1];
 }

@@ -152,7 +152,10 @@ function Why({ why, fetchedAt, error, now }: { why: BuildWhy | undefined; fetche
       ) : why === undefined ? (
         <p class="muted">Asking…</p>
       ) : hasEnded(why) ? (
-        <p>{why.outcome}</p>
+        <p>
+          It ended {why.status}
+          {why.reason ? `: ${why.reason}` : ''}.
+        </p>
       ) : (
         <WaitingOn why={why} fetchedAt={fetchedAt} now={now} />
       )}

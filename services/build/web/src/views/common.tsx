@@ -3,6 +3,7 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, isTransient } from '../api.ts';
 import { dateTime, relative } from '../model/format.ts';
+import { type Store } from '../store.ts';
 import { reconnectDelay } from '../stream.ts';
 
 /** What a failed call means for the person looking at the page. */
@@ -134,4 +135,15 @@ export function useAutoRetry(error: unknown, retry: () => void): void {
     const timer = setTimeout(() => latest.current(), reconnectDelay(++attempts.current));
     return () => clearTimeout(timer);
   }, [error]);
+}
+
+/** The store's value, re-rendering the component when it changes. */
+export function useStore<T>(store: Store<T>): T {
+  const [value, setValue] = useState(() => store.get());
+  useEffect(() => {
+    // The value may have changed between the render and this subscription.
+    setValue(() => store.get());
+    return store.subscribe((next) => setValue(() => next));
+  }, [store]);
+  return value;
 }

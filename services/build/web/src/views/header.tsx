@@ -4,9 +4,8 @@ import { ApiError, getBuild, getTestRun, isNotFound } from '../api.ts';
 import { signOut } from '../auth.ts';
 import { navigate } from '../hash.ts';
 import { classifyLookup, hrefOf, type Route } from '../router.ts';
-import { useStore } from '../store.ts';
 import { liveState, type LiveState } from '../stream.ts';
-import { describeError } from './common.tsx';
+import { describeError, useStore } from './common.tsx';
 
 const LIVE_TEXT: Record<LiveState, { text: string; title: string }> = {
   idle: { text: 'not live', title: 'This page does not update itself' },
