@@ -3,8 +3,9 @@
  * fleet of the test's own (11 regions; replication to the last one fails, so a build there ends
  * FAILED with a reason). It signs in with the token, reads 1,000 builds seeded straight into the
  * list projection, submits a 10-region build through the form and watches its bars fill, reads a
- * failed build's reason, and cancels a build held in its sync stage. Screenshots go to
- * .reports/console/.
+ * failed build's reason, cancels a build held in its sync stage, and follows a service creation
+ * against the local GitHub simulator (its steps link to the pull requests it raised). Screenshots
+ * go to .reports/console/.
  *
  * The bounds the issue names are asserted here: at most 100 rows in the DOM, a filter change shown
  * within 300 ms, one stream connection per page, and bars that move at least once a second while a
@@ -14,7 +15,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventId, type BuildSummary } from '@flotilla/events';
+import { createEventId, type BuildSummary, type ServiceView } from '@flotilla/events';
+import { startGitHubSim, type GitHubSim } from '@flotilla/github-sim';
 import { batchPut, listRow, REGIONS, resourceNames } from '@flotilla/platform';
 import { eventually, sampleBuildRequest, testAwsClients } from '@flotilla/platform/testing';
 import { chromium, type Browser, type Page, type Request } from 'playwright-core';
@@ -44,7 +46,10 @@ interface InPage {
   scrollTo(x: number, y: number): void;
 }
 
+const GITHUB_TOKEN = 'sim-token-for-the-console-e2e-test';
+
 let running: TestFleet;
+let github: GitHubSim;
 let browser: Browser;
 let page: Page;
 let consoleUrl: string;
@@ -56,7 +61,15 @@ const requested: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  running = await startTestFleet(aws, 'console', { regions: STACK_REGIONS, overrides: { replication: { FAIL_REPLICATION_REGIONS: FAILING_REGION } } });
+  // Onboarding talks to the local GitHub simulator only (loopback), polled, without webhooks.
+  github = await startGitHubSim({ token: GITHUB_TOKEN, delays: { mergeMs: 300, workflowMs: 300 } });
+  running = await startTestFleet(aws, 'console', {
+    regions: STACK_REGIONS,
+    overrides: {
+      replication: { FAIL_REPLICATION_REGIONS: FAILING_REGION },
+      orchestrator: { GITHUB_API_URL: github.url, GITHUB_TOKEN, GITHUB_PACE_WRITES: 'false', ONBOARDING_POLL_MS: '500', ONBOARDING_DRIVE_MS: '500' },
+    },
+  });
   consoleUrl = `${running.fleet.url('build')}/`;
   browser = await chromium.launch({
     executablePath: execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim(),
@@ -79,6 +92,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await running?.stop();
+  await github?.close();
   aws.destroy();
 });
 
@@ -268,6 +282,23 @@ describe('the console', () => {
       return body.status === 'FAILED' ? body : undefined;
     });
     expect(view.failure?.reason).toBe('cancelled');
+  });
+
+  it("follows a service creation: its status, and each step's link to the pull request it raised", async () => {
+    const name = `console-${Date.now().toString(36)}`;
+    const created = await api('/services', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, team: 'payments', template: 'node-service' }) });
+    expect(created.status).toBe(202);
+    await page.goto(`${consoleUrl}#/services/${name}`);
+    await expect.poll(() => page.locator('[data-testid=service-status]').textContent(), { timeout: 30_000 }).toMatch(/^(IN_PROGRESS|CREATED)$/);
+    const service = await eventually(async () => {
+      const view = (await (await api(`/services/${name}`)).json()) as ServiceView;
+      return view.steps[0]?.pullRequest ? view : undefined;
+    });
+    const url = service.steps[0]?.pullRequest?.url ?? '';
+    expect(url.startsWith(github.url)).toBe(true);
+    await page.locator(`ol[aria-label="Steps"] > li a[href="${url}"]`).waitFor({ timeout: 15_000 });
+    expect(await page.locator('ol[aria-label="Steps"] > li').count()).toBe(service.steps.length);
+    await shot('service');
   });
 
   it('never put the token in a URL', () => {
