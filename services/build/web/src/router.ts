@@ -3,6 +3,11 @@
  * link someone can paste. Pure: parses and formats hashes, the build list's filters and the header's
  * lookup text; hash.ts does the navigating.
  *
+ * Written here rather than taken from a router library (wouter, preact-iso): the routes are five
+ * fixed hash paths, and what is particular to them (the list's filters in the hash's query, typed
+ * routes that hrefOf turns back into links, the lookup box) would stay here anyway; a library
+ * would replace only the twenty lines of segment matching in parseRoute.
+ *
  *   #/builds?repo=&env=&status=&door=   the build list (the default route)
  *   #/builds/new                        the new build form
  *   #/builds/<id>                       a build

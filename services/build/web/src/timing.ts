@@ -1,6 +1,8 @@
 /**
  * Rate limits for work that live events trigger: a burst of events becomes one refetch. Pure but
- * for the timer functions, which tests replace with fake timers.
+ * for the timer functions, which tests replace with fake timers. lodash's debounce and throttle
+ * would do; these two are what the views need (a cancel for unmount, no leading/trailing options)
+ * in a few lines, and keep a utility library out of the page for them.
  */
 
 export interface Scheduled {
