@@ -12,7 +12,7 @@
  */
 import type { z } from 'zod';
 import type { EventEnvelope, ServiceView, TestRunView } from '@flotilla/events';
-import type { acceptedSchema, buildListSchema, buildStatusSchema, buildSummarySchema, buildViewSchema, buildWhySchema, cancelledSchema, regionsSchema } from '../../src/http/schemas.ts';
+import type { acceptedSchema, buildEventsSchema, buildListSchema, buildRequestBody, buildStatusSchema, buildSummarySchema, buildViewSchema, buildWhySchema, cancelledSchema, regionsSchema } from '../../src/http/schemas.ts';
 import { refuseToken, sessionToken } from './auth.ts';
 import type { BuildFilters } from './router.ts';
 
@@ -26,10 +26,7 @@ export type Accepted = z.infer<typeof acceptedSchema>;
 export type Cancelled = z.infer<typeof cancelledSchema>;
 export type { EventEnvelope, ServiceView, TestRunView };
 
-export interface BuildEvents {
-  buildId: string;
-  events: EventEnvelope[];
-}
+export type BuildEvents = z.infer<typeof buildEventsSchema>;
 
 export type Regions = z.infer<typeof regionsSchema>;
 export type BuildWhy = z.infer<typeof buildWhySchema>;
@@ -41,15 +38,7 @@ export type BuildOutcome = Exclude<BuildWhy, BuildWaiting>;
 export const hasEnded = (why: BuildWhy): why is BuildOutcome => why.status === 'SUCCESS' || why.status === 'FAILED';
 
 /** The body POST /builds takes; regions and hostsPerRegion left out get the service's defaults. */
-export interface BuildRequestBody {
-  repo: string;
-  env: string;
-  version: string;
-  branch: string;
-  commit: string;
-  regions?: string[];
-  hostsPerRegion?: number;
-}
+export type BuildRequestBody = z.input<ReturnType<typeof buildRequestBody>>;
 
 export type ApiErrorKind = 'unreachable' | 'unauthorized' | 'unavailable' | 'refused';
 
