@@ -337,6 +337,18 @@ describe('GET /builds/:id when the projection missed events (review M7)', () => 
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
   });
+
+  it('does the same in a live view stream, which knows the head from the events it read', async () => {
+    const { buildId } = await requestBuild({ store, idempotency }, { door: 'http', key: newKey('lagging-stream'), request: request({ regions: ['us-east-1'] }) });
+    await project(buildId);
+    const started = newEvent({ type: 'build.started', data: { executionArn: 'arn:aws:states:us-east-1:000000000000:execution:x:lag2' }, correlationId: buildId, causationId: 'test' });
+    const succeeded = newEvent({ type: 'build.succeeded', data: {}, correlationId: buildId, causationId: 'test' });
+    await store.append(buildStream(buildId), [started, succeeded], 1);
+    expect(await projections.readView(buildId)).toMatchObject({ status: 'PENDING', lastVersion: 1 });
+    const res = await inject({ method: 'GET', url: `/builds/${buildId}/stream?view=true` });
+    const frame = res.body.split('\n\n').find((f) => f.startsWith('event: view')) ?? '';
+    expect(JSON.parse(frame.slice(frame.indexOf('data: ') + 6))).toMatchObject({ status: 'SUCCESS', lastVersion: 3 });
+  });
 });
 
 describe('GET /builds/:id/why', () => {

@@ -207,11 +207,15 @@ function followBuild(deps: ApiDeps, id: string, withView: boolean): Follow {
   if (!withView) return events;
   let sent: string | undefined;
   let readsSinceEnd = 0;
+  // The log's head as this stream has read it (unknown on a resumed stream until an event comes).
+  let head: number | undefined;
   return {
     subject: events.subject,
     async read(cursor) {
       const polled = await events.read(cursor);
-      const view = await currentView(deps, id);
+      const newest = polled.frames.at(-1)?.id;
+      if (newest !== undefined) head = Number(newest);
+      const view = await currentView(deps, id, head);
       const json = JSON.stringify(view);
       const frames = json === sent ? polled.frames : [...polled.frames, { event: 'view', data: view }];
       sent = json;

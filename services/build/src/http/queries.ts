@@ -54,14 +54,18 @@ export async function history(store: EventStore, buildId: string, afterVersion =
   return readBuildEvents(store, buildStream(buildId), afterVersion);
 }
 
-/** The build's view now, with live host counters; undefined for a build that does not exist. */
-export async function currentView(deps: Pick<ApiDeps, 'store' | 'projections'>, buildId: string): Promise<BuildView | undefined> {
+/**
+ * The build's view now, with live host counters; undefined for a build that does not exist.
+ * `head`: the log's head version, when the caller has just read it (a live stream): the check
+ * for missed events then needs no Query of its own.
+ */
+export async function currentView(deps: Pick<ApiDeps, 'store' | 'projections'>, buildId: string, head?: number): Promise<BuildView | undefined> {
   // The projection answers; a build it has not seen yet is folded from the log directly.
   let state: BuildState | undefined = await deps.projections.readView(buildId);
   if (!state) {
     const events = await history(deps.store, buildId);
     state = events.length ? foldBuild(events) : undefined;
-  } else if (!isTerminal(state.status) && (await deps.store.headVersion(buildStream(buildId))) > state.lastVersion) {
+  } else if (!isTerminal(state.status) && (head ?? (await deps.store.headVersion(buildStream(buildId)))) > state.lastVersion) {
     // The projector fills a gap only when a later event arrives; if the last one was lost (review
     // M7) none will, so a view that has not ended checks the log's head (one Query of one item)
     // and folds what it missed. A terminal view has nothing after it to miss.
